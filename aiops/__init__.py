@@ -1,0 +1,1 @@
+"""aiops: Kubernetes AIOps operator and SRE copilot."""

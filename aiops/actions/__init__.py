@@ -1,0 +1,1 @@
+"""Actions: typed Kubernetes remediations and reads, each declaring its base risk (see ``catalog``)."""

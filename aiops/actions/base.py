@@ -1,0 +1,114 @@
+"""The contract between the executor and every action: context in, :class:`ActionResult` out.
+
+Fed by: the executor, which renders a step's params, validates them with the action's
+``params`` model and calls ``run(ctx, params)``. Consumed by: the implementations in
+``aiops.actions.pods``, ``.workloads``, ``.nodes``, ``.reads`` and the registry that lists them.
+
+An action never raises for an API failure it can describe: it returns ``ok=False`` with the
+error and the API calls it made. It raises :class:`aiops.errors.ActionRefused` when it declines
+to act (a paused Deployment, no previous revision, a bound exceeded, an empty target set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel
+
+from aiops.actions.catalog import ActionInfo
+
+if TYPE_CHECKING:
+    from aiops import kube
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One Kubernetes API call an action made: ``PATCH /apis/apps/v1/namespaces/x/deployments/y`` → 200.
+
+    ``body`` is the request body (patches, evictions) or ``None``; ``response`` is a short JSON
+    summary of the answer (e.g. ``{"code": 429, "reason": "TooManyRequests", "message": ...}``).
+    """
+
+    method: str
+    path: str
+    status: int
+    body: Any = None
+    response: Any = None
+
+
+@dataclass
+class ActionResult:
+    """The outcome of one action run. ``output`` is JSON-compatible (text, dict or list)."""
+
+    ok: bool
+    summary: str
+    output: Any = None
+    api_calls: list[ApiCall] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One write to the cluster: who approved it, what it was, when, and what the API answered."""
+
+    action: str
+    target: str
+    params: dict[str, Any]
+    actor: str | None
+    run_id: str | None
+    request_id: str | None
+    ok: bool
+    summary: str
+    api_calls: list[ApiCall]
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class AuditSink(Protocol):
+    """Where write actions record :class:`AuditEntry` objects (Redis-backed in production)."""
+
+    async def record(self, entry: AuditEntry) -> None:
+        """Persist one entry; raises :class:`aiops.errors.StoreUnavailable` if it cannot."""
+        ...
+
+
+@dataclass(frozen=True)
+class ActionLimits:
+    """Bounds every action respects.
+
+    ``max_memory_limit_bytes``: patch_resources never sets a memory limit above this (bytes).
+    ``eviction_retry_seconds``/``eviction_timeout_seconds``: drain retries a 429 Eviction answer
+    (a PodDisruptionBudget blocks it) with exponential backoff starting at the first, giving up
+    after the second. ``log_tail_lines``: default tail for logs.
+    """
+
+    max_memory_limit_bytes: int = 8 * 1024**3
+    eviction_retry_seconds: float = 1.0
+    eviction_timeout_seconds: float = 60.0
+    log_tail_lines: int = 200
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What an action may use: the Kubernetes client, the audit sink and who approved the run."""
+
+    kube: kube.Kube
+    audit: AuditSink
+    actor: str | None = None
+    run_id: str | None = None
+    request_id: str | None = None
+    limits: ActionLimits = field(default_factory=ActionLimits)
+
+
+ActionFn = Callable[[ActionContext, Any], Awaitable[ActionResult]]
+
+
+@dataclass(frozen=True)
+class Action:
+    """An implemented action: its catalog info, its params model (``extra="forbid"``) and its coroutine."""
+
+    info: ActionInfo
+    params: type[BaseModel]
+    run: ActionFn

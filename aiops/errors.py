@@ -1,0 +1,104 @@
+"""The aiops error tree. Every error aiops raises on purpose derives from :class:`AiopsError`.
+
+::
+
+    AiopsError
+     ├── ConfigError              invalid settings, rules or playbooks; the operator refuses to start
+     │    └── ValidationFailed    one or more located problems (file, line, field), see ``.problems``
+     ├── TemporaryError           worth retrying later (API 5xx/429, Redis unreachable); ``.delay_seconds``
+     ├── PermanentError           retrying will not help (404, 422, refused action)
+     │    └── ActionRefused       an action declined to act (paused Deployment, empty target set, ...)
+     ├── ApprovalError            a decision on an approval request was refused
+     │    ├── ApprovalNotFound    no request with that id
+     │    ├── AlreadyDecided      the request was decided before (carries the earlier decision)
+     │    ├── ApprovalExpired     the request's TTL ran out before the decision
+     │    └── NotAllowed          the approver is not on the allow-list for that risk
+     └── StoreUnavailable         Redis did not answer (a TemporaryError)
+
+The split between temporary and permanent follows kopf's ``TemporaryError``/``PermanentError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class AiopsError(Exception):
+    """Base class of every error aiops raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located validation problem: ``file:line: field: message``.
+
+    ``line`` is 1-based (as editors show it) or ``None`` when unknown; ``field`` is a dotted path
+    such as ``steps.1.risk``.
+    """
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field or '<root>'}: {self.message}"
+
+
+class ConfigError(AiopsError):
+    """Invalid configuration; the operator refuses to start rather than run half a config."""
+
+
+class ValidationFailed(ConfigError):
+    """One or more located problems. ``problems`` is never empty."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class TemporaryError(AiopsError):
+    """A failure worth retrying after ``delay_seconds``."""
+
+    def __init__(self, message: str, *, delay_seconds: float = 1.0) -> None:
+        super().__init__(message)
+        self.delay_seconds = delay_seconds
+
+
+class PermanentError(AiopsError):
+    """A failure that retrying will not fix."""
+
+
+class ActionRefused(PermanentError):
+    """An action declined to act, with the reason in the message (e.g. the Deployment is paused)."""
+
+
+class ApprovalError(AiopsError):
+    """A decision on an approval request was refused."""
+
+
+class ApprovalNotFound(ApprovalError):
+    """No approval request has that id (never existed, or purged after its retention)."""
+
+
+class AlreadyDecided(ApprovalError):
+    """The request was decided before; ``state`` and ``decided_by`` describe the earlier decision."""
+
+    def __init__(self, request_id: str, state: str, decided_by: str | None) -> None:
+        by = f" by {decided_by}" if decided_by else ""
+        super().__init__(f"approval request {request_id} was already {state}{by}; a decision is final")
+        self.request_id = request_id
+        self.state = state
+        self.decided_by = decided_by
+
+
+class ApprovalExpired(ApprovalError):
+    """The request's TTL ran out before anyone decided."""
+
+
+class NotAllowed(ApprovalError):
+    """The approver is not on the allow-list for the request's risk."""
+
+
+class StoreUnavailable(TemporaryError):
+    """Redis did not answer; callers answer 503 or retry."""

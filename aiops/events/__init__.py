@@ -1,0 +1,1 @@
+"""Events: the ClusterEvent model, incidents and their deduplication."""
