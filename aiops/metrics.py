@@ -1,0 +1,62 @@
+"""Every Prometheus collector aiops exports, on a registry of its own (no global state).
+
+Fed by: every stage (dedup, pipeline, executor, gate) through the :class:`Metrics` object built
+once in ``cli.py`` / the app factory and passed down. Consumed by: ``GET /metrics``.
+Names follow the Prometheus naming guide: ``aiops_`` prefix, ``_total`` counters, ``_seconds``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    """The collectors, registered on ``self.registry``.
+
+    events_total{type,source}: ClusterEvents seen. incidents_open: open incidents (gauge, set by
+    dedup). incidents_opened_total{type}. suppressed_total{reason,type}: events that started
+    nothing, by reason (duplicate, cooldown, muted, budget). steps_total{risk,outcome}: step
+    outcomes (succeeded, failed, refused, awaiting_approval, rejected, expired, skipped).
+    approvals_pending (gauge), approvals_expired_total, approval_decision_seconds: time from
+    request to decision (histogram, seconds).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_total = Counter("aiops_events_total", "ClusterEvents seen", ["type", "source"], registry=r)
+        self.incidents_open = Gauge("aiops_incidents_open", "Open incidents", registry=r)
+        self.incidents_opened_total = Counter(
+            "aiops_incidents_opened_total", "Incidents opened", ["type"], registry=r
+        )
+        self.incidents_resolved_total = Counter(
+            "aiops_incidents_resolved_total", "Incidents resolved", ["type"], registry=r
+        )
+        self.suppressed_total = Counter(
+            "aiops_suppressed_events_total",
+            "Events that started nothing, by reason",
+            ["reason", "type"],
+            registry=r,
+        )
+        self.steps_total = Counter(
+            "aiops_steps_total", "Playbook step outcomes", ["risk", "outcome"], registry=r
+        )
+        self.runs_total = Counter("aiops_runs_total", "Playbook runs by final state", ["state"], registry=r)
+        self.approvals_pending = Gauge("aiops_approvals_pending", "Pending approval requests", registry=r)
+        self.approvals_expired_total = Counter(
+            "aiops_approvals_expired_total", "Approval requests that expired undecided", registry=r
+        )
+        self.approval_decision_seconds = Histogram(
+            "aiops_approval_decision_seconds",
+            "Time from approval request to decision (seconds)",
+            ["decision"],
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+            registry=r,
+        )
+        self.pipeline_errors_total = Counter(
+            "aiops_pipeline_errors_total", "Errors caught at a stage boundary", ["stage"], registry=r
+        )
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text exposition format (version 0.0.4)."""
+        return generate_latest(self.registry)

@@ -1,0 +1,1 @@
+"""Kubernetes emulator fixtures (filled in by the emulator work)."""
