@@ -24,7 +24,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.events_total = Counter("aiops_events_total", "ClusterEvents seen", ["type", "source"], registry=r)
+        self.events_total = Counter(
+            "aiops_events_total", "ClusterEvents seen", ["type", "source"], registry=r
+        )
         self.incidents_open = Gauge("aiops_incidents_open", "Open incidents", registry=r)
         self.incidents_opened_total = Counter(
             "aiops_incidents_opened_total", "Incidents opened", ["type"], registry=r

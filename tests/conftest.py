@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.redis_fixtures",
     "tests.support.kube_fixtures",
+    "tests.support.operator_fixtures",
 ]

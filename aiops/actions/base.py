@@ -14,29 +14,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from aiops import kube
 from aiops.actions.catalog import ActionInfo
 
-if TYPE_CHECKING:
-    from aiops import kube
-
-
-@dataclass(frozen=True)
-class ApiCall:
-    """One Kubernetes API call an action made: ``PATCH /apis/apps/v1/namespaces/x/deployments/y`` → 200.
-
-    ``body`` is the request body (patches, evictions) or ``None``; ``response`` is a short JSON
-    summary of the answer (e.g. ``{"code": 429, "reason": "TooManyRequests", "message": ...}``).
-    """
-
-    method: str
-    path: str
-    status: int
-    body: Any = None
-    response: Any = None
+#: One Kubernetes API call an action made; defined next to the client that records it.
+ApiCall = kube.ApiCall
 
 
 @dataclass

@@ -1,0 +1,110 @@
+"""The built-in actions, one per name in ``catalog.CATALOG``, each wrapped in the shared contract.
+
+Fed by: ``aiops.runtime`` (``builtin_actions()`` once at start-up). Consumed by: the playbook
+executor and the chat copilot, which look actions up by name.
+
+The wrapper gives every action the same behaviour (``aiops.actions.base``):
+
+* the API calls it made are recorded (``Kube.recording``) into ``ActionResult.api_calls``;
+* an API failure (:class:`aiops.kube.ApiError`, e.g. a 409 Conflict) becomes ``ok=False`` with the
+  error, not an exception; :class:`aiops.errors.ActionRefused` propagates;
+* a write action (``ActionInfo.writes``) records exactly one :class:`AuditEntry` whatever the
+  outcome: succeeded, failed, refused or cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiops import errors, kube
+from aiops.actions import _common, nodes, pods, reads, workloads
+from aiops.actions.base import Action, ActionContext, ActionResult, ApiCall, AuditEntry
+from aiops.actions.catalog import CATALOG, ActionInfo
+
+log = logging.getLogger(__name__)
+
+_Impl = Callable[[ActionContext, Any], Awaitable[ActionResult]]
+
+#: name → (params model, implementation). Must cover exactly ``CATALOG``.
+_IMPLEMENTATIONS: dict[str, tuple[type[_common.Params], _Impl]] = {
+    "describe": (reads.DescribeParams, reads.describe),
+    "events": (reads.EventsParams, reads.events),
+    "logs": (reads.LogsParams, reads.logs),
+    "rollout_history": (reads.RolloutHistoryParams, reads.rollout_history),
+    "notify": (reads.NotifyParams, reads.notify),
+    "delete_pod": (pods.DeletePodParams, pods.delete_pod),
+    "rollout_restart": (workloads.RolloutRestartParams, workloads.rollout_restart),
+    "rollback": (workloads.RollbackParams, workloads.rollback),
+    "scale": (workloads.ScaleParams, workloads.scale),
+    "patch_resources": (workloads.PatchResourcesParams, workloads.patch_resources),
+    "cordon": (nodes.NodeParams, nodes.cordon),
+    "uncordon": (nodes.NodeParams, nodes.uncordon),
+    "drain": (nodes.DrainParams, nodes.drain),
+}
+
+#: How long recording an audit entry may take when the run is being cancelled (seconds).
+_AUDIT_ON_CANCEL_SECONDS = 5.0
+
+
+def builtin_actions() -> dict[str, Action]:
+    """Every catalog action, implemented: ``{name: Action(info, params model, run)}``.
+
+    Raises ``RuntimeError`` if the implementations and the catalog disagree (a programming error).
+    """
+    if set(_IMPLEMENTATIONS) != set(CATALOG):
+        raise RuntimeError(f"actions and catalog differ: {sorted(set(_IMPLEMENTATIONS) ^ set(CATALOG))}")
+    return {
+        name: Action(info=CATALOG[name], params=model, run=_wrap(CATALOG[name], impl))
+        for name, (model, impl) in _IMPLEMENTATIONS.items()
+    }
+
+
+async def _audit(
+    ctx: ActionContext, info: ActionInfo, params: Any, *, ok: bool, summary: str, calls: list[ApiCall]
+) -> None:
+    target = params.target() if isinstance(params, _common.Params) else "-"
+    dumped = params.model_dump(mode="json") if isinstance(params, _common.Params) else {}
+    entry = AuditEntry(
+        action=info.name,
+        target=target,
+        params=dumped,
+        actor=ctx.actor,
+        run_id=ctx.run_id,
+        request_id=ctx.request_id,
+        ok=ok,
+        summary=summary,
+        api_calls=list(calls),
+    )
+    await ctx.audit.record(entry)
+
+
+def _wrap(info: ActionInfo, impl: _Impl) -> _Impl:
+    async def run(ctx: ActionContext, params: Any) -> ActionResult:
+        with ctx.kube.recording() as calls:
+            try:
+                result = await impl(ctx, params)
+            except errors.ActionRefused as exc:
+                if info.writes:
+                    await _audit(ctx, info, params, ok=False, summary=f"refused: {exc}", calls=calls)
+                raise
+            except kube.ApiError as exc:
+                result = ActionResult(ok=False, summary=f"{info.name} failed: {exc}", error=str(exc))
+            except asyncio.CancelledError:
+                if info.writes:
+                    audit = _audit(ctx, info, params, ok=False, summary="cancelled (timed out?)", calls=calls)
+                    try:
+                        await asyncio.wait_for(audit, _AUDIT_ON_CANCEL_SECONDS)
+                    except (errors.AiopsError, TimeoutError):
+                        log.warning("could not audit the cancelled %s on %s", info.name, params)
+                raise
+        result.api_calls = list(calls)
+        if info.writes:
+            await _audit(ctx, info, params, ok=result.ok, summary=result.summary, calls=calls)
+        return result
+
+    run.__name__ = run.__qualname__ = info.name
+    run.__doc__ = impl.__doc__
+    return run

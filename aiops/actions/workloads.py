@@ -1,0 +1,298 @@
+"""Workload remediations: rollout_restart, rollback, scale (risk ``medium``/``high``), patch_resources.
+
+Fed by: the executor through the registry, after approval. Consumed by: playbooks for crash loops,
+OOM kills, bad rollouts and saturation. Audited by the registry.
+
+Every read-modify-write carries the resourceVersion it read, so a concurrent change makes the write
+fail with 409 Conflict instead of overwriting it ("API Concepts: Conflicts",
+https://kubernetes.io/docs/reference/using-api/api-concepts/#conflicts).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from aiops import errors
+from aiops.actions import _common, quantity, reads
+from aiops.actions.base import ActionContext, ActionResult
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+POD_TEMPLATE_HASH = "pod-template-hash"
+
+#: Deployment annotations ``kubectl rollout undo`` keeps from the Deployment rather than copying
+#: from the ReplicaSet (kubectl's polymorphichelpers/rollback.go, ``annotationsToSkip``).
+ROLLBACK_KEEP = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        "deployment.kubernetes.io/revision",
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
+
+
+class RolloutRestartParams(_common.Params):
+    """``rollout_restart``: workload ``kind``/``namespace``/``name``."""
+
+    kind: Literal["Deployment", "StatefulSet", "DaemonSet"] = "Deployment"
+    namespace: str
+    name: str
+
+    def target(self) -> str:
+        return _common.ref(self.kind, self.namespace, self.name)
+
+
+async def rollout_restart(ctx: ActionContext, params: RolloutRestartParams) -> ActionResult:
+    """Set the pod template annotation ``kubectl.kubernetes.io/restartedAt`` to now (RFC 3339, UTC),
+    which is what ``kubectl rollout restart`` does; the controller then replaces every pod.
+
+    Raises :class:`aiops.errors.ActionRefused` for a paused Deployment (kubectl refuses it too).
+    """
+    obj = await ctx.kube.get("apps/v1", params.kind, params.namespace, params.name)
+    if (obj.get("spec") or {}).get("paused"):
+        raise errors.ActionRefused(f"{params.target()} is paused; resume the rollout before restarting it")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
+    await ctx.kube.patch("apps/v1", params.kind, params.namespace, params.name, body, patch_type="strategic")
+    return ActionResult(ok=True, summary=f"restarted {params.target()}", output={"restartedAt": now})
+
+
+class RollbackParams(_common.Params):
+    """``rollback``: Deployment ``namespace``/``name`` to ``to_revision`` (None: the previous one)."""
+
+    namespace: str
+    name: str
+    to_revision: int | None = Field(default=None, ge=1)
+
+    def target(self) -> str:
+        return _common.ref("Deployment", self.namespace, self.name)
+
+
+def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
+    clean = copy.deepcopy(template)
+    labels = (clean.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(POD_TEMPLATE_HASH, None)
+    return clean
+
+
+async def rollback(ctx: ActionContext, params: RollbackParams) -> ActionResult:
+    """Do what ``kubectl rollout undo`` does client-side (kubectl polymorphichelpers/rollback.go).
+
+    Find the Deployment's ReplicaSets (selector + controller uid), pick ``to_revision`` or the highest
+    revision below the current one, and JSON-patch the Deployment: ``spec.template`` := the
+    ReplicaSet's template without the ``pod-template-hash`` label, ``metadata.annotations`` := the
+    ReplicaSet's annotations plus the Deployment's own in :data:`ROLLBACK_KEEP`, and
+    ``metadata.resourceVersion`` := the one read (409 Conflict if it changed meanwhile).
+
+    Raises :class:`aiops.errors.ActionRefused` for a paused Deployment, a missing revision, or a
+    target revision whose template is already the current one.
+    Output: ``{"from_revision", "to_revision", "replicaset", "images"}``.
+    """
+    deployment = await ctx.kube.get("apps/v1", "Deployment", params.namespace, params.name)
+    if (deployment.get("spec") or {}).get("paused"):
+        raise errors.ActionRefused(
+            f"{params.target()} is paused; kubectl refuses to roll back a paused Deployment"
+        )
+    by_revision = {
+        rev: rs for rs in await reads.owned_replicasets(ctx, deployment) if (rev := reads.revision_of(rs))
+    }
+    current = reads.revision_of(deployment) or max(by_revision, default=0)
+    if params.to_revision is not None:
+        wanted: int | None = params.to_revision if params.to_revision in by_revision else None
+    else:
+        wanted = max((rev for rev in by_revision if rev < current), default=None)
+    if wanted is None:
+        which = f"revision {params.to_revision}" if params.to_revision else "no previous revision"
+        raise errors.ActionRefused(f"{params.target()}: {which} found in its rollout history")
+    rs = by_revision[wanted]
+    template = _without_hash((rs.get("spec") or {}).get("template") or {})
+    if template == _without_hash((deployment.get("spec") or {}).get("template") or {}):
+        raise errors.ActionRefused(
+            f"{params.target()}: the current template already matches revision {wanted}"
+        )
+    kept = {k: v for k, v in _common.annotations_of(deployment).items() if k in ROLLBACK_KEEP}
+    notes = kept | {k: v for k, v in _common.annotations_of(rs).items() if k not in ROLLBACK_KEEP}
+    patch = [
+        {
+            "op": "replace",
+            "path": "/metadata/resourceVersion",
+            "value": _common.meta(deployment)["resourceVersion"],
+        },
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "add", "path": "/metadata/annotations", "value": notes},
+    ]
+    await ctx.kube.patch("apps/v1", "Deployment", params.namespace, params.name, patch, patch_type="json")
+    images = [c.get("image") for c in (template.get("spec") or {}).get("containers") or []]
+    return ActionResult(
+        ok=True,
+        summary=f"rolled {params.target()} back from revision {current} to {wanted}",
+        output={
+            "from_revision": current,
+            "to_revision": wanted,
+            "replicaset": _common.meta(rs).get("name"),
+            "images": images,
+        },
+    )
+
+
+class ScaleParams(_common.Params):
+    """``scale``: exactly one of ``replicas`` (absolute) or ``delta`` (relative); at most ``max_replicas``."""
+
+    kind: Literal["Deployment", "StatefulSet", "ReplicaSet"] = "Deployment"
+    namespace: str
+    name: str
+    replicas: int | None = None
+    delta: int | None = None
+    max_replicas: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.replicas is None) == (self.delta is None):
+            raise ValueError("give exactly one of replicas or delta")
+        return self
+
+    def target(self) -> str:
+        return _common.ref(self.kind, self.namespace, self.name)
+
+
+async def scale(ctx: ActionContext, params: ScaleParams) -> ActionResult:
+    """Set replicas through the Scale subresource, with the Scale's resourceVersion as precondition.
+
+    Raises :class:`aiops.errors.ActionRefused` when the result is < 0 or > ``max_replicas``.
+    Output: ``{"from": N, "to": M}``; no write when already at M.
+    """
+    current = await ctx.kube.get_scale("apps/v1", params.kind, params.namespace, params.name)
+    before = int((current.get("spec") or {}).get("replicas", 0))
+    after = params.replicas if params.replicas is not None else before + (params.delta or 0)
+    if after < 0 or after > params.max_replicas:
+        raise errors.ActionRefused(
+            f"{params.target()}: {after} replicas is outside the allowed range 0..{params.max_replicas}"
+        )
+    if after == before:
+        return ActionResult(
+            ok=True,
+            summary=f"{params.target()} already has {after} replicas",
+            output={"from": before, "to": after},
+        )
+    body = {
+        "metadata": {"resourceVersion": _common.meta(current).get("resourceVersion")},
+        "spec": {"replicas": after},
+    }
+    await ctx.kube.patch_scale("apps/v1", params.kind, params.namespace, params.name, body)
+    return ActionResult(
+        ok=True,
+        summary=f"scaled {params.target()} from {before} to {after}",
+        output={"from": before, "to": after},
+    )
+
+
+class PatchResourcesParams(_common.Params):
+    """``patch_resources``: one container's limits. Memory: ``memory_limit`` (a quantity) or
+    ``memory_factor`` (× the current limit), clamped to ``limits.max_memory_limit_bytes``."""
+
+    kind: Literal["Deployment", "StatefulSet", "DaemonSet"] = "Deployment"
+    namespace: str
+    name: str
+    container: str
+    memory_limit: str | None = None
+    memory_factor: float | None = Field(default=None, gt=0)
+    cpu_limit: str | None = None
+
+    @field_validator("memory_limit", "cpu_limit")
+    @classmethod
+    def _quantity(cls, value: str | None) -> str | None:
+        if value is not None:
+            quantity.parse_quantity(value)
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.memory_limit is not None and self.memory_factor is not None:
+            raise ValueError("give memory_limit or memory_factor, not both")
+        if self.memory_limit is None and self.memory_factor is None and self.cpu_limit is None:
+            raise ValueError("give memory_limit, memory_factor or cpu_limit")
+        return self
+
+    def target(self) -> str:
+        return _common.ref(self.kind, self.namespace, self.name)
+
+
+def _new_memory(params: PatchResourcesParams, current: int | None, ceiling: int) -> tuple[int, bool]:
+    """The new memory limit in bytes (rounded up to whole Mi when scaled) and whether it was clamped."""
+    if params.memory_limit is not None:
+        wanted = quantity.to_bytes(params.memory_limit)
+    elif current is None:
+        raise errors.ActionRefused(f"container {params.container} has no memory limit to multiply")
+    else:
+        wanted = -(-int(current * (params.memory_factor or 1)) // 2**20) * 2**20
+    return min(wanted, ceiling), wanted > ceiling
+
+
+async def patch_resources(ctx: ActionContext, params: PatchResourcesParams) -> ActionResult:
+    """Strategic-merge-patch one container's limits (containers merge by name, so its image and the
+    other containers stay), with the resourceVersion read as precondition; requests are lowered to
+    stay <= limits. Quantities: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
+
+    Raises :class:`aiops.errors.ActionRefused` for an unknown container, or a new memory limit not
+    above the current one (e.g. already at the configured maximum).
+    Output: ``{"container", "memory_limit": {"from", "to"}, "cpu_limit": {"from", "to"}, "clamped"}``.
+    """
+    obj = await ctx.kube.get("apps/v1", params.kind, params.namespace, params.name)
+    containers = ((obj.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+    container = next((c for c in containers if c.get("name") == params.container), None)
+    if container is None:
+        raise errors.ActionRefused(f"{params.target()} has no container named {params.container!r}")
+    resources = container.get("resources") or {}
+    limits, requests = dict(resources.get("limits") or {}), dict(resources.get("requests") or {})
+    new_limits: dict[str, str] = {}
+    new_requests: dict[str, str] = {}
+    output: dict[str, Any] = {"container": params.container, "clamped": False}
+    if params.memory_limit is not None or params.memory_factor is not None:
+        current = quantity.to_bytes(limits["memory"]) if "memory" in limits else None
+        ceiling = ctx.limits.max_memory_limit_bytes
+        memory, clamped = _new_memory(params, current, ceiling)
+        if current is not None and memory <= current:
+            why = (
+                f"already at the configured maximum ({quantity.format_bytes(ceiling)})"
+                if clamped or current >= ceiling
+                else "not above it"
+            )
+            raise errors.ActionRefused(
+                f"{params.target()} container {params.container}: memory limit {limits['memory']} is {why};"
+                f" refusing to set {quantity.format_bytes(memory)}"
+            )
+        new_limits["memory"] = quantity.format_bytes(memory)
+        if "memory" in requests and quantity.to_bytes(requests["memory"]) > memory:
+            new_requests["memory"] = new_limits["memory"]
+        output |= {
+            "memory_limit": {"from": limits.get("memory"), "to": new_limits["memory"]},
+            "clamped": clamped,
+        }
+    if params.cpu_limit is not None:
+        new_limits["cpu"] = params.cpu_limit
+        if "cpu" in requests and quantity.parse_quantity(requests["cpu"]) > quantity.parse_quantity(
+            params.cpu_limit
+        ):
+            new_requests["cpu"] = params.cpu_limit
+        output["cpu_limit"] = {"from": limits.get("cpu"), "to": params.cpu_limit}
+    patch_resources_: dict[str, Any] = {"limits": new_limits}
+    if new_requests:
+        patch_resources_["requests"] = new_requests
+    body = {
+        "metadata": {"resourceVersion": _common.meta(obj).get("resourceVersion")},
+        "spec": {
+            "template": {"spec": {"containers": [{"name": params.container, "resources": patch_resources_}]}}
+        },
+    }
+    await ctx.kube.patch("apps/v1", params.kind, params.namespace, params.name, body, patch_type="strategic")
+    changes = ", ".join(f"{k} limit {limits.get(k, 'unset')} → {v}" for k, v in new_limits.items())
+    return ActionResult(
+        ok=True, summary=f"{params.target()} container {params.container}: {changes}", output=output
+    )

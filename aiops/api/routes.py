@@ -1,0 +1,125 @@
+"""``/api`` routes: approvals (list, show, approve, reject), incidents, runs and the audit log.
+
+Fed by: HTTP clients (the CLI, scripts, later chat). Consumes: the gate, the executor, the
+deduplicator's incident store and the audit log, all from :class:`ApiDeps`.
+A decision goes to the gate first (decided exactly once, atomically in Redis); only after the
+gate records it does the executor continue the run, so the response carries the run's state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiops.api.deps import ApiDeps
+from aiops.approvals.model import ApprovalRequest, ApprovalState
+from aiops.events.incident import Incident, IncidentStatus
+from aiops.playbooks.runs import Run
+
+
+class Decision(BaseModel):
+    """Body of approve/reject: an optional free-text reason (kept on the request)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class DecisionResult(BaseModel):
+    """The decided request and the run it unblocked (its state after the step, if it ran)."""
+
+    request: ApprovalRequest
+    run: Run | None
+
+
+def build_router(deps: ApiDeps) -> APIRouter:
+    """All ``/api`` routes, each requiring a bearer token (the identity is the approver)."""
+    router = APIRouter()
+    identity_dep = Depends(deps.authenticate)
+
+    @router.get("/approvals", tags=["approvals"])
+    async def list_approvals(
+        _: str = identity_dep, state: ApprovalState | None = None, limit: int = Query(100, ge=1, le=1000)
+    ) -> list[ApprovalRequest]:
+        return await deps.gate.list(state=state, limit=limit)
+
+    @router.get("/approvals/{request_id}", tags=["approvals"])
+    async def get_approval(request_id: str, _: str = identity_dep) -> ApprovalRequest:
+        request = await deps.gate.get(request_id)
+        if request is None:
+            raise HTTPException(404, f"no approval request {request_id}")
+        return request
+
+    async def _decide(request_id: str, identity: str, body: Decision | None, approve: bool) -> DecisionResult:
+        decided = await deps.gate.decide(
+            request_id, approve=approve, actor=identity, reason=body.reason if body else None
+        )
+        run = await deps.executor.on_decision(decided)
+        return DecisionResult(request=decided, run=run)
+
+    @router.post("/approvals/{request_id}/approve", tags=["approvals"])
+    async def approve(
+        request_id: str, identity: str = identity_dep, body: Decision | None = None
+    ) -> DecisionResult:
+        return await _decide(request_id, identity, body, approve=True)
+
+    @router.post("/approvals/{request_id}/reject", tags=["approvals"])
+    async def reject(
+        request_id: str, identity: str = identity_dep, body: Decision | None = None
+    ) -> DecisionResult:
+        return await _decide(request_id, identity, body, approve=False)
+
+    @router.get("/incidents", tags=["incidents"])
+    async def list_incidents(
+        _: str = identity_dep, status: IncidentStatus | None = None, limit: int = Query(100, ge=1, le=1000)
+    ) -> list[Incident]:
+        return await deps.dedup.list(status=status, limit=limit)
+
+    @router.get("/incidents/{incident_id}", tags=["incidents"])
+    async def get_incident(incident_id: str, _: str = identity_dep) -> dict[str, Any]:
+        incident = await deps.dedup.get(incident_id)
+        if incident is None:
+            raise HTTPException(404, f"no incident {incident_id}")
+        runs = [await deps.executor.get(run_id) for run_id in incident.run_ids]
+        return {
+            "incident": incident.model_dump(mode="json"),
+            "runs": [run.model_dump(mode="json") for run in runs if run is not None],
+        }
+
+    @router.get("/runs/{run_id}", tags=["runs"])
+    async def get_run(run_id: str, _: str = identity_dep) -> Run:
+        run = await deps.executor.get(run_id)
+        if run is None:
+            raise HTTPException(404, f"no run {run_id}")
+        return run
+
+    @router.get("/audit", tags=["audit"])
+    async def audit(_: str = identity_dep, limit: int = Query(100, ge=1, le=10000)) -> list[dict[str, Any]]:
+        entries = await deps.audit.list(limit=limit)
+        return [
+            {
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "target": e.target,
+                "params": e.params,
+                "actor": e.actor,
+                "run_id": e.run_id,
+                "request_id": e.request_id,
+                "ok": e.ok,
+                "summary": e.summary,
+                "api_calls": [
+                    {
+                        "method": c.method,
+                        "path": c.path,
+                        "status": c.status,
+                        "body": c.body,
+                        "response": c.response,
+                    }
+                    for c in e.api_calls
+                ],
+            }
+            for e in entries
+        ]
+
+    return router

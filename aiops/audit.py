@@ -1,0 +1,43 @@
+"""The audit log: every write to the cluster, who approved it and what the API answered.
+
+Fed by: write actions, through :class:`aiops.actions.base.AuditSink` (``ActionContext.audit``),
+one :class:`~aiops.actions.base.AuditEntry` per write. Consumed by: the API and the CLI
+(``list``), and people reviewing what the operator did.
+
+Entries are JSON in a Redis stream (``Store.audit_append``: XADD with ``MAXLEN ~ max_entries``),
+so they survive restarts and are shared by replicas; the oldest are trimmed beyond about
+``max_entries`` (approximate trimming may keep slightly more).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from pydantic import TypeAdapter
+
+from aiops import store
+from aiops.actions.base import AuditEntry
+
+__all__ = ["AuditLog"]
+
+_ENTRY = TypeAdapter(AuditEntry)
+
+
+class AuditLog:
+    """The Redis-backed :class:`~aiops.actions.base.AuditSink`."""
+
+    def __init__(self, store: store.Store, *, max_entries: int = 10_000) -> None:
+        self._store = store
+        self._max_entries = max_entries
+
+    async def record(self, entry: AuditEntry) -> None:
+        """Append ``entry``. Values in ``params``/``api_calls`` that are not JSON are stored as
+        ``str(value)``. Raises :class:`aiops.errors.StoreUnavailable` if Redis does not answer."""
+        text = _ENTRY.dump_json(entry, fallback=str).decode()
+        await self._store.audit_append(text, max_entries=self._max_entries)
+
+    async def list(self, *, limit: int = 100) -> builtins.list[AuditEntry]:
+        """The newest ``limit`` entries, newest first, with their ``ApiCall`` objects rebuilt.
+
+        Raises :class:`aiops.errors.StoreUnavailable` if Redis does not answer."""
+        return [_ENTRY.validate_json(text) for text in await self._store.audit_latest(limit)]

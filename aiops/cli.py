@@ -1,0 +1,308 @@
+"""The ``aiops`` command line: run, demo, detect, playbooks, approvals, incidents.
+
+Fed by: the user's shell. Consumes: settings (``aiops run``), the runtime, the demo, the
+detectors (offline), the playbook validator (offline) and the HTTP API (approvals, incidents).
+Exit codes: 0 success, 1 operational failure (API error, unreachable), 2 invalid input/config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aiops import client as client_mod
+from aiops import errors, objects
+from aiops.sources import kubewatch
+
+app = typer.Typer(
+    name="aiops",
+    help="Kubernetes AIOps operator and SRE copilot: detect, deduplicate, remediate behind approvals.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+playbooks_app = typer.Typer(help="Check playbook and rule files.", no_args_is_help=True)
+approvals_app = typer.Typer(help="List and decide approval requests (through the API).", no_args_is_help=True)
+incidents_app = typer.Typer(help="List and inspect incidents (through the API).", no_args_is_help=True)
+app.add_typer(playbooks_app, name="playbooks")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(incidents_app, name="incidents")
+
+console = Console()
+err = Console(stderr=True)
+
+ApiUrl = Annotated[str, typer.Option("--api-url", envvar="AIOPS_API_URL", help="Base URL of the aiops API.")]
+Token = Annotated[
+    str | None, typer.Option("--token", envvar="AIOPS_API_TOKEN", help="Bearer token (your identity).")
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def setup_logging(level: str = "INFO", *, json_logs: bool = False) -> None:
+    """Console logs through rich, or one JSON object per line with ``json_logs``."""
+    handler: logging.Handler
+    if json_logs:
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    else:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=err, show_path=False, rich_tracebacks=True, markup=False)
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True, format="%(message)s")
+    for noisy in ("kopf.objects", "aiohttp.access", "uvicorn.access", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _run_api(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except client_mod.ApiClientError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", envvar="AIOPS_CONFIG", help="YAML settings file.")
+    ] = None,
+) -> None:
+    """Run the operator and the API against the cluster (kubeconfig or in-cluster)."""
+    import os
+
+    from aiops import runtime
+    from aiops import settings as settings_mod
+
+    if config is not None:
+        os.environ["AIOPS_CONFIG"] = str(config)
+    try:
+        settings = settings_mod.load()
+    except Exception as exc:  # pydantic's ValidationError lists every field
+        raise _fail(f"invalid settings:\n{exc}", 2) from exc
+    setup_logging(settings.log_level, json_logs=settings.log_json)
+
+    async def _main() -> None:
+        services = await runtime.build(settings)
+        stop = asyncio.Event()
+        try:
+            await runtime.serve(services, stop=stop)
+        finally:
+            await services.close()
+
+    try:
+        asyncio.run(_main())
+    except errors.ConfigError as exc:
+        raise _fail(f"refusing to start on invalid configuration:\n{exc}", 2) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def demo(
+    script: Annotated[
+        bool, typer.Option("--script", help="Unattended: approve every pending step via the API.")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the final report as JSON (with --script).")
+    ] = False,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", envvar="REDIS_URL", help="Redis to use if it answers.")
+    ] = None,
+) -> None:
+    """Run the whole product against an emulated cluster with failing workloads."""
+    from aiops import demo as demo_mod
+
+    interactive = not script and sys.stdin.isatty()
+    setup_logging("WARNING" if (json_out or interactive) else "INFO")
+    report = asyncio.run(
+        demo_mod.run_demo(redis_url=redis_url, interactive=interactive, console=err if json_out else console)
+    )
+    if json_out:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    if not report.get("ok", False):
+        raise typer.Exit(1)
+
+
+@app.command()
+def detect(
+    file: Annotated[
+        str,
+        typer.Option("--file", "-f", help="Kubernetes JSON/YAML (a List or many documents); - for stdin."),
+    ],
+) -> None:
+    """Print, as JSON lines, the ClusterEvents the operator would emit for the objects in FILE."""
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
+    try:
+        for obj in objects.iter_objects(text, source=file):
+            for event in kubewatch.detect(obj):
+                sys.stdout.write(event.model_dump_json(by_alias=True) + "\n")
+    except errors.ConfigError as exc:
+        raise _fail(str(exc), 2) from exc
+
+
+@playbooks_app.command("validate")
+def playbooks_validate(
+    paths: Annotated[list[Path], typer.Argument(help="Playbook or rules files, or directories of them.")],
+) -> None:
+    """Validate playbook and rules files; problems are printed as FILE:LINE: FIELD: MESSAGE."""
+    from aiops.playbooks import validate
+
+    problems = validate.validate_paths(paths)
+    for problem in problems:
+        err.print(str(problem), highlight=False, markup=False)
+    if problems:
+        raise _fail(f"{len(problems)} problem(s) found", 2)
+    console.print(f"[green]ok[/]: {', '.join(str(p) for p in paths)}")
+
+
+def _approvals_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table("id", "state", "risk", "playbook", "step", "target", "expires", "decided by")
+    for r in rows:
+        target = r.get("target") or {}
+        colour = {"pending": "yellow", "approved": "green", "rejected": "red", "expired": "dim"}.get(
+            r["state"], ""
+        )
+        table.add_row(
+            r["id"],
+            f"[{colour}]{r['state']}[/]" if colour else r["state"],
+            r["risk"],
+            r["playbook_id"],
+            r["step_name"],
+            f"{target.get('kind', '')}/{target.get('namespace') or '-'}/{target.get('name', '')}"
+            if target
+            else "",
+            str(r["expires_at"])[:19],
+            r.get("decided_by") or "",
+        )
+    return table
+
+
+@approvals_app.command("list")
+def approvals_list(
+    api_url: ApiUrl = "http://127.0.0.1:8080",
+    token: Token = None,
+    state: Annotated[str | None, typer.Option(help="pending, approved, rejected or expired.")] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """List approval requests, pending first."""
+
+    async def _go() -> list[dict[str, Any]]:
+        async with client_mod.AiopsClient(api_url, token) as api:
+            return await api.approvals(state)
+
+    rows = _run_api(_go())
+    if json_out:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        console.print(_approvals_table(rows))
+
+
+@approvals_app.command("show")
+def approvals_show(request_id: str, api_url: ApiUrl = "http://127.0.0.1:8080", token: Token = None) -> None:
+    """Show one approval request with the exact params that will run."""
+
+    async def _go() -> dict[str, Any]:
+        async with client_mod.AiopsClient(api_url, token) as api:
+            return await api.approval(request_id)
+
+    sys.stdout.write(json.dumps(_run_api(_go()), indent=2) + "\n")
+
+
+def _decide(request_id: str, api_url: str, token: str | None, reason: str | None, *, approve: bool) -> None:
+    async def _go() -> dict[str, Any]:
+        async with client_mod.AiopsClient(api_url, token) as api:
+            return await api.decide(request_id, approve=approve, reason=reason)
+
+    result = _run_api(_go())
+    request, run_ = result["request"], result.get("run") or {}
+    console.print(
+        f"[bold]{request['id']}[/] {request['state']} by {request['decided_by']}; "
+        f"run {run_.get('id', '?')} is {run_.get('state', '?')}"
+    )
+
+
+@approvals_app.command("approve")
+def approvals_approve(
+    request_id: str,
+    api_url: ApiUrl = "http://127.0.0.1:8080",
+    token: Token = None,
+    reason: Annotated[str | None, typer.Option(help="Why (kept on the request).")] = None,
+) -> None:
+    """Approve a pending request; the step runs at once, exactly once."""
+    _decide(request_id, api_url, token, reason, approve=True)
+
+
+@approvals_app.command("reject")
+def approvals_reject(
+    request_id: str,
+    api_url: ApiUrl = "http://127.0.0.1:8080",
+    token: Token = None,
+    reason: Annotated[str | None, typer.Option(help="Why (kept on the request).")] = None,
+) -> None:
+    """Reject a pending request; its run stops."""
+    _decide(request_id, api_url, token, reason, approve=False)
+
+
+@incidents_app.command("list")
+def incidents_list(
+    api_url: ApiUrl = "http://127.0.0.1:8080",
+    token: Token = None,
+    status: Annotated[str | None, typer.Option(help="open or resolved.")] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """List incidents, newest first."""
+
+    async def _go() -> list[dict[str, Any]]:
+        async with client_mod.AiopsClient(api_url, token) as api:
+            return await api.incidents(status)
+
+    rows = _run_api(_go())
+    if json_out:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table("id", "status", "type", "subject", "events", "suppressed", "first seen")
+    for r in rows:
+        subject = r["subject"]
+        table.add_row(
+            r["id"],
+            r["status"],
+            r["type"],
+            f"{subject['kind']}/{subject.get('namespace') or '-'}/{subject['name']}",
+            str(r["event_count"]),
+            ", ".join(f"{k}={v}" for k, v in r.get("suppressed", {}).items()),
+            str(r["first_seen"])[:19],
+        )
+    console.print(table)
+
+
+@incidents_app.command("show")
+def incidents_show(incident_id: str, api_url: ApiUrl = "http://127.0.0.1:8080", token: Token = None) -> None:
+    """Show an incident with its runs and step outcomes."""
+
+    async def _go() -> dict[str, Any]:
+        async with client_mod.AiopsClient(api_url, token) as api:
+            return await api.incident(incident_id)
+
+    sys.stdout.write(json.dumps(_run_api(_go()), indent=2, default=str) + "\n")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,532 @@
+"""The one door to the Kubernetes API: plain-JSON get, list, create, patch, delete, evict, logs.
+
+Fed by: ``aiops.runtime`` (built once from settings: kubeconfig, in-cluster, or the emulator's URL).
+Consumed by: actions (``aiops.actions``), enrichment, the API's readiness check.
+
+This is the only module that imports ``kubernetes_asyncio`` (lazily, so importing it is cheap). It
+speaks the REST API through ``ApiClient.call_api`` with ``_preload_content=False`` and returns the
+JSON the server sent, as dicts: no generated model classes. Paths follow "API Concepts"
+(https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-uris):
+``/api/v1/namespaces/NS/pods/NAME`` for the core group, ``/apis/GROUP/VERSION/...`` otherwise.
+
+Errors (all :class:`ApiError`, carrying ``status``, ``reason``, ``message`` and the Status ``body``)::
+
+    ApiError
+     ├── TemporaryApiError (errors.TemporaryError)   429, 5xx, connection failures (status 0)
+     │    ├── TooManyRequests                          429 (e.g. an eviction a PDB forbids)
+     │    └── Unreachable                              no HTTP answer at all
+     └── PermanentApiError (errors.PermanentError)   every other 4xx
+          ├── NotFound (404)  ├── Conflict (409)  ├── Forbidden (403)  └── Invalid (422)
+
+Every call is appended as an :class:`ApiCall` to the recorders opened with :meth:`Kube.recording`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import contextvars
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlencode
+
+import aiohttp
+
+from aiops import errors
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
+
+PatchType = Literal["merge", "strategic", "json"]
+
+#: Content-Type per patch format ("API Concepts: Patch").
+PATCH_CONTENT_TYPES: dict[str, str] = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+#: Kind → plural for the kinds aiops touches (API reference, one page per kind). Other kinds fall
+#: back to lower-case + "s" (right for most custom resources, e.g. Playbook → playbooks).
+PLURALS: dict[str, str] = {
+    "Pod": "pods",
+    "Node": "nodes",
+    "Namespace": "namespaces",
+    "Event": "events",
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+    "Service": "services",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "PersistentVolume": "persistentvolumes",
+    "Deployment": "deployments",
+    "ReplicaSet": "replicasets",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+    "Job": "jobs",
+    "CronJob": "cronjobs",
+    "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+    "PodDisruptionBudget": "poddisruptionbudgets",
+    "CustomResourceDefinition": "customresourcedefinitions",
+    "Lease": "leases",
+    "Playbook": "playbooks",
+}
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One Kubernetes API call an action made: ``PATCH /apis/apps/v1/namespaces/x/deployments/y`` → 200.
+
+    ``path`` includes the query string; ``status`` is 0 when no HTTP answer came. ``body`` is the
+    request body (patches, evictions) or ``None``; ``response`` is a short JSON summary of the answer
+    (e.g. ``{"code": 429, "reason": "TooManyRequests", "message": ...}``).
+    """
+
+    method: str
+    path: str
+    status: int
+    body: Any = None
+    response: Any = None
+
+
+class ApiError(errors.AiopsError):
+    """The API answered a failure (or did not answer). ``body`` is the Status object or text."""
+
+    def __init__(self, status: int, reason: str, message: str, body: Any = None) -> None:
+        super().__init__(f"{status} {reason}: {message}" if status else f"{reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.body = body
+
+    @property
+    def causes(self) -> list[str]:
+        """The ``details.causes[].message`` texts of the Status (e.g. why a PDB refused an eviction)."""
+        details = self.body.get("details") if isinstance(self.body, dict) else None
+        return [str(c.get("message", "")) for c in (details or {}).get("causes") or [] if isinstance(c, dict)]
+
+
+class TemporaryApiError(ApiError, errors.TemporaryError):
+    """A failure worth retrying: 429, 5xx, no connection."""
+
+    def __init__(
+        self, status: int, reason: str, message: str, body: Any = None, *, delay_seconds: float = 1.0
+    ):
+        super().__init__(status, reason, message, body)
+        self.delay_seconds = delay_seconds
+
+
+class PermanentApiError(ApiError, errors.PermanentError):
+    """A failure retrying will not fix: 4xx other than 429."""
+
+
+class TooManyRequests(TemporaryApiError):
+    """429: the server refuses for now (an eviction a PodDisruptionBudget forbids, rate limits)."""
+
+
+class Unreachable(TemporaryApiError):
+    """No HTTP answer: connection refused, DNS, timeout (``status`` 0)."""
+
+
+class NotFound(PermanentApiError):
+    """404: no such object (or resource)."""
+
+
+class Conflict(PermanentApiError):
+    """409: stale resourceVersion, failed precondition or already exists."""
+
+
+class Forbidden(PermanentApiError):
+    """403: RBAC denies it."""
+
+
+class Invalid(PermanentApiError):
+    """422: the object or patch does not validate."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    404: NotFound,
+    409: Conflict,
+    403: Forbidden,
+    422: Invalid,
+    429: TooManyRequests,
+}
+
+
+def error_for(status: int, body: Any, *, retry_after: str | None = None) -> ApiError:
+    """The :class:`ApiError` subclass for an HTTP failure ``status`` with its response ``body``."""
+    reason = str(body.get("reason") or "") if isinstance(body, dict) else ""
+    message = str(body.get("message") or "") if isinstance(body, dict) else str(body)[:500]
+    cls = _BY_STATUS.get(status) or (TemporaryApiError if status >= 500 else PermanentApiError)
+    if issubclass(cls, TemporaryApiError):
+        delay = float(retry_after) if retry_after and retry_after.isdigit() else 1.0
+        return cls(status, reason or "ServerError", message, body, delay_seconds=delay)
+    return cls(status, reason or "Failure", message, body)
+
+
+class ObjectRefLike(Protocol):
+    """What :meth:`Kube.events_for` needs of an object reference (``aiops.events.model.ObjectRef``)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def namespace(self) -> str | None: ...
+    @property
+    def uid(self) -> str | None: ...
+
+
+def plural_of(kind: str) -> str:
+    """``Deployment`` → ``deployments``; a lower-case name is taken as already plural."""
+    if kind in PLURALS:
+        return PLURALS[kind]
+    if kind.islower():
+        return kind
+    lower = kind.lower()
+    return (
+        lower + "es" if lower.endswith("s") else (lower[:-1] + "ies" if lower.endswith("y") else lower + "s")
+    )
+
+
+def resource_path(
+    api_version: str,
+    kind: str,
+    namespace: str | None,
+    name: str | None = None,
+    subresource: str | None = None,
+) -> str:
+    """The REST path: ``/apis/apps/v1/namespaces/web/deployments/api/scale``."""
+    base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+    parts = [base]
+    if namespace:
+        parts.append(f"namespaces/{namespace}")
+    parts.append(plural_of(kind))
+    if name is not None:
+        parts.append(name)
+    if subresource is not None:
+        parts.append(subresource)
+    return "/".join(parts)
+
+
+def _summary(status: int, payload: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = {"code": status}
+    if isinstance(payload, str):
+        return summary | {"bytes": len(payload.encode())}
+    if not isinstance(payload, dict):
+        return summary
+    if payload.get("kind") == "Status":
+        summary |= {k: payload[k] for k in ("status", "reason", "message") if k in payload}
+        details = payload.get("details") or {}
+        if details.get("causes"):
+            summary["causes"] = [c.get("message") for c in details["causes"]]
+        return summary
+    if isinstance(payload.get("items"), list):
+        return summary | {"kind": payload.get("kind"), "items": len(payload["items"])}
+    meta = payload.get("metadata") or {}
+    summary |= {"kind": payload.get("kind"), "name": meta.get("name")}
+    return summary | ({"resourceVersion": meta["resourceVersion"]} if "resourceVersion" in meta else {})
+
+
+class Kube:
+    """A Kubernetes API client over one ``kubernetes_asyncio`` ``ApiClient`` that speaks plain JSON.
+
+    ``request_timeout_seconds`` bounds each call. Build with :meth:`from_config` or :meth:`for_server`
+    inside a running event loop; :meth:`close` when done.
+    """
+
+    def __init__(self, api_client: ApiClient, *, request_timeout_seconds: float = 30.0) -> None:
+        self._api = api_client
+        self._timeout = request_timeout_seconds
+        self._recorders: contextvars.ContextVar[tuple[builtins.list[ApiCall], ...]] = contextvars.ContextVar(
+            f"aiops-kube-recorders-{id(self)}", default=()
+        )
+
+    @classmethod
+    async def from_config(
+        cls, kubeconfig: str | None = None, context: str | None = None, in_cluster: bool | None = None
+    ) -> Kube:
+        """In-cluster service account when ``in_cluster`` is True, or None with no ``kubeconfig`` and
+        running in a pod; else the kubeconfig (``None``: ``$KUBECONFIG`` or ``~/.kube/config``).
+
+        Raises :class:`aiops.errors.ConfigError` when no usable configuration is found.
+        """
+        from kubernetes_asyncio import client, config
+
+        cfg = client.Configuration()
+        try:
+            if in_cluster or (in_cluster is None and kubeconfig is None):
+                try:
+                    config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+                    return cls(client.ApiClient(configuration=cfg))
+                except config.ConfigException:
+                    if in_cluster:
+                        raise
+            await config.load_kube_config(
+                config_file=kubeconfig, context=context, client_configuration=cfg, persist_config=False
+            )
+        except (config.ConfigException, OSError) as exc:
+            raise errors.ConfigError(f"cannot load Kubernetes credentials: {exc}") from exc
+        return cls(client.ApiClient(configuration=cfg))
+
+    @classmethod
+    def for_server(cls, url: str, token: str | None = None) -> Kube:
+        """A client for ``url`` (e.g. the emulator's), TLS unverified, optional bearer ``token``."""
+        from kubernetes_asyncio import client
+
+        cfg = client.Configuration(host=url.rstrip("/"))
+        cfg.verify_ssl = False
+        if token:
+            cfg.api_key = {"BearerToken": token}
+            cfg.api_key_prefix = {"BearerToken": "Bearer"}
+        return cls(client.ApiClient(configuration=cfg))
+
+    async def close(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._api.close()
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[builtins.list[ApiCall]]:
+        """Collect the :class:`ApiCall` of every call made in this context (tasks started inside too)."""
+        calls: builtins.list[ApiCall] = []
+        token = self._recorders.set((*self._recorders.get(), calls))
+        try:
+            yield calls
+        finally:
+            self._recorders.reset(token)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | int | None] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        text: bool = False,
+    ) -> Any:
+        """One REST call; returns the decoded JSON (or text when ``text`` and successful).
+
+        Raises an :class:`ApiError` subclass for any failure.
+        """
+        params = [(k, str(v)) for k, v in (query or {}).items() if v is not None]
+        shown = f"{path}?{urlencode(params)}" if params else path
+        headers = {"Accept": "*/*" if text else "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            response = await self._api.call_api(
+                path,
+                method,
+                query_params=params,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            )
+            try:
+                status, raw = int(response.status), await response.read()
+                retry_after = response.headers.get("Retry-After")
+            finally:
+                response.release()
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            self._record(ApiCall(method, shown, 0, body, {"error": str(exc) or type(exc).__name__}))
+            raise Unreachable(0, "Unreachable", f"{method} {shown}: {exc or type(exc).__name__}") from exc
+        decoded = raw.decode("utf-8", errors="replace")
+        payload: Any = decoded
+        if not (text and status < 300):
+            with contextlib.suppress(ValueError):
+                payload = json.loads(decoded)
+        self._record(ApiCall(method, shown, status, body, _summary(status, payload)))
+        if status >= 400:
+            raise error_for(status, payload, retry_after=retry_after)
+        return payload
+
+    def _record(self, call: ApiCall) -> None:
+        for calls in self._recorders.get():
+            calls.append(call)
+
+    async def ping(self) -> bool:
+        """Whether ``GET /version`` answers 200."""
+        try:
+            await self.request("GET", "/version")
+        except ApiError:
+            return False
+        return True
+
+    async def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        """One object. Raises :class:`NotFound`."""
+        result: dict[str, Any] = await self.request("GET", resource_path(api_version, kind, namespace, name))
+        return result
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """A list's items (all namespaces when ``namespace`` is None); selectors as the API spells them."""
+        query = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        result = await self.request("GET", resource_path(api_version, kind, namespace), query=query)
+        items: builtins.list[dict[str, Any]] = result.get("items") or []
+        return items
+
+    async def create(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        body: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """POST a new object; returns it as stored. Raises :class:`Conflict` when it exists."""
+        path = resource_path(api_version, kind, namespace)
+        result: dict[str, Any] = await self.request("POST", path, query=_dry(dry_run), body=dict(body))
+        return result
+
+    async def replace(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        body: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """PUT the whole object; a ``metadata.resourceVersion`` in ``body`` is a precondition (409)."""
+        path = resource_path(api_version, kind, namespace, name)
+        result: dict[str, Any] = await self.request("PUT", path, query=_dry(dry_run), body=dict(body))
+        return result
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        *,
+        patch_type: PatchType = "merge",
+        dry_run: bool = False,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        """PATCH with ``patch_type`` (merge, strategic or json); returns the patched object.
+
+        A ``metadata.resourceVersion`` in the patch makes it conditional (:class:`Conflict` when stale).
+        """
+        path = resource_path(api_version, kind, namespace, name, subresource)
+        result: dict[str, Any] = await self.request(
+            "PATCH", path, query=_dry(dry_run), body=body, content_type=PATCH_CONTENT_TYPES[patch_type]
+        )
+        return result
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        dry_run: bool = False,
+        preconditions: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """DELETE; ``preconditions`` (``uid``/``resourceVersion``) must match or it is a :class:`Conflict`."""
+        query: dict[str, str | int | None] = {"gracePeriodSeconds": grace_period_seconds, **_dry(dry_run)}
+        body = (
+            {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": dict(preconditions)}
+            if preconditions
+            else None
+        )
+        path = resource_path(api_version, kind, namespace, name)
+        result: dict[str, Any] = await self.request("DELETE", path, query=query, body=body)
+        return result
+
+    async def evict(self, namespace: str, pod: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Evict a pod through the Eviction API (PodDisruptionBudgets apply).
+
+        https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/ — raises
+        :class:`TooManyRequests` when a budget forbids it (see :attr:`ApiError.causes`).
+        """
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": pod, "namespace": namespace},
+        }
+        path = resource_path("v1", "Pod", namespace, pod, "eviction")
+        result: dict[str, Any] = await self.request("POST", path, query=_dry(dry_run), body=body)
+        return result
+
+    async def pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None = None,
+        previous: bool = False,
+        tail_lines: int | None = None,
+    ) -> str:
+        """A container's log as text; ``previous`` for the last terminated instance.
+
+        Raises a :class:`PermanentApiError` (400) when there is no previous instance.
+        """
+        query = {"container": container, "previous": "true" if previous else None, "tailLines": tail_lines}
+        path = resource_path("v1", "Pod", namespace, pod, "log")
+        text: str = await self.request("GET", path, query=query, text=True)
+        return text
+
+    async def get_scale(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        """The ``autoscaling/v1`` Scale of a Deployment, StatefulSet or ReplicaSet."""
+        result: dict[str, Any] = await self.request(
+            "GET", resource_path(api_version, kind, namespace, name, "scale")
+        )
+        return result
+
+    async def patch_scale(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        body: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Merge-patch the Scale: ``{"spec": {"replicas": N}}``, optionally a resourceVersion precondition."""
+        return await self.patch(
+            api_version, kind, namespace, name, dict(body), dry_run=dry_run, subresource="scale"
+        )
+
+    async def events_for(self, ref: ObjectRefLike) -> builtins.list[dict[str, Any]]:
+        """The core/v1 Events whose ``involvedObject`` is ``ref`` (by kind, name and uid when known),
+        oldest first; all namespaces for a cluster-scoped ``ref``."""
+        selector = f"involvedObject.kind={ref.kind},involvedObject.name={ref.name}"
+        if ref.uid:
+            selector += f",involvedObject.uid={ref.uid}"
+        events = await self.list("v1", "Event", ref.namespace, field_selector=selector)
+        return sorted(events, key=event_time)
+
+
+def event_time(event: Mapping[str, Any]) -> str:
+    """When an Event last happened, as its RFC 3339 string (``lastTimestamp``, ``eventTime``, ...)."""
+    series = event.get("series") or {}
+    meta = event.get("metadata") or {}
+    return str(
+        event.get("lastTimestamp")
+        or series.get("lastObservedTime")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or meta.get("creationTimestamp")
+        or ""
+    )
+
+
+def _dry(dry_run: bool) -> dict[str, str | int | None]:
+    return {"dryRun": "All"} if dry_run else {}

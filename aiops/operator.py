@@ -1,0 +1,224 @@
+"""The kopf operator: the only module importing kopf. Handlers glue watch bodies to the pipeline.
+
+Fed by: the Kubernetes watch streams kopf maintains (pods, nodes, deployments, replicasets,
+horizontalpodautoscalers, jobs, persistentvolumeclaims, core/v1 events, and aiops Playbook
+custom resources). Consumes: ``aiops.pipeline.Pipeline`` and the live playbook registry.
+
+Every handler is ``@kopf.on.event``: it never stores progress or diff-base annotations, and
+event posting is disabled, so the operator never writes onto users' pods, nodes or
+deployments. There is no polling loop: everything is driven by watch events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any
+
+import kopf
+
+from aiops import errors
+from aiops.events.model import ObjectRef
+from aiops.pipeline import Pipeline
+from aiops.playbooks import loader as playbook_loader
+from aiops.playbooks import registry as registry_mod
+from aiops.sources import kubewatch
+
+log = logging.getLogger(__name__)
+
+#: (group, version, plural) of every watched kind. Cited: the Kubernetes API reference, "Workload
+#: Resources", "Cluster Resources", "Config and Storage Resources".
+WATCHED: tuple[tuple[str, str, str], ...] = (
+    ("", "v1", "pods"),
+    ("", "v1", "nodes"),
+    ("", "v1", "persistentvolumeclaims"),
+    ("", "v1", "events"),
+    ("apps", "v1", "deployments"),
+    ("apps", "v1", "replicasets"),
+    ("autoscaling", "v2", "horizontalpodautoscalers"),
+    ("batch", "v1", "jobs"),
+)
+PLAYBOOK_RESOURCE = ("aiops.dev", "v1alpha1", "playbooks")
+
+
+class OwnerIndex:
+    """``Pod/ns/name`` or ``ReplicaSet/ns/name`` → owning workload, kept from those watches.
+
+    Lets an Event about a pod (BackOff, Unhealthy) or a ReplicaSet (FailedCreate) fold onto the
+    same incident as the object's own status. Memory: one small entry per owned object.
+    """
+
+    def __init__(self) -> None:
+        self._owners: dict[str, ObjectRef] = {}
+
+    def update(self, body: Mapping[str, Any], *, deleted: bool) -> None:
+        """Record or forget the owner of the pod or ReplicaSet in ``body``."""
+        key = kubewatch.member_key(body)
+        if key is None:
+            return
+        owner = None if deleted else kubewatch.owner_of(body)
+        if owner is None:
+            self._owners.pop(key, None)
+        else:
+            self._owners[key] = owner
+
+    def lookup(self, pod_key: str) -> ObjectRef | None:
+        """The owner of the pod, or None if unknown or bare."""
+        return self._owners.get(pod_key)
+
+    def __len__(self) -> int:
+        return len(self._owners)
+
+
+class LivePlaybooks:
+    """The current playbook registry: file playbooks plus valid ``Playbook`` custom resources.
+
+    A custom resource that fails validation is logged with its problems and ignored; it never
+    replaces a working playbook.
+    """
+
+    def __init__(self, registry: registry_mod.PlaybookRegistry) -> None:
+        self._registry = registry
+
+    def current(self) -> registry_mod.PlaybookRegistry:
+        """The registry as of now (an immutable snapshot)."""
+        return self._registry
+
+    def apply(self, body: Mapping[str, Any]) -> None:
+        """Add or replace the playbook defined by a Playbook custom resource."""
+        try:
+            playbook = playbook_loader.playbook_from_resource(body)
+            self._registry = self._registry.with_resource(playbook)
+        except errors.ConfigError as exc:
+            log.error("ignoring invalid Playbook resource: %s", exc)
+            return
+        log.info("playbook %s loaded from %s", playbook.id, playbook.source)
+
+    def remove(self, body: Mapping[str, Any]) -> None:
+        """Forget the playbook defined by a deleted Playbook custom resource."""
+        try:
+            playbook = playbook_loader.playbook_from_resource(body)
+        except errors.ConfigError:
+            return
+        self._registry = self._registry.without(playbook.id, source=playbook.source)
+
+
+def build_registry(
+    pipeline: Pipeline,
+    *,
+    owners: OwnerIndex,
+    playbooks: LivePlaybooks | None,
+    server: str | None,
+    on_error: Callable[[str], None] | None = None,
+) -> kopf.OperatorRegistry:
+    """A kopf registry with one ``on.event`` handler per watched kind (no global registry).
+
+    ``server``: when set, kopf logs in to that URL without credentials (the emulator, tests);
+    otherwise kopf's own login handlers use the service account or kubeconfig.
+    """
+    registry = kopf.OperatorRegistry()
+
+    if server is not None:
+
+        @kopf.on.login(registry=registry)
+        def _login(**_: Any) -> kopf.ConnectionInfo:
+            return kopf.ConnectionInfo(server=server, insecure=True)
+
+    else:
+
+        @kopf.on.login(registry=registry)
+        async def _login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+            return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    def _make_handler(plural: str) -> Callable[..., Any]:
+        async def _handler(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+            deleted = event.get("type") == "DELETED"
+            raw = dict(body)
+            try:
+                if plural in ("pods", "replicasets"):
+                    owners.update(raw, deleted=deleted)
+                if deleted:
+                    await pipeline.deleted(raw)
+                else:
+                    await pipeline.observe(raw)
+            except errors.TemporaryError as exc:
+                # kopf's on.event handlers are not retried; the next watch event re-evaluates.
+                log.warning("%s: %s; will re-evaluate on the next watch event", plural, exc)
+                if on_error is not None:
+                    on_error(plural)
+
+        _handler.__name__ = f"on_{plural}"
+        return _handler
+
+    for group, version, plural in WATCHED:
+        kopf.on.event(group, version, plural, registry=registry)(_make_handler(plural))
+
+    if playbooks is not None:
+        live = playbooks
+
+        @kopf.on.event(*PLAYBOOK_RESOURCE, registry=registry)
+        async def _playbook_resources(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+            if event.get("type") == "DELETED":
+                live.remove(dict(body))
+            else:
+                live.apply(dict(body))
+
+    return registry
+
+
+def operator_settings() -> kopf.OperatorSettings:
+    """kopf settings: no event posting (never write onto users' objects), quick watch restarts."""
+    settings = kopf.OperatorSettings()
+    settings.posting.enabled = False
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.reconnect_backoff = 1.0
+    settings.networking.request_timeout = 30
+    settings.peering.standalone = True
+    return settings
+
+
+class _NotKopfsTasks(Collection["asyncio.Task[Any]"]):
+    """The tasks kopf must leave alone when it shuts down: every task whose coroutine is not kopf's.
+
+    ``kopf.operator()`` assumes that every task created after its start is its own and cancels
+    them all on exit, which would cancel uvicorn's connections, running playbook steps and the
+    caller itself in an embedding process. ``kopf.run_tasks(ignored=...)`` is the documented way
+    to exclude tasks; membership here is decided by where the task's coroutine is defined.
+    """
+
+    def __contains__(self, task: object) -> bool:
+        if not isinstance(task, asyncio.Task):
+            return False
+        code = getattr(task.get_coro(), "cr_code", None)
+        filename = getattr(code, "co_filename", "")
+        return f"{os.sep}kopf{os.sep}" not in filename
+
+    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+async def run(
+    registry: kopf.OperatorRegistry,
+    *,
+    stop_flag: asyncio.Event,
+    ready_flag: asyncio.Event | None = None,
+) -> None:
+    """Run the operator until ``stop_flag`` is set. Cluster-wide, standalone (no peering).
+
+    On exit kopf cancels its own tasks only (see :class:`_NotKopfsTasks`).
+    """
+    tasks = await kopf.spawn_tasks(
+        registry=registry,
+        settings=operator_settings(),
+        clusterwide=True,
+        standalone=True,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )
+    await kopf.run_tasks(tasks, ignored=_NotKopfsTasks())

@@ -1,0 +1,424 @@
+"""The executor: runs playbook steps, routing each by risk, with every outcome persisted.
+
+Fed by: the pipeline (``start``/``launch`` for a new incident's matched playbooks), the API and
+chat (``on_decision`` after an approval request is decided), and the runtime's sweeper
+(``sweep``: expire undecided requests; ``resume``: pick up runs after a restart).
+Consumes: the playbook registry, the action registry, the approval gate, the run store.
+
+Guarantees, each enforced here:
+
+* LOW steps run at once; a MEDIUM/HIGH step pauses the run and opens an approval request. It
+  runs only after the gate, re-read from Redis right before acting, says ``approved``; the
+  approver is passed to the action and lands in the audit log.
+* A step runs at most once: its execution is claimed with ``SET NX`` (``store.claim``) before
+  the action is called. A claimed step whose outcome was never recorded (the process died
+  mid-step) is marked ``unknown`` on resume and is never run again.
+* What runs is what was approved: params are rendered once, persisted on the step and shown in
+  the approval request; execution uses the persisted params.
+* ``guards`` (:class:`StepGuard`) are consulted before a request is opened and again before
+  acting: the place where blast-radius guards, re-checks and plans plug in (a later issue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from aiops import errors
+from aiops.actions import base as actions_base
+from aiops.actions.catalog import Risk
+from aiops.approvals import gate as gate_mod
+from aiops.approvals.model import ApprovalRequest, ApprovalState
+from aiops.events.model import ClusterEvent, ObjectRef
+from aiops.metrics import Metrics
+from aiops.playbooks import registry as registry_mod
+from aiops.playbooks import templating
+from aiops.playbooks.model import Playbook, Step
+from aiops.playbooks.runs import TERMINAL_RUN_STATES, Run, RunState, RunStore, StepRecord, StepState
+from aiops.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Longest text output kept on a step record (characters); longer output is cut from the front.
+MAX_OUTPUT_CHARS = 64 * 1024
+
+
+class StepGuard(Protocol):
+    """A check consulted before a step is put up for approval and again right before it runs."""
+
+    async def check(self, run: Run, step: StepRecord) -> str | None:
+        """Return a reason to block the step, or None to let it proceed."""
+        ...
+
+
+class IncidentLinker(Protocol):
+    """Records which runs belong to an incident (the Deduplicator implements it)."""
+
+    async def attach_run(self, incident_id: str, run_id: str) -> None:
+        """Link ``run_id`` to ``incident_id``."""
+        ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _target(params: Mapping[str, Any]) -> ObjectRef | None:
+    """Best-effort target of a step from its params, for approval requests and audit."""
+    if "node" in params:
+        return ObjectRef(api_version="v1", kind="Node", name=str(params["node"]))
+    if "pod" in params:
+        return ObjectRef(
+            api_version="v1", kind="Pod", namespace=params.get("namespace"), name=str(params["pod"])
+        )
+    if "deployment" in params:
+        return ObjectRef(
+            api_version="apps/v1",
+            kind="Deployment",
+            namespace=params.get("namespace"),
+            name=str(params["deployment"]),
+        )
+    if "name" in params:
+        kind = str(params.get("kind") or "Deployment")
+        api_version = str(params.get("api_version") or ("v1" if kind in {"Pod", "Node"} else "apps/v1"))
+        return ObjectRef(
+            api_version=api_version, kind=kind, namespace=params.get("namespace"), name=str(params["name"])
+        )
+    return None
+
+
+def _clip(output: Any) -> Any:
+    if isinstance(output, str) and len(output) > MAX_OUTPUT_CHARS:
+        return "…" + output[-MAX_OUTPUT_CHARS:]
+    return output
+
+
+class Executor:
+    """Runs playbooks for incidents. One per process; several processes may share one Redis."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        runs: RunStore,
+        playbooks: Callable[[], registry_mod.PlaybookRegistry],
+        actions: Mapping[str, actions_base.Action],
+        gate: gate_mod.ApprovalGate,
+        audit: actions_base.AuditSink,
+        kube: Any,
+        incidents: IncidentLinker,
+        metrics: Metrics,
+        limits: actions_base.ActionLimits,
+        max_wait_seconds: int = 24 * 3600,
+        guards: Sequence[StepGuard] = (),
+        clock: Callable[[], datetime] = _now,
+        instance_id: str | None = None,
+    ) -> None:
+        self._store = store
+        self._runs = runs
+        self._playbooks = playbooks
+        self._actions = actions
+        self._gate = gate
+        self._audit = audit
+        self._kube = kube
+        self._incidents = incidents
+        self._metrics = metrics
+        self._limits = limits
+        self._max_wait = timedelta(seconds=max_wait_seconds)
+        self._guards = tuple(guards)
+        self._clock = clock
+        self.instance_id = instance_id or f"exec-{secrets.token_hex(6)}"
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Run | None]] = set()
+
+    # ----------------------------------------------------------------- entry points
+
+    async def start(self, *, incident_id: str, event: ClusterEvent, playbook_id: str) -> Run:
+        """Create a run of ``playbook_id`` for the incident and advance it as far as it can go.
+
+        Raises ``registry.UnknownPlaybook`` when the playbook does not exist.
+        """
+        playbook = self._playbooks().get(playbook_id)
+        now = self._clock()
+        run = Run(
+            id=f"run-{secrets.token_hex(8)}",
+            incident_id=incident_id,
+            playbook_id=playbook.id,
+            event=event,
+            created_at=now,
+            updated_at=now,
+            steps=[
+                StepRecord(index=i, name=step.name, action=step.action, risk=step.risk)
+                for i, step in enumerate(playbook.steps)
+            ],
+        )
+        await self._save(run)
+        await self._incidents.attach_run(incident_id, run.id)
+        log.info("run %s started: playbook %s for incident %s", run.id, playbook.id, incident_id)
+        return await self._advance(run.id) or run
+
+    def launch(self, *, incident_id: str, event: ClusterEvent, playbook_id: str) -> asyncio.Task[Run | None]:
+        """Start a run in the background (the watch handler does not wait for its steps)."""
+
+        async def _guarded() -> Run | None:
+            try:
+                return await self.start(incident_id=incident_id, event=event, playbook_id=playbook_id)
+            except Exception:  # stage boundary: one run must not take the pipeline down
+                log.exception("run of %s for incident %s failed to start", playbook_id, incident_id)
+                self._metrics.pipeline_errors_total.labels(stage="executor").inc()
+                return None
+
+        task = asyncio.create_task(_guarded(), name=f"run:{playbook_id}:{incident_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def on_decision(self, request: ApprovalRequest) -> Run | None:
+        """Continue the run behind a decided (or expired) approval request."""
+        return await self._advance(request.run_id)
+
+    async def sweep(self) -> list[ApprovalRequest]:
+        """Expire undecided requests past their TTL and close their runs; returns the expired."""
+        expired = await self._gate.expire_due()
+        for request in expired:
+            await self._advance(request.run_id)
+        return expired
+
+    async def resume(self) -> list[Run]:
+        """After a (re)start: close stale runs, mark orphaned in-flight steps unknown, advance the rest."""
+        resumed: list[Run] = []
+        for run in await self._runs.active():
+            now = self._clock()
+            if now - run.created_at > self._max_wait:
+                await self._finish(
+                    run, RunState.EXPIRED, f"no progress within {self._max_wait}; expired on resume"
+                )
+                continue
+            for rec in run.steps:
+                if rec.state == StepState.RUNNING:
+                    owner = await self._store.claim_owner(self._claim_name(run.id, rec.index))
+                    if owner != self.instance_id:
+                        rec.state = StepState.UNKNOWN
+                        rec.error = (
+                            f"claimed by {owner} which stopped before recording an outcome; "
+                            "not re-run (a step runs at most once)"
+                        )
+                        rec.finished_at = now
+                        await self._finish(
+                            run, RunState.FAILED, f"step {rec.name!r} outcome unknown after restart"
+                        )
+                        break
+            else:
+                advanced = await self._advance(run.id)
+                if advanced is not None:
+                    resumed.append(advanced)
+        return resumed
+
+    async def wait_idle(self, timeout_seconds: float = 30.0) -> None:
+        """Wait for background runs started by :meth:`launch` (used on shutdown and in tests)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_seconds)
+
+    async def get(self, run_id: str) -> Run | None:
+        """The persisted run."""
+        return await self._runs.get(run_id)
+
+    # ----------------------------------------------------------------- the state machine
+
+    def _claim_name(self, run_id: str, index: int) -> str:
+        return f"step:{run_id}:{index}"
+
+    async def _advance(self, run_id: str) -> Run | None:
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            run = await self._runs.get(run_id)
+            if run is None or run.state in TERMINAL_RUN_STATES:
+                self._locks.pop(run_id, None)
+                return run
+            try:
+                playbook = self._playbooks().get(run.playbook_id)
+            except errors.ConfigError as exc:
+                await self._finish(run, RunState.FAILED, f"playbook unavailable: {exc}")
+                return run
+            while run.next_step < len(run.steps):
+                rec = run.steps[run.next_step]
+                step = playbook.steps[rec.index]
+                proceed = await self._advance_step(run, playbook, step, rec)
+                if not proceed:
+                    return run
+                failed = rec.state in {
+                    StepState.FAILED,
+                    StepState.REFUSED,
+                    StepState.BLOCKED,
+                    StepState.UNKNOWN,
+                }
+                if failed and (step.on_failure != "continue" or rec.state == StepState.BLOCKED):
+                    await self._finish(run, RunState.FAILED, f"step {rec.name!r} {rec.state}: {rec.error}")
+                    return run
+                run.next_step += 1
+                await self._save(run)
+            await self._finish(run, RunState.SUCCEEDED, None)
+            return run
+
+    async def _advance_step(self, run: Run, playbook: Playbook, step: Step, rec: StepRecord) -> bool:
+        """Move one step forward. Returns False when the run must stop here for now."""
+        if rec.state == StepState.PENDING:
+            if not await self._prepare(run, playbook, step, rec):
+                return True  # failed preparation is a recorded outcome
+            if step.risk == Risk.LOW:
+                return await self._execute(run, step, rec, actor=None, request_id=None)
+            request = await self._gate.request(
+                run_id=run.id,
+                incident_id=run.incident_id,
+                playbook_id=playbook.id,
+                step_index=rec.index,
+                step_name=rec.name,
+                action=rec.action,
+                risk=rec.risk,
+                target=_target(rec.params),
+                params=rec.params,
+            )
+            rec.approval_id = request.id
+            rec.state = StepState.AWAITING_APPROVAL
+            run.state = RunState.WAITING_APPROVAL
+            self._metrics.steps_total.labels(risk=rec.risk.value, outcome="awaiting_approval").inc()
+            await self._save(run)
+            log.info("run %s step %r waits for approval %s", run.id, rec.name, request.id)
+            return False
+        if rec.state == StepState.AWAITING_APPROVAL:
+            return await self._after_decision(run, step, rec)
+        # RUNNING: another executor holds the claim, or resume() will judge it. Any other state
+        # is terminal for the step: the caller moves on or fails the run.
+        return rec.state != StepState.RUNNING
+
+    async def _prepare(self, run: Run, playbook: Playbook, step: Step, rec: StepRecord) -> bool:
+        """Render and validate the step's params and consult the guards. False on failure."""
+        action = self._actions.get(step.action)
+        context = {
+            "event": run.event.template_context(),
+            "incident": {"id": run.incident_id},
+            "run": {"id": run.id, "playbook_id": playbook.id},
+        }
+        try:
+            if action is None:
+                raise errors.PermanentError(f"action {step.action!r} is not implemented")
+            rendered = templating.render_params(step.params, context)
+            params = action.params.model_validate(rendered)
+        except (errors.AiopsError, ValidationError) as exc:
+            self._record_outcome(rec, StepState.FAILED, error=f"invalid params: {exc}")
+            await self._save(run)
+            return False
+        rec.params = params.model_dump(mode="json")
+        for guard in self._guards:
+            reason = await guard.check(run, rec)
+            if reason:
+                self._record_outcome(rec, StepState.BLOCKED, error=reason)
+                await self._save(run)
+                return False
+        return True
+
+    async def _after_decision(self, run: Run, step: Step, rec: StepRecord) -> bool:
+        request = await self._gate.get(rec.approval_id) if rec.approval_id else None
+        if request is None:
+            self._record_outcome(rec, StepState.FAILED, error="approval request not found")
+            await self._save(run)
+            return True
+        if request.state == ApprovalState.PENDING:
+            return False
+        if request.state == ApprovalState.REJECTED:
+            self._record_outcome(
+                rec, StepState.REJECTED, error=f"rejected by {request.decided_by}: {request.reason}"
+            )
+            await self._finish(run, RunState.REJECTED, f"step {rec.name!r} rejected by {request.decided_by}")
+            return False
+        if request.state == ApprovalState.EXPIRED:
+            self._record_outcome(rec, StepState.EXPIRED, error="approval request expired undecided")
+            await self._finish(run, RunState.EXPIRED, f"approval for step {rec.name!r} expired")
+            return False
+        # Approved, as recorded in Redis just now: the only path to a medium/high action.
+        rec.approved_by = request.decided_by
+        for guard in self._guards:
+            reason = await guard.check(run, rec)
+            if reason:
+                self._record_outcome(rec, StepState.BLOCKED, error=reason)
+                await self._save(run)
+                return True
+        return await self._execute(run, step, rec, actor=request.decided_by, request_id=request.id)
+
+    async def _execute(
+        self, run: Run, step: Step, rec: StepRecord, *, actor: str | None, request_id: str | None
+    ) -> bool:
+        if not await self._store.claim(self._claim_name(run.id, rec.index), self.instance_id):
+            log.warning("run %s step %r already claimed elsewhere; not running it again", run.id, rec.name)
+            return False
+        action = self._actions[step.action]
+        rec.state = StepState.RUNNING
+        rec.started_at = self._clock()
+        run.state = RunState.RUNNING
+        await self._save(run)
+        ctx = actions_base.ActionContext(
+            kube=self._kube,
+            audit=self._audit,
+            actor=actor,
+            run_id=run.id,
+            request_id=request_id,
+            limits=self._limits,
+        )
+        try:
+            params = action.params.model_validate(rec.params)
+            async with asyncio.timeout(step.timeout_seconds):
+                result = await action.run(ctx, params)
+        except errors.ActionRefused as exc:
+            self._record_outcome(rec, StepState.REFUSED, error=str(exc))
+        except TimeoutError:
+            self._record_outcome(rec, StepState.FAILED, error=f"timed out after {step.timeout_seconds} s")
+        except (errors.AiopsError, ValidationError) as exc:
+            self._record_outcome(rec, StepState.FAILED, error=str(exc))
+        except Exception as exc:  # stage boundary: record, count, never re-run
+            log.exception("run %s step %r raised", run.id, rec.name)
+            self._metrics.pipeline_errors_total.labels(stage="action").inc()
+            self._record_outcome(rec, StepState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        else:
+            rec.summary = result.summary
+            rec.output = _clip(result.output)
+            rec.api_calls = [
+                {
+                    "method": c.method,
+                    "path": c.path,
+                    "status": c.status,
+                    "body": c.body,
+                    "response": c.response,
+                }
+                for c in result.api_calls
+            ]
+            state = StepState.SUCCEEDED if result.ok else StepState.FAILED
+            self._record_outcome(rec, state, error=result.error)
+        await self._save(run)
+        log.info(
+            "run %s step %r %s%s", run.id, rec.name, rec.state, f" (approved by {actor})" if actor else ""
+        )
+        return True
+
+    def _record_outcome(self, rec: StepRecord, state: StepState, *, error: str | None = None) -> None:
+        rec.state = state
+        rec.error = error
+        rec.finished_at = self._clock()
+        self._metrics.steps_total.labels(risk=rec.risk.value, outcome=state.value).inc()
+
+    async def _finish(self, run: Run, state: RunState, reason: str | None) -> None:
+        run.state = state
+        run.reason = reason
+        await self._save(run)
+        self._metrics.runs_total.labels(state=state.value).inc()
+        self._locks.pop(run.id, None)
+        log.info("run %s %s%s", run.id, state, f": {reason}" if reason else "")
+
+    async def _save(self, run: Run) -> None:
+        run.updated_at = self._clock()
+        await self._runs.save(run)

@@ -1,0 +1,183 @@
+"""Playbook and Step: the schema of a playbook as users write it (YAML file or ``Playbook`` resource).
+
+Fed by: :mod:`aiops.playbooks.loader` (YAML documents and custom resource specs). Consumed by: the
+registry, the rules loader (which checks ``triggers``), the executor (which runs ``steps`` in
+order, rendering ``params`` with :mod:`aiops.playbooks.templating`) and the CRD schema in
+``deploy/crds/playbook.yaml``, which mirrors :meth:`Playbook.model_json_schema`.
+
+Validation at load time, so a broken playbook never reaches a cluster:
+
+* ``action`` must be a key of :data:`aiops.actions.catalog.CATALOG`;
+* ``risk`` must be at least the action's base risk (a write can never be declared ``low``);
+* every string in ``params`` must be a syntactically valid template naming only ``event``, ``incident``
+  and ``run``; params values must be JSON-like (string, number, boolean, null, list, mapping);
+* step names are unique within a playbook.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from aiops.actions import catalog
+from aiops.events.model import EventType
+from aiops.playbooks import templating
+from aiops.yamlsource import located_error
+
+__all__ = ["ID_PATTERN", "RESERVED_FIELDS", "OnFailure", "Playbook", "Step"]
+
+#: A playbook id: lowercase, digits, ``_`` and ``-``, 2 to 63 characters, not starting with a symbol.
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,62}$"
+
+
+class OnFailure(StrEnum):
+    """What the run does when a step fails: ``abort`` the remaining steps, or ``continue``."""
+
+    ABORT = "abort"
+    CONTINUE = "continue"
+
+
+def _check_param(value: Any) -> Any:
+    """Validate one top-level param value: JSON-like, with every string a valid template."""
+    problem = _param_problem(value, ())
+    if problem is not None:
+        below, message = problem
+        raise located_error(message, *below)
+    return value
+
+
+def _param_problem(value: Any, below: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], str] | None:
+    if isinstance(value, str):
+        try:
+            templating.check_template(value)
+        except ValueError as exc:
+            return below, str(exc)
+        return None
+    if value is None or isinstance(value, bool | int | float):
+        return None
+    items: list[tuple[str | int, Any]]
+    if isinstance(value, list):
+        items = list(enumerate(value))
+    elif isinstance(value, Mapping) and all(isinstance(key, str) for key in value):
+        items = list(value.items())
+    else:
+        kind = type(value).__name__
+        return below, f"must be a string, number, boolean, null, list or mapping with string keys, not {kind}"
+    for key, item in items:
+        problem = _param_problem(item, (*below, key))
+        if problem is not None:
+            return problem
+    return None
+
+
+ParamValue = Annotated[Any, AfterValidator(_check_param)]
+
+_ACTION_NAMES: list[JsonValue] = [*sorted(catalog.CATALOG)]
+
+
+class Step(BaseModel):
+    """One action of a playbook.
+
+    ``params`` are passed to the action after rendering (strings are Jinja2 templates over
+    ``event``, ``incident`` and ``run``). ``timeout_seconds`` bounds one run of the action (1..3600).
+    ``risk`` routes the step: ``low`` runs at once, ``medium``/``high`` wait for approval.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128, description="Unique within the playbook")
+    action: str = Field(
+        description="An action name from the catalog", json_schema_extra={"enum": _ACTION_NAMES}
+    )
+    risk: catalog.Risk = Field(description="Declared risk; at least the action's base risk")
+    timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    on_failure: OnFailure = OnFailure.ABORT
+    params: dict[str, ParamValue] = Field(default_factory=dict, description="Jinja2-templated params")
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, action: str) -> str:
+        if action not in catalog.CATALOG:
+            known = ", ".join(sorted(catalog.CATALOG))
+            raise located_error(f"unknown action {action!r}; known actions: {known}")
+        return action
+
+    @field_validator("risk")
+    @classmethod
+    def _risk_at_least_base(cls, risk: catalog.Risk, info: ValidationInfo) -> catalog.Risk:
+        action = catalog.CATALOG.get(info.data.get("action", ""))
+        if action is not None and catalog.risk_rank(risk) < catalog.risk_rank(action.base_risk):
+            why = " (it writes to the cluster)" if action.writes else ""
+            raise located_error(
+                f"risk {risk.value!r} is below the base risk of action {action.name!r}{why}; "
+                f"declare {action.base_risk.value!r} or higher"
+            )
+        return risk
+
+
+class Playbook(BaseModel):
+    """A named, ordered list of steps and the event types it is meant for.
+
+    ``triggers`` are the event types rules may route to this playbook. ``source`` (a file path or
+    ``Playbook/<namespace>/<name>``) and ``line`` (1-based line of the document, ``None`` for a
+    resource) are attached by the loader; they are not part of the YAML schema.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(description="Referenced by rules", json_schema_extra={"pattern": ID_PATTERN})
+    description: str = ""
+    triggers: tuple[EventType, ...] = Field(min_length=1, description="Event types this playbook accepts")
+    steps: tuple[Step, ...] = Field(min_length=1)
+    source: SkipJsonSchema[str] = Field(default="<memory>", exclude=True)
+    line: SkipJsonSchema[int | None] = Field(default=None, exclude=True)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, playbook_id: str) -> str:
+        if not re.match(ID_PATTERN, playbook_id):
+            raise located_error(
+                f"invalid id {playbook_id!r}: use 2 to 63 characters of a-z, 0-9, '_' and '-', "
+                "starting with a letter or digit"
+            )
+        return playbook_id
+
+    @field_validator("triggers")
+    @classmethod
+    def _unique_triggers(cls, triggers: tuple[EventType, ...]) -> tuple[EventType, ...]:
+        for index, trigger in enumerate(triggers):
+            if trigger in triggers[:index]:
+                raise located_error(f"trigger {trigger.value!r} is listed twice", index)
+        return triggers
+
+    @field_validator("steps")
+    @classmethod
+    def _unique_step_names(cls, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        first: dict[str, int] = {}
+        for index, step in enumerate(steps):
+            if step.name in first:
+                message = f"duplicate step name {step.name!r} (also step {first[step.name]})"
+                raise located_error(message, index, "name")
+            first[step.name] = index
+        return steps
+
+    def step(self, name: str) -> Step:
+        """The step called ``name``; raises :class:`KeyError` if there is none."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    @property
+    def location(self) -> str:
+        """``source:line`` (or just ``source``) for messages."""
+        return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+
+#: Field names the loader sets; a user document may not set them.
+RESERVED_FIELDS = frozenset({"source", "line"})

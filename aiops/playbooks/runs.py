@@ -1,0 +1,128 @@
+"""Playbook runs: the persisted record of one playbook executing for one incident.
+
+Fed by: the executor, which creates runs, appends step outcomes and moves the run state.
+Consumed by: the API (``/api/runs``), the CLI, the demo report, and the executor itself when
+it resumes runs after a restart. Runs live in Redis through ``aiops.store``; nothing about a
+run is kept only in memory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from aiops.actions.catalog import Risk
+from aiops.events.model import ClusterEvent
+
+if TYPE_CHECKING:
+    from aiops import store as store_mod
+
+
+class RunState(StrEnum):
+    """running → waiting_approval ⇄ running → succeeded | failed | rejected | expired."""
+
+    RUNNING = "running"
+    WAITING_APPROVAL = "waiting_approval"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+TERMINAL_RUN_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.REJECTED, RunState.EXPIRED})
+
+
+class StepState(StrEnum):
+    """A step's outcome. ``unknown``: it was claimed but the process died before recording the
+    outcome; it is never re-run (at-most-once), and the run fails with that reason."""
+
+    PENDING = "pending"
+    AWAITING_APPROVAL = "awaiting_approval"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REFUSED = "refused"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    BLOCKED = "blocked"
+    UNKNOWN = "unknown"
+
+
+class StepRecord(BaseModel):
+    """One step of a run: the rendered params, the approval (if any) and the outcome.
+
+    ``api_calls`` are dicts with method, path, status, body and response (see
+    ``aiops.actions.base.ApiCall``); ``output`` is the action's JSON-compatible output.
+    """
+
+    index: int
+    name: str
+    action: str
+    risk: Risk
+    state: StepState = StepState.PENDING
+    params: dict[str, Any] = Field(default_factory=dict)
+    approval_id: str | None = None
+    approved_by: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    summary: str = ""
+    output: Any = None
+    api_calls: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Run(BaseModel):
+    """A playbook run for an incident. ``next_step`` is the index of the first unfinished step."""
+
+    id: str
+    incident_id: str
+    playbook_id: str
+    event: ClusterEvent
+    state: RunState = RunState.RUNNING
+    created_at: datetime
+    updated_at: datetime
+    next_step: int = 0
+    steps: list[StepRecord] = Field(default_factory=list)
+    reason: str | None = None
+
+
+class RunStore:
+    """Runs as JSON documents in Redis, with an index by creation time and one of active runs.
+
+    Raises :class:`aiops.errors.StoreUnavailable` when Redis does not answer.
+    """
+
+    _KIND = "run"
+    _ALL = "runs"
+    _ACTIVE = "runs:active"
+
+    def __init__(self, store: store_mod.Store) -> None:
+        self._store = store
+
+    async def save(self, run: Run) -> None:
+        """Persist ``run`` and keep the active index in step with its state."""
+        await self._store.put_doc(self._KIND, run.id, run.model_dump_json())
+        await self._store.index_add(self._ALL, run.id, run.created_at.timestamp())
+        if run.state in TERMINAL_RUN_STATES:
+            await self._store.index_remove(self._ACTIVE, run.id)
+        else:
+            await self._store.index_add(self._ACTIVE, run.id, run.created_at.timestamp())
+
+    async def get(self, run_id: str) -> Run | None:
+        """The run, or None when unknown."""
+        raw = await self._store.get_doc(self._KIND, run_id)
+        return Run.model_validate_json(raw) if raw else None
+
+    async def active(self) -> list[Run]:
+        """Runs not yet in a terminal state, oldest first."""
+        runs = [await self.get(run_id) for run_id in await self._store.index_members(self._ACTIVE)]
+        return [run for run in runs if run is not None]
+
+    async def recent(self, *, limit: int = 100) -> list[Run]:
+        """The newest ``limit`` runs, newest first."""
+        ids = await self._store.index_members(self._ALL)
+        runs = [await self.get(run_id) for run_id in reversed(ids[-limit:])]
+        return [run for run in runs if run is not None]

@@ -1,0 +1,267 @@
+"""The runtime: builds every component once from :class:`Settings` and runs them in one loop.
+
+Fed by: ``cli.py`` (``aiops run``) and the demo. Builds: store, Kubernetes client, metrics,
+deduplicator, approval gate, audit log, run store, executor, pipeline, playbook registry, rule
+engine and the FastAPI app; then runs the kopf operator, uvicorn and the approval sweeper
+together until stopped. Configuration errors (invalid rules or playbooks) raise
+:class:`aiops.errors.ValidationFailed` before anything starts: no half-applied config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from aiops import kube as kube_mod
+from aiops import operator
+from aiops.actions import base as actions_base
+from aiops.actions import quantity
+from aiops.actions import registry as actions_registry
+from aiops.actions.catalog import Risk
+from aiops.api import auth
+from aiops.api.app import create_app
+from aiops.api.deps import ApiDeps
+from aiops.approvals import gate as gate_mod
+from aiops.audit import AuditLog
+from aiops.events import dedup as dedup_mod
+from aiops.metrics import Metrics
+from aiops.pipeline import Fetch, NamespaceFilter, Pipeline
+from aiops.playbooks import executor as executor_mod
+from aiops.playbooks import loader as playbook_loader
+from aiops.playbooks import registry as registry_mod
+from aiops.playbooks.runs import RunStore
+from aiops.rules import engine as engine_mod
+from aiops.rules import loader as rules_loader
+from aiops.settings import Settings
+from aiops.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Every long-lived component, built once by :func:`build`."""
+
+    settings: Settings
+    store: Store
+    kube: kube_mod.Kube
+    metrics: Metrics
+    dedup: dedup_mod.Deduplicator
+    gate: gate_mod.ApprovalGate
+    audit: AuditLog
+    runs: RunStore
+    executor: executor_mod.Executor
+    pipeline: Pipeline
+    playbooks: operator.LivePlaybooks
+    rules: engine_mod.RuleEngine
+    owners: operator.OwnerIndex
+    app: FastAPI
+
+    async def close(self) -> None:
+        """Wait briefly for background runs, then close the Kubernetes client and the store."""
+        self.pipeline.close()
+        await self.executor.wait_idle(timeout_seconds=10)
+        await self.kube.close()
+        await self.store.close()
+
+
+def load_config(settings: Settings) -> tuple[registry_mod.PlaybookRegistry, engine_mod.RuleEngine]:
+    """Load and validate playbooks and rules. Raises ValidationFailed naming file, line, field."""
+    dirs: list[Path] = []
+    if settings.include_builtin_playbooks:
+        dirs.append(registry_mod.builtin_playbook_dir())
+    dirs.extend(settings.playbook_dirs)
+    registry = registry_mod.PlaybookRegistry(playbook_loader.load_playbooks(dirs))
+    rules_path = settings.rules_file or rules_loader.default_rules_path()
+    ruleset = rules_loader.load_rules(rules_path, registry)
+    return registry, engine_mod.RuleEngine(ruleset)
+
+
+async def build(
+    settings: Settings, *, store: Store | None = None, kube: kube_mod.Kube | None = None
+) -> Services:
+    """Build every component. Raises ValidationFailed on invalid config (nothing is started)."""
+    registry, rules = load_config(settings)
+    store = store or Store.connect(settings.redis_url, prefix=settings.redis_prefix)
+    if kube is None:
+        if settings.kube.server:
+            kube = kube_mod.Kube.for_server(settings.kube.server)
+        else:
+            kube = await kube_mod.Kube.from_config(
+                settings.kube.kubeconfig, settings.kube.context, settings.kube.in_cluster
+            )
+    metrics = Metrics()
+    dedup = dedup_mod.Deduplicator(store, metrics=metrics)
+    approvals = settings.approvals
+    gate = gate_mod.ApprovalGate(
+        store,
+        gate_mod.ApprovalPolicy(
+            ttl_seconds={Risk.MEDIUM: approvals.ttl_seconds_medium, Risk.HIGH: approvals.ttl_seconds_high},
+            approvers={
+                Risk.MEDIUM: frozenset(approvals.approvers_medium),
+                Risk.HIGH: frozenset(approvals.approvers_high),
+            },
+        ),
+        metrics=metrics,
+    )
+    audit = AuditLog(store)
+    runs = RunStore(store)
+    playbooks = operator.LivePlaybooks(registry)
+    limits = actions_base.ActionLimits(
+        max_memory_limit_bytes=int(quantity.parse_quantity(settings.actions.max_memory_limit)),
+        eviction_retry_seconds=settings.actions.eviction_retry_seconds,
+        eviction_timeout_seconds=settings.actions.eviction_timeout_seconds,
+        log_tail_lines=settings.actions.log_tail_lines,
+    )
+    executor = executor_mod.Executor(
+        store=store,
+        runs=runs,
+        playbooks=playbooks.current,
+        actions=actions_registry.builtin_actions(),
+        gate=gate,
+        audit=audit,
+        kube=kube,
+        incidents=dedup,
+        metrics=metrics,
+        limits=limits,
+        max_wait_seconds=settings.runs.max_wait_seconds,
+    )
+    owners = operator.OwnerIndex()
+    pipeline = Pipeline(
+        dedup=dedup,
+        rules=lambda: rules,
+        executor=executor,
+        store=store,
+        metrics=metrics,
+        namespaces=NamespaceFilter(settings.kube.namespaces, settings.kube.exclude_namespaces),
+        owner_lookup=owners.lookup,
+        fetch=_fetcher(kube),
+    )
+    app = create_app(
+        ApiDeps(
+            gate=gate,
+            executor=executor,
+            dedup=dedup,
+            audit=audit,
+            metrics=metrics,
+            kube_ready=kube.ping,
+            store_ready=store.ping,
+            authenticate=auth.Authenticator(
+                settings.api.identities(), allow_unauthenticated=settings.api.allow_unauthenticated
+            ),
+        )
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        kube=kube,
+        metrics=metrics,
+        dedup=dedup,
+        gate=gate,
+        audit=audit,
+        runs=runs,
+        executor=executor,
+        pipeline=pipeline,
+        playbooks=playbooks,
+        rules=rules,
+        owners=owners,
+        app=app,
+    )
+
+
+def _fetcher(kube: kube_mod.Kube) -> Fetch:
+    """Read an object for a scheduled re-check; None when it no longer exists."""
+
+    async def fetch(api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        try:
+            return await kube.get(api_version, kind, namespace, name)
+        except kube_mod.NotFound:
+            return None
+
+    return fetch
+
+
+async def _sweep(services: Services, stop: asyncio.Event) -> None:
+    """Expire undecided approvals on a timer (TTL bookkeeping; the cluster itself is never polled)."""
+    interval = services.settings.approvals.sweep_interval_seconds
+    while not stop.is_set():
+        try:
+            await services.executor.sweep()
+        except Exception:  # stage boundary: a Redis hiccup must not end the sweeper
+            log.exception("approval sweep failed; retrying in %.0f s", interval)
+            services.metrics.pipeline_errors_total.labels(stage="sweeper").inc()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def serve(
+    services: Services,
+    *,
+    stop: asyncio.Event,
+    operator_ready: asyncio.Event | None = None,
+    api_started: asyncio.Event | None = None,
+    with_api: bool = True,
+) -> None:
+    """Run operator, API and sweeper until ``stop`` is set or one of them ends.
+
+    Resumes persisted runs first (approved steps continue, stale runs expire). ``api_started``
+    is set once uvicorn listens (its port is then in ``services.settings.api.port`` unless 0).
+    """
+    await services.executor.resume()
+    registry = operator.build_registry(
+        services.pipeline,
+        owners=services.owners,
+        playbooks=services.playbooks if services.settings.watch_playbook_resources else None,
+        server=services.settings.kube.server,
+        on_error=lambda stage: services.metrics.pipeline_errors_total.labels(stage=stage).inc(),
+    )
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(
+            operator.run(registry, stop_flag=stop, ready_flag=operator_ready), name="operator"
+        ),
+        asyncio.create_task(_sweep(services, stop), name="sweeper"),
+    ]
+    server: uvicorn.Server | None = None
+    if with_api:
+        config = uvicorn.Config(
+            services.app,
+            host=services.settings.api.host,
+            port=services.settings.api.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        tasks.append(asyncio.create_task(server.serve(), name="api"))
+        if api_started is not None:
+            helper = asyncio.create_task(_signal_started(server, api_started), name="api-started")
+            helper.add_done_callback(lambda _: None)
+    stopper = asyncio.create_task(stop.wait(), name="stop")
+    try:
+        await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.set()
+        if server is not None:
+            server.should_exit = True
+        await asyncio.wait([stopper, *tasks], timeout=15)
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("%s ended with %r", task.get_name(), task.exception())
+
+
+async def _signal_started(server: uvicorn.Server, started: asyncio.Event) -> None:
+    for _ in range(1500):  # uvicorn has no started-callback; it flips ``started`` (30 s at most)
+        if server.started:
+            started.set()
+            return
+        await asyncio.sleep(0.02)

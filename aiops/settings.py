@@ -1,0 +1,148 @@
+"""The one settings root: environment variables (prefix ``AIOPS_``, nested with ``__``) and a YAML file.
+
+Fed by: the environment and, when ``AIOPS_CONFIG`` names one, a YAML file (environment wins).
+Consumed by: ``cli.py`` and the app factory, which build every component from it and pass
+the pieces down; no other module reads the environment. Every field is documented in
+``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KubeSettings(_Section):
+    """How to reach the Kubernetes API and which namespaces aiops acts on.
+
+    The operator watches cluster-wide; ``namespaces``/``exclude_namespaces`` (fnmatch globs)
+    decide which events are processed: an event about an object in a namespace that matches none
+    of the first or one of the second is counted as ``muted`` and starts nothing. ``server`` (a
+    URL) overrides kubeconfig and in-cluster config (the demo and tests point it at the emulator).
+    """
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    in_cluster: bool | None = None
+    server: str | None = None
+    namespaces: list[str] = Field(default_factory=lambda: ["*"])
+    exclude_namespaces: list[str] = Field(default_factory=list)
+
+
+class ApprovalSettings(_Section):
+    """The approval gate: TTL per risk (seconds) and allow-lists of approvers per risk.
+
+    An empty allow-list lets any authenticated identity decide that risk.
+    """
+
+    ttl_seconds_medium: int = Field(900, ge=1, le=7 * 86400)
+    ttl_seconds_high: int = Field(900, ge=1, le=7 * 86400)
+    approvers_medium: list[str] = Field(default_factory=list)
+    approvers_high: list[str] = Field(default_factory=list)
+    sweep_interval_seconds: float = Field(5.0, gt=0, le=300)
+
+
+class ApiSettings(_Section):
+    """The HTTP API: bind address and the bearer tokens accepted by ``/api/*``.
+
+    Each token stands for one identity, recorded as the approver (``tokens`` is identity →
+    token, e.g. ``AIOPS_API__TOKENS='{"alice": "..."}'``; the single ``token`` stands for
+    ``admin``). With no token configured, ``/api/*`` answers 503 unless
+    ``allow_unauthenticated`` is set explicitly, in which case the identity is ``anonymous``.
+    """
+
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=0, le=65535)
+    token: SecretStr | None = None
+    tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    allow_unauthenticated: bool = False
+
+    def identities(self) -> dict[str, str]:
+        """Bearer token → approver identity. ``token`` maps to ``admin``; ``tokens`` is name → token."""
+        mapping = {secret.get_secret_value(): name for name, secret in self.tokens.items()}
+        if self.token is not None:
+            mapping[self.token.get_secret_value()] = "admin"
+        return mapping
+
+
+class ActionSettings(_Section):
+    """Bounds on what actions may do.
+
+    ``max_memory_limit``: a Kubernetes quantity; ``patch_resources`` never raises a memory limit
+    above it. ``eviction_timeout_seconds``: how long drain keeps retrying evictions a
+    PodDisruptionBudget blocks (429) before giving up.
+    """
+
+    max_memory_limit: str = "4Gi"
+    eviction_retry_seconds: float = Field(1.0, gt=0)
+    eviction_timeout_seconds: float = Field(120.0, gt=0)
+    log_tail_lines: int = Field(200, ge=1, le=100_000)
+
+
+class RunSettings(_Section):
+    """Playbook runs: how long a run may wait for approvals before it is expired (seconds)."""
+
+    max_wait_seconds: int = Field(24 * 3600, ge=60)
+
+
+class Settings(BaseSettings):
+    """Root settings. Env: ``AIOPS_REDIS_URL`` or ``REDIS_URL``, ``AIOPS_API__TOKEN``, ...
+
+    ``AIOPS_CONFIG`` names an optional YAML file with the same structure.
+    ``rules_file`` defaults to the shipped rules. Playbooks load from the shipped built-ins
+    (``playbooks/``, unless ``include_builtin_playbooks`` is false) plus ``playbook_dirs``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="AIOPS_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
+    )
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", validation_alias=AliasChoices("AIOPS_REDIS_URL", "REDIS_URL", "redis_url")
+    )
+    redis_prefix: str = "aiops:"
+    rules_file: Path | None = None
+    playbook_dirs: list[Path] = Field(default_factory=list)
+    include_builtin_playbooks: bool = True
+    watch_playbook_resources: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_json: bool = False
+    kube: KubeSettings = Field(default_factory=KubeSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    actions: ActionSettings = Field(default_factory=ActionSettings)
+    runs: RunSettings = Field(default_factory=RunSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: explicit arguments > environment > YAML file named by ``AIOPS_CONFIG``."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("AIOPS_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load(**overrides: Any) -> Settings:
+    """Build settings from the environment and ``AIOPS_CONFIG``; raises pydantic ValidationError."""
+    return Settings(**overrides)

@@ -1,0 +1,532 @@
+"""The one door to Redis: every key name, TTL and atomic operation aiops keeps state with.
+
+Fed by: ``cli.py`` / the app factory, which build one :class:`Store` (``Store.connect(url)``, or
+``Store.in_memory()`` for the demo when no Redis answers) and pass it down. Consumed by:
+``aiops.events.dedup`` (incidents), ``aiops.approvals.gate`` (approval requests), ``aiops.audit``
+(the audit stream) and the playbook executor (docs, indexes, claims, counters, windows).
+
+No other module imports ``redis`` or ``fakeredis`` or builds a key. Every method turns a Redis
+connection or timeout failure into :class:`aiops.errors.StoreUnavailable`. Atomicity uses only
+``SET NX``/``HSETNX`` and ``WATCH``/``MULTI``/``EXEC`` (no Lua), so the in-memory fakeredis store
+behaves exactly like a real Redis 7. Key layout, all under ``prefix`` (default ``aiops:``)::
+
+    doc:<kind>:<id>                string    put_doc/get_doc (optional TTL)
+    index:<index>                  zset      index_add/index_remove/index_members
+    claim:<name>                   string    claim (SET NX, optional TTL) → owner
+    counter:<name>                 string    increment (TTL set on first increment only)
+    window:<name>                  zset      record_in_window/count_in_window (score = seconds)
+    incident-key:<dedup_key>       string    → id of the OPEN incident for that key
+    incident:<id>                  hash      see IncidentRecord; TTL = retention once resolved
+    incidents:open | incidents:all zset      id → first-seen epoch seconds
+    approval-step:<run>:<step>     string    → approval request id (one request per run step)
+    approval:<id>                  hash      request (JSON), decision (JSON, HSETNX: set once)
+    approvals:pending              zset      id → created_at epoch seconds (pending only)
+    approvals:deadline             zset      id → expires_at epoch seconds (pending only)
+    approvals:all                  zset      id → created_at epoch seconds (pruned lazily)
+    audit                          stream    entry=JSON, XADD MAXLEN ~ max_entries
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import fakeredis
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError, RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT, FieldT
+
+from aiops import errors
+
+__all__ = ["IncidentRecord", "Store"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError, TimeoutError)
+_MAX_ATTEMPTS = 200  # optimistic-transaction retries before giving up with a TemporaryError
+_SCAN_BATCH = 500
+
+
+def _guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Turn Redis connection/timeout failures raised by ``fn`` into StoreUnavailable."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise errors.StoreUnavailable(f"Redis did not answer: {exc}") from exc
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """One incident hash, parsed. ``fields`` are the caller's opaque text fields (``status``, JSON
+    snapshots, times); the rest are kept by the store as atomic counters and flags."""
+
+    id: str
+    fields: dict[str, str]
+    event_count: int
+    members: frozenset[str]
+    severities: frozenset[str]
+    suppressed: dict[str, int]
+    run_ids: list[str]  # in the order they were attached
+
+
+class Store:
+    """A ``redis.asyncio.Redis``-compatible client (``decode_responses=True``) plus a key prefix."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "aiops:", description: str = "redis") -> None:
+        self._r = client
+        self._prefix = prefix
+        self._description = description
+
+    @classmethod
+    def connect(cls, url: str, *, prefix: str = "aiops:", timeout_seconds: float = 5.0) -> Store:
+        """A store on a real Redis at ``url`` (``redis://host:port/db``); connects lazily."""
+        client = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2),
+        )
+        kw = client.connection_pool.connection_kwargs
+        where = f"unix://{kw['path']}" if "path" in kw else f"redis://{kw.get('host')}:{kw.get('port')}"
+        return cls(client, prefix=prefix, description=f"{where}/{kw.get('db', 0)}")
+
+    @classmethod
+    def in_memory(cls, *, prefix: str = "aiops:") -> Store:
+        """A store on a private in-process fakeredis server: same semantics, lost on exit."""
+        client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        return cls(client, prefix=prefix, description="in-memory")
+
+    def describe(self) -> str:
+        """``redis://host:port/db`` (never a password) or ``in-memory``."""
+        return self._description
+
+    async def ping(self, *, timeout_seconds: float = 2.0) -> bool:
+        """True when the store answers within ``timeout_seconds``; never raises."""
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                return bool(await self._r.ping())
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        """Close the connections (the store is unusable afterwards)."""
+        await self._r.aclose()
+
+    def _k(self, *parts: str) -> str:
+        return self._prefix + ":".join(parts)
+
+    async def _transact(self, watch: list[str], body: Callable[[Pipeline], Awaitable[T]]) -> T:
+        """Run ``body`` with ``watch`` keys WATCHed, retrying when EXEC reports a conflict.
+
+        ``body`` reads through the pipe, calls ``_multi(pipe)``, queues writes and awaits
+        ``pipe.execute()``. Raises TemporaryError after _MAX_ATTEMPTS conflicts in a row."""
+        for attempt in range(_MAX_ATTEMPTS):
+            async with self._r.pipeline(transaction=True) as pipe:
+                await pipe.watch(*watch)
+                try:
+                    return await body(pipe)
+                except WatchError:
+                    pass
+            if attempt >= 3:
+                await asyncio.sleep(random.uniform(0, 0.001 * attempt))
+        raise errors.TemporaryError(f"too much contention on {watch[0]}", delay_seconds=0.1)
+
+    # ---------------------------------------------------------------- generic primitives
+
+    @_guarded
+    async def put_doc(self, kind: str, id: str, json_text: str, *, ttl_seconds: int | None = None) -> None:
+        """Store a JSON document under (kind, id), replacing any previous one; ``kind`` has no ``:``."""
+        _check_name(kind)
+        await self._r.set(self._k("doc", kind, id), json_text, ex=ttl_seconds)
+
+    @_guarded
+    async def get_doc(self, kind: str, id: str) -> str | None:
+        """The JSON text stored under (kind, id), or None."""
+        _check_name(kind)
+        return _str_or_none(await self._r.get(self._k("doc", kind, id)))
+
+    @_guarded
+    async def index_add(self, index: str, member: str, score: float) -> None:
+        """Add ``member`` to a sorted index (or move it to ``score``)."""
+        await self._r.zadd(self._k("index", index), {member: score})
+
+    @_guarded
+    async def index_remove(self, index: str, member: str) -> None:
+        """Remove ``member`` from a sorted index (no-op when absent)."""
+        await self._r.zrem(self._k("index", index), member)
+
+    @_guarded
+    async def index_members(
+        self,
+        index: str,
+        *,
+        min_score: float = -math.inf,
+        max_score: float = math.inf,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Members with min_score ≤ score ≤ max_score, lowest score first, at most ``limit``."""
+        start, num = (0, limit) if limit is not None else (None, None)
+        got = await self._r.zrangebyscore(self._k("index", index), min_score, max_score, start=start, num=num)
+        return [str(m) for m in got]
+
+    @_guarded
+    async def claim(self, name: str, owner: str, *, ttl_seconds: int | None = None) -> bool:
+        """SET NX: True only for the first caller (until ``ttl_seconds`` pass or :meth:`release`)."""
+        return bool(await self._r.set(self._k("claim", name), owner, nx=True, ex=ttl_seconds))
+
+    @_guarded
+    async def claim_owner(self, name: str) -> str | None:
+        """The owner that holds claim ``name``, or None."""
+        return _str_or_none(await self._r.get(self._k("claim", name)))
+
+    @_guarded
+    async def release(self, name: str) -> None:
+        """Drop claim ``name`` whoever holds it."""
+        await self._r.delete(self._k("claim", name))
+
+    @_guarded
+    async def increment(self, counter: str, amount: int = 1, *, ttl_seconds: int | None = None) -> int:
+        """Add ``amount``; return the new value. ``ttl_seconds`` is applied by the first increment only
+        (a fixed window that starts then), never extended by later ones."""
+        key = self._k("counter", counter)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.incrby(key, amount)
+            if ttl_seconds is not None:
+                pipe.expire(key, ttl_seconds, nx=True)
+            value, *_ = await pipe.execute()
+        return int(value)
+
+    @_guarded
+    async def record_in_window(
+        self, name: str, member: str, now_seconds: float, window_seconds: float
+    ) -> None:
+        """Record ``member`` (unique, e.g. a run id) at ``now_seconds`` in a rolling window, dropping
+        entries at or before ``now_seconds - window_seconds``."""
+        key = self._k("window", name)
+        async with self._r.pipeline(transaction=True) as pipe:
+            _window_write(pipe, key, member, now_seconds, window_seconds)
+            await pipe.execute()
+
+    @_guarded
+    async def record_in_window_if_below(
+        self, name: str, member: str, now_seconds: float, window_seconds: float, *, limit: int
+    ) -> bool:
+        """Atomically: when fewer than ``limit`` entries lie in the window, record ``member`` and
+        return True; else record nothing and return False (a budget shared by replicas)."""
+        key = self._k("window", name)
+
+        async def body(pipe: Pipeline) -> bool:
+            if await pipe.zcount(key, f"({now_seconds - window_seconds!r}", now_seconds) >= limit:
+                await _unwatch(pipe)
+                return False
+            _multi(pipe)
+            _window_write(pipe, key, member, now_seconds, window_seconds)
+            await pipe.execute()
+            return True
+
+        return await self._transact([key], body)
+
+    @_guarded
+    async def count_in_window(self, name: str, now_seconds: float, window_seconds: float) -> int:
+        """Entries with ``now_seconds - window_seconds`` < time ≤ ``now_seconds``."""
+        lo = f"({now_seconds - window_seconds!r}"
+        return int(await self._r.zcount(self._k("window", name), lo, now_seconds))
+
+    @_guarded
+    async def delete_prefix_for_tests(self) -> int:
+        """SCAN + UNLINK every key under the prefix; returns how many. For test fixtures only."""
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self._prefix) + "*"
+        batch: list[str] = []
+        deleted = 0
+        async for key in self._r.scan_iter(match=pattern, count=_SCAN_BATCH):
+            batch.append(str(key))
+            if len(batch) >= _SCAN_BATCH:
+                deleted += int(await self._r.unlink(*batch))
+                batch.clear()
+        if batch:
+            deleted += int(await self._r.unlink(*batch))
+        return deleted
+
+    # ---------------------------------------------------------------- incidents (events.dedup)
+
+    @_guarded
+    async def incident_observe(
+        self,
+        dedup_key: str,
+        *,
+        new_id: str,
+        opening: Mapping[str, str],
+        update: Mapping[str, str],
+        member: str,
+        severity: str,
+        score: float,
+    ) -> tuple[str, bool]:
+        """Fold one event into the OPEN incident for ``dedup_key``: returns (incident id, opened).
+
+        No open incident: one is created as ``new_id`` with ``opening`` + ``update`` fields,
+        event_count 1 and ``member``, and the key mapped to it, in one MULTI under WATCH of the
+        mapping, so concurrent observers open exactly one. Else: ``update`` fields are written,
+        event_count and suppressed ``duplicate`` count +1, ``member`` and ``severity`` added; the
+        WATCH aborts this if a resolve removes the mapping meanwhile (then it retries and opens)."""
+        mapping = self._k("incident-key", dedup_key)
+
+        async def body(pipe: Pipeline) -> tuple[str, bool]:
+            current = _str_or_none(await pipe.get(mapping))
+            incident_id = current or new_id
+            key = self._k("incident", incident_id)
+            _multi(pipe)
+            fields = {**update, "member:" + member: "1", "sev:" + severity: "1"}
+            if current is None:
+                pipe.set(mapping, new_id, nx=True)
+                pipe.hset(key, mapping=_fields({**fields, **opening, "event_count": "1"}))
+                pipe.zadd(self._k("incidents", "open"), {new_id: score})
+                pipe.zadd(self._k("incidents", "all"), {new_id: score})
+            else:
+                pipe.hset(key, mapping=_fields(fields))
+                pipe.hincrby(key, "event_count", 1)
+                pipe.hincrby(key, "sup:duplicate", 1)
+            await pipe.execute()
+            return incident_id, current is None
+
+        return await self._transact([mapping], body)
+
+    @_guarded
+    async def incident_leave(
+        self, dedup_key: str, member: str, *, resolved: Mapping[str, str], retention_seconds: int
+    ) -> str | None:
+        """Remove ``member`` from the open incident for ``dedup_key``; when no member is left, write
+        the ``resolved`` fields, unmap the key (the next event opens a fresh incident), drop it
+        from the open index and start its retention TTL. Returns the id when this call resolved it.
+        WATCHes mapping and hash, so a concurrent observe (which writes the hash) forces a re-check."""
+        mapping = self._k("incident-key", dedup_key)
+
+        async def body(pipe: Pipeline) -> str | None:
+            incident_id = _str_or_none(await pipe.get(mapping))
+            if incident_id is None:
+                await _unwatch(pipe)
+                return None
+            key = self._k("incident", incident_id)
+            await pipe.watch(key)  # after reading the mapping; covers writes from here to EXEC
+            fields = _text_dict(await pipe.hgetall(key))
+            if "member:" + member not in fields:
+                await _unwatch(pipe)
+                return None
+            last = sum(1 for f in fields if f.startswith("member:")) == 1
+            _multi(pipe)
+            pipe.hdel(key, "member:" + member)
+            if last:
+                pipe.hset(key, mapping=_fields(resolved))
+                pipe.delete(mapping)
+                pipe.zrem(self._k("incidents", "open"), incident_id)
+                pipe.expire(key, retention_seconds)
+            await pipe.execute()
+            return incident_id if last else None
+
+        return await self._transact([mapping], body)
+
+    @_guarded
+    async def incident_fetch(self, incident_id: str) -> IncidentRecord | None:
+        """The incident hash, parsed; None when unknown or past retention."""
+        raw = _text_dict(await self._r.hgetall(self._k("incident", incident_id)))
+        if "event_count" not in raw:
+            return None
+        fields: dict[str, str] = {}
+        members, severities, suppressed, runs = set(), set(), {}, []
+        for name, value in raw.items():
+            kind, _, rest = name.partition(":")
+            if kind == "member" and rest:
+                members.add(rest)
+            elif kind == "sev" and rest:
+                severities.add(rest)
+            elif kind == "sup" and rest:
+                suppressed[rest] = int(value)
+            elif kind == "run" and rest:
+                runs.append((float(value), rest))
+            elif name != "event_count":
+                fields[name] = value
+        return IncidentRecord(
+            id=incident_id,
+            fields=fields,
+            event_count=int(raw["event_count"]),
+            members=frozenset(members),
+            severities=frozenset(severities),
+            suppressed=suppressed,
+            run_ids=[r for _, r in sorted(runs)],
+        )
+
+    async def _hash_write_if_exists(self, key: str, write: Callable[[Pipeline], object]) -> bool:
+        async def body(pipe: Pipeline) -> bool:
+            if not await pipe.exists(key):
+                await _unwatch(pipe)
+                return False
+            _multi(pipe)
+            write(pipe)
+            await pipe.execute()
+            return True
+
+        return await self._transact([key], body)
+
+    @_guarded
+    async def incident_suppress(self, incident_id: str, reason: str) -> bool:
+        """Count one suppressed event by ``reason``; False (nothing written) for an unknown id."""
+        key = self._k("incident", incident_id)
+        return await self._hash_write_if_exists(key, lambda p: p.hincrby(key, "sup:" + reason, 1))
+
+    @_guarded
+    async def incident_attach_run(self, incident_id: str, run_id: str, score: float) -> bool:
+        """Record playbook run ``run_id`` (ordered by ``score``, e.g. epoch seconds) once; False for
+        an unknown incident."""
+        key = self._k("incident", incident_id)
+        return await self._hash_write_if_exists(key, lambda p: p.hsetnx(key, "run:" + run_id, repr(score)))
+
+    @_guarded
+    async def incident_ids(self, *, open_only: bool, offset: int, count: int) -> list[str]:
+        """Incident ids, newest first-seen first (open ones, or all retained)."""
+        index = self._k("incidents", "open" if open_only else "all")
+        return [str(i) for i in await self._r.zrevrange(index, offset, offset + count - 1)]
+
+    @_guarded
+    async def incident_forget(self, incident_id: str) -> None:
+        """Drop an id whose hash has expired from the indexes (lazy pruning)."""
+        await self._r.zrem(self._k("incidents", "all"), incident_id)
+        await self._r.zrem(self._k("incidents", "open"), incident_id)
+
+    @_guarded
+    async def incident_open_count(self) -> int:
+        """How many incidents are open."""
+        return int(await self._r.zcard(self._k("incidents", "open")))
+
+    # ---------------------------------------------------------------- approvals (approvals.gate)
+
+    @_guarded
+    async def approval_create(
+        self, run_id: str, step_index: int, *, new_id: str, request_json: str, created: float, expires: float
+    ) -> str:
+        """Persist a pending request as ``new_id`` unless (run_id, step_index) already has one;
+        returns the id that stands. One MULTI under WATCH of the step key: exactly one per step."""
+        step = self._k("approval-step", run_id, str(step_index))
+
+        async def body(pipe: Pipeline) -> str:
+            existing = _str_or_none(await pipe.get(step))
+            if existing is not None:
+                await _unwatch(pipe)
+                return existing
+            _multi(pipe)
+            pipe.set(step, new_id, nx=True)
+            pipe.hset(self._k("approval", new_id), "request", request_json)
+            pipe.zadd(self._k("approvals", "pending"), {new_id: created})
+            pipe.zadd(self._k("approvals", "deadline"), {new_id: expires})
+            pipe.zadd(self._k("approvals", "all"), {new_id: created})
+            await pipe.execute()
+            return new_id
+
+        return await self._transact([step], body)
+
+    @_guarded
+    async def approval_fetch(self, request_id: str) -> tuple[str, str | None] | None:
+        """(request JSON, decision JSON or None), or None when unknown or past retention."""
+        raw = _text_dict(await self._r.hgetall(self._k("approval", request_id)))
+        return None if "request" not in raw else (raw["request"], raw.get("decision"))
+
+    @_guarded
+    async def approval_decide(
+        self, request_id: str, decision_json: str, *, run_id: str, step_index: int, retention_seconds: int
+    ) -> tuple[bool, str]:
+        """Take the one decision: HSETNX of the ``decision`` field, in one MULTI that also leaves the
+        pending indexes and starts retention. Returns (this call won, the decision that stands)."""
+        key = self._k("approval", request_id)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "decision", decision_json)
+            pipe.hget(key, "decision")
+            pipe.zrem(self._k("approvals", "pending"), request_id)
+            pipe.zrem(self._k("approvals", "deadline"), request_id)
+            pipe.expire(key, retention_seconds)
+            pipe.expire(self._k("approval-step", run_id, str(step_index)), retention_seconds)
+            won, standing, *_ = await pipe.execute()
+        return bool(won), str(standing)
+
+    @_guarded
+    async def approval_due(self, now: float) -> list[str]:
+        """Ids of pending requests whose expires_at (epoch seconds) is ≤ ``now``."""
+        return [str(i) for i in await self._r.zrangebyscore(self._k("approvals", "deadline"), "-inf", now)]
+
+    @_guarded
+    async def approval_ids(self, *, pending_only: bool, offset: int, count: int) -> list[str]:
+        """Pending ids oldest first, or all retained ids newest first (by created_at)."""
+        end = offset + count - 1
+        if pending_only:
+            got = await self._r.zrange(self._k("approvals", "pending"), offset, end)
+        else:
+            got = await self._r.zrevrange(self._k("approvals", "all"), offset, end)
+        return [str(i) for i in got]
+
+    @_guarded
+    async def approval_forget(self, request_id: str) -> None:
+        """Drop an id whose hash has expired from the listing index (lazy pruning)."""
+        await self._r.zrem(self._k("approvals", "all"), request_id)
+
+    @_guarded
+    async def approval_pending_count(self) -> int:
+        """How many requests are pending."""
+        return int(await self._r.zcard(self._k("approvals", "pending")))
+
+    # ---------------------------------------------------------------- audit
+
+    @_guarded
+    async def audit_append(self, json_text: str, *, max_entries: int) -> None:
+        """XADD one entry, trimming the stream to about ``max_entries`` (MAXLEN ~)."""
+        await self._r.xadd(self._k("audit"), {"entry": json_text}, maxlen=max_entries, approximate=True)
+
+    @_guarded
+    async def audit_latest(self, limit: int) -> list[str]:
+        """The newest ``limit`` entries' JSON, newest first."""
+        got: Any = await self._r.xrevrange(self._k("audit"), count=limit)
+        return [str(fields["entry"]) for _, fields in got or []]
+
+
+def _window_write(pipe: Pipeline, key: str, member: str, now: float, window: float) -> None:
+    pipe.zadd(key, {member: now})
+    pipe.zremrangebyscore(key, "-inf", now - window)
+    pipe.expire(key, math.ceil(window) + 1)
+
+
+def _multi(pipe: Pipeline) -> None:
+    pipe.multi()  # type: ignore[no-untyped-call]
+
+
+async def _unwatch(pipe: Pipeline) -> None:
+    await pipe.unwatch()  # type: ignore[no-untyped-call]
+
+
+def _fields(values: Mapping[str, str]) -> dict[FieldT, EncodableT]:
+    return dict(values.items())
+
+
+def _text_dict(raw: Mapping[Any, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _check_name(kind: str) -> None:
+    if not kind or ":" in kind:
+        raise ValueError(f"kind must be non-empty without ':', got {kind!r}")
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

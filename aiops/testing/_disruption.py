@@ -1,0 +1,154 @@
+"""Whether the Eviction API may evict a pod, computed as the disruption controller would (emulator internals).
+
+Fed by: the emulator's ``POST pods/NAME/eviction`` handler with the pod, the namespace's
+PodDisruptionBudgets and its pods. Pure function; the handler turns a refusal into the API answer.
+
+Rules, from "API-initiated Eviction" (https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/),
+"Specifying a Disruption Budget" (https://kubernetes.io/docs/tasks/run-application/configure-pdb/) and the
+PodDisruptionBudget reference (https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/pod-disruption-budget-v1/):
+
+* A pod that is Pending, Succeeded, Failed or already terminating is evicted without a budget check.
+* A pod covered by no budget is evicted; by more than one, the API answers 500.
+* healthy = the covered pods that are Ready and not terminating. expected = the number of covered
+  pods for an integer ``minAvailable``; for a percentage or ``maxUnavailable`` it is the sum of the
+  pods' controllers' replicas (a ReplicaSet owned by a Deployment counts the Deployment's), as
+  the disruption controller computes it, falling back to the number of covered pods when a
+  controller cannot be found (the emulator has no controllers to recreate evicted pods).
+  ``minAvailable``: desired = the int, or ceil(percent × expected);
+  ``maxUnavailable``: desired = expected - the int, or expected - ceil(percent × expected).
+  disruptionsAllowed = max(0, healthy - desired).
+* A Ready pod is evicted only when disruptionsAllowed > 0. A pod that is not Ready is evicted when
+  ``unhealthyPodEvictionPolicy`` is ``AlwaysAllow``, or when healthy >= desired > 0; else as a Ready pod.
+* A refusal is 429 TooManyRequests with the cause "The disruption budget NAME needs M healthy pods
+  and has N currently".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiops.testing import _selectors
+
+TOO_MANY_REQUESTS_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget."
+MULTIPLE_PDBS_MESSAGE = (
+    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+)
+
+
+class MultipleBudgets(Exception):
+    """More than one PodDisruptionBudget covers the pod (the API answers 500)."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The budget that blocks an eviction: its name, desired and current healthy pod counts."""
+
+    budget: str
+    desired_healthy: int
+    current_healthy: int
+
+    @property
+    def cause(self) -> str:
+        """The ``details.causes[].message`` the API server writes."""
+        return (
+            f"The disruption budget {self.budget} needs {self.desired_healthy} healthy pods"
+            f" and has {self.current_healthy} currently"
+        )
+
+
+def is_ready(pod: Mapping[str, Any]) -> bool:
+    """Whether the pod's ``Ready`` condition is ``True``."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _terminating(pod: Mapping[str, Any]) -> bool:
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _scaled(value: Any, total: int) -> int:
+    """An IntOrString: the int, or the percentage of ``total`` rounded up."""
+    if isinstance(value, str) and value.endswith("%"):
+        return math.ceil(int(value[:-1]) * total / 100)
+    return int(value)
+
+
+#: Looks up a pod's controller (an ownerReference) in a namespace: (controller uid, replicas) or None.
+ControllerScale = Callable[[Mapping[str, Any], str], tuple[str, int] | None]
+
+
+def _controller(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+    return next((ref for ref in refs if ref.get("controller")), None)
+
+
+def _expected(covered: list[Mapping[str, Any]], scale_of: ControllerScale) -> int:
+    """The sum of the covered pods' controllers' replicas, or the number of pods if one is unknown."""
+    replicas: dict[str, int] = {}
+    for pod in covered:
+        ref = _controller(pod)
+        found = None if ref is None else scale_of(ref, str((pod.get("metadata") or {}).get("namespace", "")))
+        if found is None:
+            return len(covered)
+        replicas[found[0]] = found[1]
+    return sum(replicas.values())
+
+
+def check_eviction(
+    pod: Mapping[str, Any],
+    budgets: Iterable[Mapping[str, Any]],
+    pods: Iterable[Mapping[str, Any]],
+    scale_of: ControllerScale,
+) -> Refusal | None:
+    """``None`` when the pod may be evicted, else the :class:`Refusal`.
+
+    ``budgets`` and ``pods`` are those of the pod's namespace; ``scale_of`` finds a controller's
+    replicas. Raises :class:`MultipleBudgets`.
+    """
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in ("Pending", "Succeeded", "Failed") or _terminating(pod):
+        return None
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    matching = [
+        pdb
+        for pdb in budgets
+        if _selectors.labels_match(
+            _selectors.from_label_selector((pdb.get("spec") or {}).get("selector")), labels
+        )
+    ]
+    if not matching:
+        return None
+    if len(matching) > 1:
+        raise MultipleBudgets(MULTIPLE_PDBS_MESSAGE)
+    pdb = matching[0]
+    spec = pdb.get("spec") or {}
+    selector = _selectors.from_label_selector(spec.get("selector"))
+    covered = [
+        p
+        for p in pods
+        if _selectors.labels_match(selector, (p.get("metadata") or {}).get("labels")) and not _terminating(p)
+    ]
+    healthy = sum(1 for p in covered if is_ready(p))
+    min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
+    if max_unavailable is not None:
+        expected = _expected(covered, scale_of)
+        desired = max(0, expected - _scaled(max_unavailable, expected))
+    elif isinstance(min_available, str) and min_available.endswith("%"):
+        desired = _scaled(min_available, _expected(covered, scale_of))
+    elif min_available is not None:
+        desired = int(min_available)
+    else:
+        desired = 0
+    allowed = max(0, healthy - desired)
+    if not is_ready(pod):
+        if spec.get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
+            return None
+        if healthy >= desired > 0:
+            return None
+    if allowed > 0:
+        return None
+    name = str((pdb.get("metadata") or {}).get("name", ""))
+    return Refusal(budget=name, desired_healthy=desired, current_healthy=healthy)

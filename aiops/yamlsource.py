@@ -1,0 +1,200 @@
+"""YAML documents that remember where every value came from, for ``file:line: field: message`` errors.
+
+Fed by: playbook files, the rules file and ``aiops playbooks validate``. Consumed by:
+``aiops.playbooks.loader`` and ``aiops.rules.loader``, which validate :attr:`Document.data` with
+pydantic and turn a :class:`pydantic.ValidationError` into located :class:`aiops.errors.Problem`
+objects with :func:`problems_from_error`.
+
+No YAML parsing of our own: PyYAML composes the node tree (each node has a ``start_mark``) and
+constructs the data from those very nodes with ``SafeLoader``, exactly as ``yaml.safe_load_all``
+would, so data and line numbers never disagree. A pydantic error ``loc`` such as
+``('steps', 1, 'risk')`` is walked down the node tree to the deepest node that exists: the key's
+line for a mapping entry, the item's line for a list item, the parent's line for a missing field.
+
+Validators that can name a place below their own field raise :func:`located_error`; the extra
+path it carries is appended to the pydantic ``loc`` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from aiops import errors
+
+__all__ = [
+    "Document",
+    "field_path",
+    "line_at",
+    "located_error",
+    "parse_documents",
+    "problems_from_error",
+    "read_documents",
+]
+
+Loc = Sequence[str | int]
+
+_LOC_SUFFIX = "loc_suffix"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: the safe-loaded ``data``, its ``node`` tree and ``problems`` found while reading.
+
+    ``problems`` holds duplicate mapping keys (YAML silently keeps the last one, which hides
+    mistakes), located like every other problem.
+    """
+
+    data: object
+    node: yaml.Node
+    problems: tuple[errors.Problem, ...] = field(default=())
+
+    @property
+    def line(self) -> int:
+        """1-based line where the document's content starts."""
+        return int(self.node.start_mark.line) + 1
+
+
+def parse_documents(text: str, *, file: str) -> list[Document]:
+    """Every non-empty document of ``text``, in order.
+
+    Raises :class:`aiops.errors.ValidationFailed` with one problem at the offending line for a
+    YAML syntax error (a file that does not parse has no other checkable content).
+    """
+    loader = yaml.SafeLoader(text)
+    documents: list[Document] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
+                continue  # an empty document, e.g. a trailing ``---``
+            data = loader.construct_document(node)
+            documents.append(Document(data, node, tuple(_duplicate_keys(node, file=file, path=()))))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = f"YAML syntax error: {exc.problem or exc.context or exc}"
+        raise errors.ValidationFailed([errors.Problem(file, line, "", message)]) from exc
+    except yaml.YAMLError as exc:
+        raise errors.ValidationFailed([errors.Problem(file, None, "", f"YAML error: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    return documents
+
+
+def read_documents(path: Path) -> list[Document]:
+    """:func:`parse_documents` of a UTF-8 file; unreadable files raise ValidationFailed too."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise errors.ValidationFailed([errors.Problem(str(path), None, "", f"cannot read: {exc}")]) from exc
+    return parse_documents(text, file=str(path))
+
+
+def field_path(loc: Loc) -> str:
+    """``('steps', 1, 'risk')`` → ``"steps.1.risk"``; the empty loc is ``""`` (the document root)."""
+    return ".".join(str(part) for part in loc)
+
+
+def line_at(node: yaml.Node | None, loc: Loc) -> int | None:
+    """1-based line of the deepest node along ``loc`` under ``node``; ``None`` without a node.
+
+    A mapping entry is located at its key, a list item at the item; where ``loc`` leaves the
+    tree (a missing field) the last node reached is used.
+    """
+    if node is None:
+        return None
+    line = int(node.start_mark.line)
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    line, node = int(key.start_mark.line), value
+                    break
+            else:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = int(node.start_mark.line)
+        else:
+            break
+    return line + 1
+
+
+def located_error(message: str, *below: str | int) -> PydanticCustomError:
+    """An error for a validator to raise whose place is ``below`` the field being validated.
+
+    ``raise located_error("duplicate step name", 2, "name")`` in a validator of ``steps``
+    yields the problem field ``steps.2.name`` at that key's line.
+    """
+    return PydanticCustomError("aiops", "{message}", {"message": message, _LOC_SUFFIX: tuple(below)})
+
+
+def problems_from_error(
+    exc: ValidationError, *, file: str, node: yaml.Node | None, prefix: Loc = ()
+) -> list[errors.Problem]:
+    """One located problem per pydantic error.
+
+    ``node`` is the YAML node the validated data came from (``None`` for data without a file,
+    e.g. a custom resource: every line is then ``None``). ``prefix`` is prepended to each field
+    path only (``("spec",)`` for a custom resource whose spec was validated).
+    """
+    problems: list[errors.Problem] = []
+    details = exc.errors()
+    for error in details:
+        if _restates_item_errors(error, details):
+            continue
+        ctx = error.get("ctx") or {}
+        loc: tuple[str | int, ...] = (*error["loc"], *ctx.get(_LOC_SUFFIX, ()))
+        problems.append(
+            errors.Problem(file, line_at(node, loc), field_path((*prefix, *loc)), _message(error, loc))
+        )
+    return problems
+
+
+def _restates_item_errors(error: ErrorDetails, details: list[ErrorDetails]) -> bool:
+    """A tuple's ``too_short`` error counts only the items that validated; when items failed, it
+    merely restates their errors (``steps: Tuple should have at least 1 item``), so it is dropped."""
+    if error["type"] != "too_short":
+        return False
+    loc = error["loc"]
+    return any(len(d["loc"]) > len(loc) and d["loc"][: len(loc)] == loc for d in details)
+
+
+def _message(error: ErrorDetails, loc: Loc) -> str:
+    if error["type"] == "extra_forbidden" and loc:
+        return f"unknown field {str(loc[-1])!r}"
+    return error["msg"]
+
+
+def _duplicate_keys(
+    node: yaml.Node, *, file: str, path: tuple[str | int, ...], seen_nodes: set[int] | None = None
+) -> list[errors.Problem]:
+    """Duplicate mapping keys under ``node``; each node is visited once (aliases may share or recurse)."""
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return []
+    seen_nodes.add(id(node))
+    problems: list[errors.Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            line = int(key.start_mark.line) + 1
+            if key.value in seen and key.value != "<<":
+                message = (
+                    f"duplicate key {key.value!r} (first at line {seen[key.value]}); YAML keeps the last"
+                )
+                problems.append(errors.Problem(file, line, field_path((*path, key.value)), message))
+            seen.setdefault(key.value, line)
+            problems += _duplicate_keys(value, file=file, path=(*path, key.value), seen_nodes=seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems += _duplicate_keys(item, file=file, path=(*path, index), seen_nodes=seen_nodes)
+    return problems

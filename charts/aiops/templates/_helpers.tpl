@@ -1,0 +1,141 @@
+{{/*
+Chart name, truncated to 63 characters (a DNS label).
+*/}}
+{{- define "aiops.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name: <release>-<chart>, or <release> when it already contains the chart name.
+*/}}
+{{- define "aiops.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart label value: name-version.
+*/}}
+{{- define "aiops.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every resource.
+*/}}
+{{- define "aiops.labels" -}}
+helm.sh/chart: {{ include "aiops.chart" . }}
+{{ include "aiops.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: aiops
+{{- end }}
+
+{{/*
+Selector labels (immutable on the Deployment: never add to them).
+*/}}
+{{- define "aiops.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "aiops.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The ServiceAccount the operator runs as.
+*/}}
+{{- define "aiops.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "aiops.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The operator image: repository@digest, else repository:tag (tag defaults to appVersion).
+*/}}
+{{- define "aiops.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the API tokens (existing, or rendered by the chart), or "" for none.
+*/}}
+{{- define "aiops.apiTokensSecret" -}}
+{{- if .Values.api.existingSecret }}
+{{- .Values.api.existingSecret }}
+{{- else if .Values.api.tokens }}
+{{- printf "%s-api-tokens" (include "aiops.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Key of the tokens JSON in that Secret.
+*/}}
+{{- define "aiops.apiTokensKey" -}}
+{{- if .Values.api.existingSecret }}
+{{- .Values.api.existingSecretKey }}
+{{- else }}
+{{- print "tokens" }}
+{{- end }}
+{{- end }}
+
+{{/*
+True ("true") when extra playbooks are mounted at /etc/aiops/playbooks.
+*/}}
+{{- define "aiops.hasExtraPlaybooks" -}}
+{{- if or .Values.playbooks.extra .Values.playbooks.existingConfigMap }}true{{- end }}
+{{- end }}
+
+{{/*
+The settings file (AIOPS_CONFIG), in the structure of aiops/settings.py. Secrets (REDIS_URL,
+API tokens) are not here: they come from the environment, which wins over this file.
+Numbers go through int64 so large values are not printed in exponent form.
+*/}}
+{{- define "aiops.config" -}}
+# Rendered by the aiops Helm chart; every key is documented in docs/configuration.md.
+redis_prefix: {{ .Values.redis.prefix | toJson }}
+include_builtin_playbooks: {{ .Values.playbooks.includeBuiltin }}
+watch_playbook_resources: {{ .Values.playbooks.watchResources }}
+{{- if include "aiops.hasExtraPlaybooks" . }}
+playbook_dirs:
+  - /etc/aiops/playbooks
+{{- end }}
+{{- if .Values.rules.override }}
+rules_file: /etc/aiops/config/rules.yaml
+{{- end }}
+log_level: {{ .Values.logLevel | toJson }}
+log_json: {{ .Values.logJson }}
+kube:
+  in_cluster: true
+  namespaces: {{ .Values.namespaces.include | toJson }}
+  exclude_namespaces: {{ .Values.namespaces.exclude | toJson }}
+approvals:
+  ttl_seconds_medium: {{ .Values.approvals.ttlSeconds.medium | int64 }}
+  ttl_seconds_high: {{ .Values.approvals.ttlSeconds.high | int64 }}
+  approvers_medium: {{ .Values.approvals.approvers.medium | toJson }}
+  approvers_high: {{ .Values.approvals.approvers.high | toJson }}
+  sweep_interval_seconds: {{ .Values.approvals.sweepIntervalSeconds | toJson }}
+api:
+  host: 0.0.0.0
+  port: 8080
+  allow_unauthenticated: {{ .Values.api.allowUnauthenticated }}
+actions:
+  max_memory_limit: {{ .Values.actions.maxMemoryLimit | toJson }}
+  eviction_retry_seconds: {{ .Values.actions.evictionRetrySeconds | toJson }}
+  eviction_timeout_seconds: {{ .Values.actions.evictionTimeoutSeconds | toJson }}
+  log_tail_lines: {{ .Values.actions.logTailLines | int64 }}
+runs:
+  max_wait_seconds: {{ .Values.runs.maxWaitSeconds | int64 }}
+{{- end }}

@@ -1,0 +1,91 @@
+"""Failing workloads for the operator scenarios, built on the emulator fixtures' builders.
+
+Container statuses follow the Pod API reference (ContainerStatus, ContainerStateWaiting reason
+``CrashLoopBackOff``, lastState.terminated); node conditions follow NodeCondition.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiops.testing import ClusterEmulator
+from tests.support import kube_fixtures as kf
+
+PREVIOUS_LOG = (
+    "Traceback (most recent call last):\n"
+    '  File "/app/main.py", line 12, in <module>\n'
+    "psycopg.OperationalError: connection refused\n"
+)
+
+
+def crashing(pod: dict[str, Any], *, restarts: int) -> dict[str, Any]:
+    """``pod`` in CrashLoopBackOff after ``restarts`` restarts (last exit code 1)."""
+    pod = copy.deepcopy(pod)
+    pod["status"] = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+        "containerStatuses": [
+            {
+                "name": "app",
+                "image": "app:1",
+                "ready": False,
+                "restartCount": restarts,
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting"}},
+                "lastState": {
+                    "terminated": {"exitCode": 1, "reason": "Error", "finishedAt": "2026-11-21T10:00:00Z"}
+                },
+            }
+        ],
+    }
+    return pod
+
+
+def healthy(pod: dict[str, Any]) -> dict[str, Any]:
+    """``pod`` Running and Ready with no recent termination."""
+    pod = copy.deepcopy(pod)
+    pod["status"] = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [
+            {
+                "name": "app",
+                "image": "app:1",
+                "ready": True,
+                "started": True,
+                "restartCount": 0,
+                "state": {"running": {"startedAt": "2026-11-21T10:05:00Z"}},
+                "lastState": {},
+            }
+        ],
+    }
+    return pod
+
+
+def seed_crash_loop(emu: ClusterEmulator, *, namespace: str = "shop", name: str = "web") -> dict[str, Any]:
+    """A Deployment ``name`` whose one pod crash-loops; returns the stored pod."""
+    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    deploy = emu.put_object(kf.deployment(name, namespace, replicas=1, revision=1))
+    rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="5d9c7b8f6"))
+    pod = kf.pod(
+        f"{name}-5d9c7b8f6-x2k4p", namespace, labels=rs["metadata"]["labels"], owner=rs, node="worker-1"
+    )
+    stored = emu.put_object(crashing(pod, restarts=5))
+    emu.set_pod_log(namespace, stored["metadata"]["name"], PREVIOUS_LOG, container="app", previous=True)
+    return stored
+
+
+def not_ready(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` whose kubelet stopped posting status (Ready=Unknown, NodeStatusUnknown)."""
+    node = copy.deepcopy(node)
+    node["status"] = {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "Unknown",
+                "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.",
+            }
+        ]
+    }
+    return node

@@ -1,0 +1,1 @@
+"""Tests of playbooks: schema, loading, templating, registry, resources and the built-ins."""

@@ -1,0 +1,1 @@
+"""Tests of rules: loading with located errors, matching semantics and the default routing."""
