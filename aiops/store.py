@@ -92,6 +92,7 @@ class Store:
         self._r = client
         self._prefix = prefix
         self._description = description
+        self._touch_script = client.register_script(_TOUCH_LUA)
 
     @classmethod
     def connect(cls, url: str, *, prefix: str = "aiops:", timeout_seconds: float = 5.0) -> Store:
@@ -292,6 +293,7 @@ class Store:
             incident_id = current or new_id
             key = self._k("incident", incident_id)
             _multi(pipe)
+            pipe.sadd(self._k("member-keys", member), dedup_key)
             fields = {**update, "member:" + member: "1", "sev:" + severity: "1"}
             if current is None:
                 pipe.set(mapping, new_id, nx=True)
@@ -306,6 +308,15 @@ class Store:
             return incident_id, current is None
 
         return await self._transact([mapping], body)
+
+    @_guarded
+    async def member_incident_keys(self, member: str) -> set[str]:
+        """The dedup keys of the open incidents ``member`` (``Kind/ns/name``) belongs to.
+
+        One SMEMBERS: lets recovery skip the common case of a healthy object in no incident
+        without a transaction per event type. Maintained inside the observe/leave transactions.
+        """
+        return {str(k) for k in await self._r.smembers(self._k("member-keys", member))}
 
     @_guarded
     async def incident_leave(
@@ -330,6 +341,7 @@ class Store:
                 return None
             last = sum(1 for f in fields if f.startswith("member:")) == 1
             _multi(pipe)
+            pipe.srem(self._k("member-keys", member), dedup_key)
             pipe.hdel(key, "member:" + member)
             if last:
                 pipe.hset(key, mapping=_fields(resolved))
@@ -344,32 +356,32 @@ class Store:
     @_guarded
     async def incident_fetch(self, incident_id: str) -> IncidentRecord | None:
         """The incident hash, parsed; None when unknown or past retention."""
-        raw = _text_dict(await self._r.hgetall(self._k("incident", incident_id)))
-        if "event_count" not in raw:
-            return None
-        fields: dict[str, str] = {}
-        members, severities, suppressed, runs = set(), set(), {}, []
-        for name, value in raw.items():
-            kind, _, rest = name.partition(":")
-            if kind == "member" and rest:
-                members.add(rest)
-            elif kind == "sev" and rest:
-                severities.add(rest)
-            elif kind == "sup" and rest:
-                suppressed[rest] = int(value)
-            elif kind == "run" and rest:
-                runs.append((float(value), rest))
-            elif name != "event_count":
-                fields[name] = value
-        return IncidentRecord(
-            id=incident_id,
-            fields=fields,
-            event_count=int(raw["event_count"]),
-            members=frozenset(members),
-            severities=frozenset(severities),
-            suppressed=suppressed,
-            run_ids=[r for _, r in sorted(runs)],
+        return _record(incident_id, _text_dict(await self._r.hgetall(self._k("incident", incident_id))))
+
+    @_guarded
+    async def incident_touch(
+        self, dedup_key: str, *, update: Mapping[str, str], member: str, severity: str
+    ) -> IncidentRecord | None:
+        """Fold a duplicate event into the OPEN incident for ``dedup_key``; None when there is none.
+
+        The common case (many watch events per problem) as one atomic Lua script, one round trip:
+        if the key maps to an open incident, write ``update``, add ``member`` and ``severity``,
+        bump event_count and the ``duplicate`` count, and return the hash. A resolve cannot
+        interleave (scripts run atomically), so a None answer means "open one" and the caller
+        takes the WATCH path of :meth:`incident_observe`.
+        """
+        flat: list[str] = []
+        for name, value in {**update, "member:" + member: "1", "sev:" + severity: "1"}.items():
+            flat.extend((name, value))
+        result = await self._touch_script(
+            keys=[self._k("incident-key", dedup_key), self._k("member-keys", member)],
+            args=[self._k("incident", ""), dedup_key, *flat],
         )
+        if not result:
+            return None
+        incident_id, pairs = str(result[0]), result[1]
+        raw = {str(pairs[i]): str(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+        return _record(incident_id, raw)
 
     async def _hash_write_if_exists(self, key: str, write: Callable[[Pipeline], object]) -> bool:
         async def body(pipe: Pipeline) -> bool:
@@ -517,6 +529,53 @@ async def _unwatch(pipe: Pipeline) -> None:
 
 def _fields(values: Mapping[str, str]) -> dict[FieldT, EncodableT]:
     return dict(values.items())
+
+
+#: incident_touch: KEYS[1] the dedup-key → incident-id mapping, KEYS[2] the member's set of dedup
+#: keys; ARGV[1] the incident hash key prefix, ARGV[2] the dedup key, ARGV[3..] field/value pairs.
+#: Returns false when no incident is open for the key, else {id, HGETALL of the incident}.
+_TOUCH_LUA = """
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local key = ARGV[1] .. id
+redis.call('HSET', key, unpack(ARGV, 3))
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('HINCRBY', key, 'event_count', 1)
+redis.call('HINCRBY', key, 'sup:duplicate', 1)
+return {id, redis.call('HGETALL', key)}
+"""
+
+
+def _record(incident_id: str, raw: Mapping[str, str]) -> IncidentRecord | None:
+    """Parse an incident hash (see the key layout) into an :class:`IncidentRecord`."""
+    if "event_count" not in raw:
+        return None
+    fields: dict[str, str] = {}
+    members: set[str] = set()
+    severities: set[str] = set()
+    suppressed: dict[str, int] = {}
+    runs: list[tuple[float, str]] = []
+    for name, value in raw.items():
+        kind, _, rest = name.partition(":")
+        if kind == "member" and rest:
+            members.add(rest)
+        elif kind == "sev" and rest:
+            severities.add(rest)
+        elif kind == "sup" and rest:
+            suppressed[rest] = int(value)
+        elif kind == "run" and rest:
+            runs.append((float(value), rest))
+        elif name != "event_count":
+            fields[name] = value
+    return IncidentRecord(
+        id=incident_id,
+        fields=fields,
+        event_count=int(raw["event_count"]),
+        members=frozenset(members),
+        severities=frozenset(severities),
+        suppressed=suppressed,
+        run_ids=[r for _, r in sorted(runs)],
+    )
 
 
 def _text_dict(raw: Mapping[Any, Any]) -> dict[str, str]:

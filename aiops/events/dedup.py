@@ -77,29 +77,36 @@ class Deduplicator:
         ``suppressed["duplicate"]`` +1, ``member`` added, severity raised to the highest seen.
         """
         member = member or event.resource.key
-        first_seen = event.observed_at
-        new_id = "inc-" + secrets.token_hex(8)
-        head = {
-            "id": new_id,
-            "dedup_key": event.dedup_key,
-            "fingerprint": event.fingerprint,
-            "type": event.type.value,
-            "subject": event.subject.model_dump(mode="json"),
-            "first_seen": first_seen.isoformat(),
-            "first_event": _event_data(event),
-        }
-        incident_id, new = await self._store.incident_observe(
-            event.dedup_key,
-            new_id=new_id,
-            opening={"head": json.dumps(head), "status": IncidentStatus.OPEN.value},
-            update={"last_seen": event.observed_at.isoformat(), "last_event": json.dumps(_event_data(event))},
-            member=member,
-            severity=event.severity.value,
-            score=first_seen.timestamp(),
+        update = {"last_seen": event.observed_at.isoformat(), "last_event": json.dumps(_event_data(event))}
+        record = await self._store.incident_touch(
+            event.dedup_key, update=update, member=member, severity=event.severity.value
         )
-        incident = await self.get(incident_id)
-        if incident is None:  # only if retention ran out within this call
-            raise errors.TemporaryError(f"incident {incident_id} vanished while observing it")
+        new = False
+        if record is None:  # no open incident (or a resolve won a race): open one, exactly once
+            first_seen = event.observed_at
+            new_id = "inc-" + secrets.token_hex(8)
+            head = {
+                "id": new_id,
+                "dedup_key": event.dedup_key,
+                "fingerprint": event.fingerprint,
+                "type": event.type.value,
+                "subject": event.subject.model_dump(mode="json"),
+                "first_seen": first_seen.isoformat(),
+                "first_event": _event_data(event),
+            }
+            incident_id, new = await self._store.incident_observe(
+                event.dedup_key,
+                new_id=new_id,
+                opening={"head": json.dumps(head), "status": IncidentStatus.OPEN.value},
+                update=update,
+                member=member,
+                severity=event.severity.value,
+                score=first_seen.timestamp(),
+            )
+            record = await self._store.incident_fetch(incident_id)
+        if record is None:  # only if retention ran out within this call
+            raise errors.TemporaryError(f"the incident for {event.dedup_key} vanished while observing it")
+        incident = _assemble(record)
         if self._metrics is not None:
             if new:
                 self._metrics.incidents_opened_total.labels(type=event.type.value).inc()
@@ -120,9 +127,13 @@ class Deduplicator:
         unmapped, so the next occurrence opens a fresh incident. Returns the incidents resolved.
         """
         resolved: builtins.list[Incident] = []
+        member_of = await self._store.member_incident_keys(member)
         for event_type in types:
+            dedup_key = f"{event_type}:{subject_key}"
+            if dedup_key not in member_of:
+                continue  # not a member of that open incident: nothing to leave
             incident_id = await self._store.incident_leave(
-                f"{event_type}:{subject_key}",
+                dedup_key,
                 member,
                 resolved={
                     "status": IncidentStatus.RESOLVED.value,

@@ -1,0 +1,1 @@
+"""Benchmarks run by ``make bench``: they print numbers; they assert nothing about timings."""
