@@ -169,7 +169,8 @@ def build_registry(
 
 
 def operator_settings() -> kopf.OperatorSettings:
-    """kopf settings: no event posting (never write onto users' objects), quick watch restarts."""
+    """kopf settings: no event posting (never write onto users' objects), quick watch restarts,
+    short-lived per-object workers (memory)."""
     settings = kopf.OperatorSettings()
     settings.posting.enabled = False
     settings.watching.server_timeout = 300
@@ -177,6 +178,9 @@ def operator_settings() -> kopf.OperatorSettings:
     settings.watching.reconnect_backoff = 1.0
     settings.networking.request_timeout = 30
     settings.peering.standalone = True
+    # A per-object worker exits after 1 s without events instead of 5 s: with 10,000 pods listed
+    # at start, that is the difference between ~255 and ~205 MiB (bench/operator_rss.py).
+    settings.queueing.idle_timeout = 1.0
     return settings
 
 

@@ -1,0 +1,23 @@
+"""``python -m bench`` (``make bench``): every benchmark in turn; results also in bench/results/*.json.
+
+Select some with ``python -m bench NAME...`` (pipeline_throughput, watch_latency, operator_rss).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bench import operator_rss, pipeline_throughput, watch_latency
+
+BENCHMARKS = {
+    "pipeline_throughput": pipeline_throughput.run,
+    "watch_latency": watch_latency.run,
+    "operator_rss": operator_rss.run,
+}
+
+names = sys.argv[1:] or list(BENCHMARKS)
+unknown = [n for n in names if n not in BENCHMARKS]
+if unknown:
+    raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+for name in names:
+    BENCHMARKS[name]()
