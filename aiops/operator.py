@@ -14,16 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import kopf
 
 from aiops import errors
-from aiops.events.model import ObjectRef
+from aiops.events.model import ClusterEvent, ObjectRef
 from aiops.pipeline import Pipeline
 from aiops.playbooks import loader as playbook_loader
 from aiops.playbooks import registry as registry_mod
+from aiops.rules.engine import RuleMatch
 from aiops.sources import kubewatch
 
 log = logging.getLogger(__name__)
@@ -72,29 +73,51 @@ class OwnerIndex:
         return len(self._owners)
 
 
+#: Cooldown of a Playbook custom resource's routing, per subject (seconds): as the default rules.
+RESOURCE_COOLDOWN_SECONDS = 900
+
+#: Writes the ``status`` of a Playbook custom resource: (body, desired status) → None.
+StatusWriter = Callable[[Mapping[str, Any], dict[str, Any]], Awaitable[None]]
+
+
 class LivePlaybooks:
     """The current playbook registry: file playbooks plus valid ``Playbook`` custom resources.
 
-    A custom resource that fails validation is logged with its problems and ignored; it never
-    replaces a working playbook.
+    A Playbook resource applies to events about objects in its own namespace (never to
+    cluster-scoped subjects such as Nodes), routed by its ``triggers``: ``kubectl apply`` of a
+    resource is a team's explicit, namespaced intent; cluster-wide routing stays in the rules
+    file. A resource that fails validation is ignored (it never replaces a working playbook)
+    and its problems are reported on its ``status``.
     """
 
     def __init__(self, registry: registry_mod.PlaybookRegistry) -> None:
         self._registry = registry
+        self._namespaces: dict[str, str] = {}  # resource playbook id -> its namespace
 
     def current(self) -> registry_mod.PlaybookRegistry:
         """The registry as of now (an immutable snapshot)."""
         return self._registry
 
-    def apply(self, body: Mapping[str, Any]) -> None:
-        """Add or replace the playbook defined by a Playbook custom resource."""
+    def apply(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Add or replace the playbook of a Playbook resource; returns the status to report.
+
+        The status is ``{"accepted": bool, "playbookId": str|None, "problems": [str],
+        "observedGeneration": int|None}``.
+        """
+        metadata = body.get("metadata") or {}
+        status: dict[str, Any] = {"observedGeneration": metadata.get("generation")}
         try:
             playbook = playbook_loader.playbook_from_resource(body)
             self._registry = self._registry.with_resource(playbook)
-        except errors.ConfigError as exc:
+        except errors.ValidationFailed as exc:
             log.error("ignoring invalid Playbook resource: %s", exc)
-            return
+            return {**status, "accepted": False, "playbookId": None, "problems": [str(p) for p in exc.problems]}
+        except errors.ConfigError as exc:
+            log.error("ignoring Playbook resource: %s", exc)
+            return {**status, "accepted": False, "playbookId": None, "problems": [str(exc)]}
+        self._namespaces[playbook.id] = str(metadata.get("namespace") or "")
         log.info("playbook %s loaded from %s", playbook.id, playbook.source)
+        return {**status, "accepted": True, "playbookId": playbook.id, "problems": []}
 
     def remove(self, body: Mapping[str, Any]) -> None:
         """Forget the playbook defined by a deleted Playbook custom resource."""
@@ -102,7 +125,24 @@ class LivePlaybooks:
             playbook = playbook_loader.playbook_from_resource(body)
         except errors.ConfigError:
             return
+        before = self._registry
         self._registry = self._registry.without(playbook.id, source=playbook.source)
+        if self._registry is not before:
+            self._namespaces.pop(playbook.id, None)
+
+    def routes(self, event: ClusterEvent) -> list[RuleMatch]:
+        """Resource playbooks whose triggers include the event type, for subjects in their namespace."""
+        namespace = event.subject.namespace
+        if namespace is None:
+            return []
+        matches: list[RuleMatch] = []
+        for playbook_id, home in self._namespaces.items():
+            if home != namespace or not self._registry.is_resource(playbook_id):
+                continue
+            playbook = self._registry.get(playbook_id)
+            if event.type in playbook.triggers:
+                matches.append(RuleMatch(playbook.source, playbook.id, RESOURCE_COOLDOWN_SECONDS))
+        return matches
 
 
 def build_registry(
@@ -112,11 +152,14 @@ def build_registry(
     playbooks: LivePlaybooks | None,
     server: str | None,
     on_error: Callable[[str], None] | None = None,
+    write_status: StatusWriter | None = None,
 ) -> kopf.OperatorRegistry:
     """A kopf registry with one ``on.event`` handler per watched kind (no global registry).
 
     ``server``: when set, kopf logs in to that URL without credentials (the emulator, tests);
     otherwise kopf's own login handlers use the service account or kubeconfig.
+    ``write_status``: reports a Playbook resource's acceptance on its own ``status`` (only when
+    it changed, so the write's own watch event does not loop).
     """
     registry = kopf.OperatorRegistry()
 
@@ -162,8 +205,14 @@ def build_registry(
         async def _playbook_resources(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
             if event.get("type") == "DELETED":
                 live.remove(dict(body))
-            else:
-                live.apply(dict(body))
+                return
+            status = live.apply(dict(body))
+            current = {key: (body.get("status") or {}).get(key) for key in status}
+            if write_status is not None and current != status:  # only on change: no write loop
+                try:
+                    await write_status(body, status)
+                except errors.AiopsError as exc:
+                    log.warning("could not report the status of a Playbook resource: %s", exc)
 
     return registry
 

@@ -85,6 +85,7 @@ class Pipeline:
         namespaces: NamespaceFilter | None = None,
         owner_lookup: OwnerLookup | None = None,
         fetch: Fetch | None = None,
+        extra_routes: Callable[[ClusterEvent], list[engine_mod.RuleMatch]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._dedup = dedup
@@ -95,6 +96,7 @@ class Pipeline:
         self._namespaces = namespaces or NamespaceFilter()
         self._owner_lookup = owner_lookup
         self._fetch = fetch
+        self._extra_routes = extra_routes
         self._clock = clock
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._recheck_tasks: set[asyncio.Task[None]] = set()
@@ -138,7 +140,7 @@ class Pipeline:
         incident = observation.incident
         launched: list[str] = []
         suppressed: SuppressReason | None = None
-        for match in self._rules().match(event):
+        for match in self._routes(event):
             if match.cooldown_seconds > 0:
                 claim = engine_mod.cooldown_key(match, event)
                 if not await self._store.claim(claim, incident.id, ttl_seconds=match.cooldown_seconds):
@@ -157,6 +159,14 @@ class Pipeline:
             f"; playbooks {', '.join(launched)}" if launched else "",
         )
         return Outcome(event, observation, tuple(launched), suppressed)
+
+    def _routes(self, event: ClusterEvent) -> list[engine_mod.RuleMatch]:
+        """The rules' matches, then Playbook resources' (a playbook routed twice starts once)."""
+        matches = list(self._rules().match(event))
+        if self._extra_routes is not None:
+            seen = {m.playbook_id for m in matches}
+            matches.extend(m for m in self._extra_routes(event) if m.playbook_id not in seen)
+        return matches
 
     def close(self) -> None:
         """Cancel scheduled re-checks (on shutdown; a restart re-derives them from the watch)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,7 @@ async def build(
         namespaces=NamespaceFilter(settings.kube.namespaces, settings.kube.exclude_namespaces),
         owner_lookup=owners.lookup,
         fetch=_fetcher(kube),
+        extra_routes=playbooks.routes,
     )
     app = create_app(
         ApiDeps(
@@ -174,6 +176,24 @@ async def build(
         owners=owners,
         app=app,
     )
+
+
+def _status_writer(kube: kube_mod.Kube) -> operator.StatusWriter:
+    """Patch the ``status`` subresource of a Playbook resource (aiops' own object, never a user's)."""
+
+    async def write(body: Mapping[str, Any], status: dict[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        await kube.patch(
+            str(body.get("apiVersion", "aiops.dev/v1alpha1")),
+            "Playbook",
+            meta.get("namespace"),
+            str(meta.get("name")),
+            {"status": status},
+            patch_type="merge",
+            subresource="status",
+        )
+
+    return write
 
 
 def _fetcher(kube: kube_mod.Kube) -> Fetch:
@@ -221,6 +241,7 @@ async def serve(
         playbooks=services.playbooks if services.settings.watch_playbook_resources else None,
         server=services.settings.kube.server,
         on_error=lambda stage: services.metrics.pipeline_errors_total.labels(stage=stage).inc(),
+        write_status=_status_writer(services.kube),
     )
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(

@@ -143,9 +143,15 @@ async def rollback(ctx: ActionContext, params: RollbackParams) -> ActionResult:
 
 
 class ScaleParams(_common.Params):
-    """``scale``: exactly one of ``replicas`` (absolute) or ``delta`` (relative); at most ``max_replicas``."""
+    """``scale``: exactly one of ``replicas`` (absolute) or ``delta`` (relative); at most ``max_replicas``.
 
-    kind: Literal["Deployment", "StatefulSet", "ReplicaSet"] = "Deployment"
+    For ``kind: HorizontalPodAutoscaler`` the number scaled is the autoscaler's ceiling,
+    ``spec.maxReplicas``: the HPA owns its target's replica count and would revert a direct scale
+    at its next sync (Kubernetes API reference, HorizontalPodAutoscaler v2), so raising the
+    ceiling is the scale that sticks.
+    """
+
+    kind: Literal["Deployment", "StatefulSet", "ReplicaSet", "HorizontalPodAutoscaler"] = "Deployment"
     namespace: str
     name: str
     replicas: int | None = None
@@ -165,9 +171,13 @@ class ScaleParams(_common.Params):
 async def scale(ctx: ActionContext, params: ScaleParams) -> ActionResult:
     """Set replicas through the Scale subresource, with the Scale's resourceVersion as precondition.
 
-    Raises :class:`aiops.errors.ActionRefused` when the result is < 0 or > ``max_replicas``.
+    A HorizontalPodAutoscaler's ``spec.maxReplicas`` is patched instead (merge patch, same
+    precondition); its ``minReplicas`` is the floor. Raises :class:`aiops.errors.ActionRefused`
+    when the result is below the floor (0, or minReplicas) or above ``max_replicas``.
     Output: ``{"from": N, "to": M}``; no write when already at M.
     """
+    if params.kind == "HorizontalPodAutoscaler":
+        return await _scale_autoscaler(ctx, params)
     current = await ctx.kube.get_scale("apps/v1", params.kind, params.namespace, params.name)
     before = int((current.get("spec") or {}).get("replicas", 0))
     after = params.replicas if params.replicas is not None else before + (params.delta or 0)
@@ -189,6 +199,36 @@ async def scale(ctx: ActionContext, params: ScaleParams) -> ActionResult:
     return ActionResult(
         ok=True,
         summary=f"scaled {params.target()} from {before} to {after}",
+        output={"from": before, "to": after},
+    )
+
+
+async def _scale_autoscaler(ctx: ActionContext, params: ScaleParams) -> ActionResult:
+    """Move a HorizontalPodAutoscaler's ceiling (``spec.maxReplicas``) within ``[minReplicas, max_replicas]``."""
+    api_version = "autoscaling/v2"
+    hpa = await ctx.kube.get(api_version, params.kind, params.namespace, params.name)
+    spec = hpa.get("spec") or {}
+    before = int(spec.get("maxReplicas", 0))
+    floor = max(1, int(spec.get("minReplicas") or 1))
+    after = params.replicas if params.replicas is not None else before + (params.delta or 0)
+    if after < floor or after > params.max_replicas:
+        raise errors.ActionRefused(
+            f"{params.target()}: maxReplicas {after} is outside the allowed range {floor}..{params.max_replicas}"
+        )
+    if after == before:
+        return ActionResult(
+            ok=True,
+            summary=f"{params.target()} already allows at most {after} replicas",
+            output={"from": before, "to": after},
+        )
+    body = {
+        "metadata": {"resourceVersion": _common.meta(hpa).get("resourceVersion")},
+        "spec": {"maxReplicas": after},
+    }
+    await ctx.kube.patch(api_version, params.kind, params.namespace, params.name, body, patch_type="merge")
+    return ActionResult(
+        ok=True,
+        summary=f"raised the ceiling of {params.target()} from {before} to {after} replicas",
         output={"from": before, "to": after},
     )
 

@@ -73,5 +73,5 @@ SERVED: tuple[ResourceSpec, ...] = (
         ("status",),
     ),
     ResourceSpec("coordination.k8s.io", "v1", "leases", "Lease", True),
-    ResourceSpec("aiops.dev", "v1alpha1", "playbooks", "Playbook", True),
+    ResourceSpec("aiops.dev", "v1alpha1", "playbooks", "Playbook", True, ("status",)),
 )

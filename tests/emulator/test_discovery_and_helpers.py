@@ -23,7 +23,10 @@ async def test_groups_and_resources_are_discoverable(http: aiohttp.ClientSession
     crds = (await (await http.get("/apis/apiextensions.k8s.io/v1")).json())["resources"]
     assert "customresourcedefinitions" in {r["name"] for r in crds}
     playbooks = (await (await http.get("/apis/aiops.dev/v1alpha1")).json())["resources"]
-    assert [(r["name"], r["kind"]) for r in playbooks] == [("playbooks", "Playbook")]
+    assert sorted((r["name"], r["kind"]) for r in playbooks) == [
+        ("playbooks", "Playbook"),
+        ("playbooks/status", "Playbook"),
+    ]
 
 
 async def test_unknown_resource_is_404(http: aiohttp.ClientSession) -> None:

@@ -163,16 +163,24 @@ def test_node_playbook_describes_cordons_then_drains(builtins: registry.Playbook
     assert playbook.step("drain the node").timeout_seconds > 600
 
 
-def test_hpa_playbook_never_writes_because_the_autoscaler_owns_replicas(
+def test_hpa_playbook_raises_the_autoscaler_ceiling_behind_approval(
     builtins: registry.PlaybookRegistry,
 ) -> None:
     playbook = builtins.get("scale_up_on_load")
-    assert not any(catalog.CATALOG[step.action].writes for step in playbook.steps)
-    message = rendered(playbook, EVENTS[EventType.HPA_MAXED])["recommend raising maxReplicas"]["message"]
-    assert message.startswith(
-        "HorizontalPodAutoscaler shop/web (scaling Deployment web) is at its maximum of 10"
-    )
-    assert "raise spec.maxReplicas" in message
+    assert [(s.action, s.risk) for s in playbook.steps] == [
+        ("describe", catalog.Risk.LOW),
+        ("events", catalog.Risk.LOW),
+        ("scale", catalog.Risk.MEDIUM),
+    ]
+    params = rendered(playbook, EVENTS[EventType.HPA_MAXED])["raise the autoscaler's ceiling by 2"]
+    # The HPA itself is scaled (its maxReplicas), never the workload it owns; bounded at 2x.
+    assert params == {
+        "kind": "HorizontalPodAutoscaler",
+        "namespace": "shop",
+        "name": "web",
+        "delta": 2,
+        "max_replicas": "20",
+    }
 
 
 def test_every_write_step_waits_for_approval(builtins: registry.PlaybookRegistry) -> None:
