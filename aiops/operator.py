@@ -111,7 +111,12 @@ class LivePlaybooks:
             self._registry = self._registry.with_resource(playbook)
         except errors.ValidationFailed as exc:
             log.error("ignoring invalid Playbook resource: %s", exc)
-            return {**status, "accepted": False, "playbookId": None, "problems": [str(p) for p in exc.problems]}
+            return {
+                **status,
+                "accepted": False,
+                "playbookId": None,
+                "problems": [str(p) for p in exc.problems],
+            }
         except errors.ConfigError as exc:
             log.error("ignoring Playbook resource: %s", exc)
             return {**status, "accepted": False, "playbookId": None, "problems": [str(exc)]}

@@ -204,7 +204,7 @@ async def scale(ctx: ActionContext, params: ScaleParams) -> ActionResult:
 
 
 async def _scale_autoscaler(ctx: ActionContext, params: ScaleParams) -> ActionResult:
-    """Move a HorizontalPodAutoscaler's ceiling (``spec.maxReplicas``) within ``[minReplicas, max_replicas]``."""
+    """Move a HorizontalPodAutoscaler's ceiling (``spec.maxReplicas``) within [minReplicas, max_replicas]."""
     api_version = "autoscaling/v2"
     hpa = await ctx.kube.get(api_version, params.kind, params.namespace, params.name)
     spec = hpa.get("spec") or {}
@@ -213,7 +213,8 @@ async def _scale_autoscaler(ctx: ActionContext, params: ScaleParams) -> ActionRe
     after = params.replicas if params.replicas is not None else before + (params.delta or 0)
     if after < floor or after > params.max_replicas:
         raise errors.ActionRefused(
-            f"{params.target()}: maxReplicas {after} is outside the allowed range {floor}..{params.max_replicas}"
+            f"{params.target()}: maxReplicas {after} is outside the allowed range "
+            f"{floor}..{params.max_replicas}"
         )
     if after == before:
         return ActionResult(
