@@ -177,61 +177,41 @@ async def scale(ctx: ActionContext, params: ScaleParams) -> ActionResult:
     Output: ``{"from": N, "to": M}``; no write when already at M.
     """
     if params.kind == "HorizontalPodAutoscaler":
-        return await _scale_autoscaler(ctx, params)
-    current = await ctx.kube.get_scale("apps/v1", params.kind, params.namespace, params.name)
-    before = int((current.get("spec") or {}).get("replicas", 0))
-    after = params.replicas if params.replicas is not None else before + (params.delta or 0)
-    if after < 0 or after > params.max_replicas:
-        raise errors.ActionRefused(
-            f"{params.target()}: {after} replicas is outside the allowed range 0..{params.max_replicas}"
-        )
-    if after == before:
-        return ActionResult(
-            ok=True,
-            summary=f"{params.target()} already has {after} replicas",
-            output={"from": before, "to": after},
-        )
-    body = {
-        "metadata": {"resourceVersion": _common.meta(current).get("resourceVersion")},
-        "spec": {"replicas": after},
-    }
-    await ctx.kube.patch_scale("apps/v1", params.kind, params.namespace, params.name, body)
+        hpa = await ctx.kube.get("autoscaling/v2", params.kind, params.namespace, params.name)
+        spec = hpa.get("spec") or {}
+        before = int(spec.get("maxReplicas", 0))
+        after = _bounded(params, before, floor=max(1, int(spec.get("minReplicas") or 1)), what="maxReplicas")
+        if after != before:
+            body = {"metadata": {"resourceVersion": _common.meta(hpa).get("resourceVersion")}}
+            body["spec"] = {"maxReplicas": after}
+            await ctx.kube.patch(
+                "autoscaling/v2", params.kind, params.namespace, params.name, body, patch_type="merge"
+            )
+        done = f"raised the ceiling of {params.target()} from {before} to {after} replicas"
+        same = f"{params.target()} already allows at most {after} replicas"
+    else:
+        current = await ctx.kube.get_scale("apps/v1", params.kind, params.namespace, params.name)
+        before = int((current.get("spec") or {}).get("replicas", 0))
+        after = _bounded(params, before, floor=0, what="replicas")
+        if after != before:
+            body = {"metadata": {"resourceVersion": _common.meta(current).get("resourceVersion")}}
+            body["spec"] = {"replicas": after}
+            await ctx.kube.patch_scale("apps/v1", params.kind, params.namespace, params.name, body)
+        done = f"scaled {params.target()} from {before} to {after}"
+        same = f"{params.target()} already has {after} replicas"
     return ActionResult(
-        ok=True,
-        summary=f"scaled {params.target()} from {before} to {after}",
-        output={"from": before, "to": after},
+        ok=True, summary=same if after == before else done, output={"from": before, "to": after}
     )
 
 
-async def _scale_autoscaler(ctx: ActionContext, params: ScaleParams) -> ActionResult:
-    """Move a HorizontalPodAutoscaler's ceiling (``spec.maxReplicas``) within [minReplicas, max_replicas]."""
-    api_version = "autoscaling/v2"
-    hpa = await ctx.kube.get(api_version, params.kind, params.namespace, params.name)
-    spec = hpa.get("spec") or {}
-    before = int(spec.get("maxReplicas", 0))
-    floor = max(1, int(spec.get("minReplicas") or 1))
+def _bounded(params: ScaleParams, before: int, *, floor: int, what: str) -> int:
+    """The count ``params`` asks for, or :class:`aiops.errors.ActionRefused` outside [floor, max]."""
     after = params.replicas if params.replicas is not None else before + (params.delta or 0)
     if after < floor or after > params.max_replicas:
         raise errors.ActionRefused(
-            f"{params.target()}: maxReplicas {after} is outside the allowed range "
-            f"{floor}..{params.max_replicas}"
+            f"{params.target()}: {what} {after} is outside the allowed range {floor}..{params.max_replicas}"
         )
-    if after == before:
-        return ActionResult(
-            ok=True,
-            summary=f"{params.target()} already allows at most {after} replicas",
-            output={"from": before, "to": after},
-        )
-    body = {
-        "metadata": {"resourceVersion": _common.meta(hpa).get("resourceVersion")},
-        "spec": {"maxReplicas": after},
-    }
-    await ctx.kube.patch(api_version, params.kind, params.namespace, params.name, body, patch_type="merge")
-    return ActionResult(
-        ok=True,
-        summary=f"raised the ceiling of {params.target()} from {before} to {after} replicas",
-        output={"from": before, "to": after},
-    )
+    return after
 
 
 class PatchResourcesParams(_common.Params):
