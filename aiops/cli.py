@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from aiops import client as client_mod
@@ -64,7 +65,8 @@ def setup_logging(level: str = "INFO", *, json_logs: bool = False) -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    """Print ``error: MESSAGE`` (user text verbatim, never read as markup, never wrapped)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -145,16 +147,23 @@ def detect(
     ],
 ) -> None:
     """Print, as JSON lines, the ClusterEvents the operator would emit for the objects in FILE."""
+    source = "<stdin>" if file == "-" else file
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text()
     except OSError as exc:
         raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
+    found = 0
     try:
-        for obj in objects.iter_objects(text, source=file):
+        for obj in objects.iter_objects(text, source=source):
+            if "kind" not in obj or "metadata" not in obj:
+                continue
+            found += 1
             for event in kubewatch.detect(obj):
                 sys.stdout.write(event.model_dump_json(by_alias=True) + "\n")
     except errors.ConfigError as exc:
         raise _fail(str(exc), 2) from exc
+    if not found:
+        raise _fail(f"{source}: no Kubernetes object (with kind and metadata) found", 2)
 
 
 @playbooks_app.command("validate")
@@ -166,21 +175,21 @@ def playbooks_validate(
 
     problems = validate.validate_paths(paths)
     for problem in problems:
-        err.print(str(problem), highlight=False, markup=False)
+        err.print(str(problem), highlight=False, markup=False, soft_wrap=True)
     if problems:
         raise _fail(f"{len(problems)} problem(s) found", 2)
     console.print(f"[green]ok[/]: {', '.join(str(p) for p in paths)}")
 
 
 def _approvals_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table("id", "state", "risk", "playbook", "step", "target", "expires", "decided by")
+    table = Table("state", "risk", "playbook", "step", "target", "expires", "decided by")
+    table.add_column("id", no_wrap=True, min_width=22)  # whole, so it can be copied
     for r in rows:
         target = r.get("target") or {}
         colour = {"pending": "yellow", "approved": "green", "rejected": "red", "expired": "dim"}.get(
             r["state"], ""
         )
         table.add_row(
-            r["id"],
             f"[{colour}]{r['state']}[/]" if colour else r["state"],
             r["risk"],
             r["playbook_id"],
@@ -190,6 +199,7 @@ def _approvals_table(rows: list[dict[str, Any]]) -> Table:
             else "",
             str(r["expires_at"])[:19],
             r.get("decided_by") or "",
+            r["id"],
         )
     return table
 
@@ -233,8 +243,11 @@ def _decide(request_id: str, api_url: str, token: str | None, reason: str | None
     result = _run_api(_go())
     request, run_ = result["request"], result.get("run") or {}
     console.print(
-        f"[bold]{request['id']}[/] {request['state']} by {request['decided_by']}; "
-        f"run {run_.get('id', '?')} is {run_.get('state', '?')}"
+        f"{request['id']} {request['state']} by {request['decided_by']}; "
+        f"run {run_.get('id', '?')} is {run_.get('state', '?')}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -277,17 +290,18 @@ def incidents_list(
     if json_out:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("id", "status", "type", "subject", "events", "suppressed", "first seen")
+    table = Table("status", "type", "subject", "events", "suppressed", "first seen")
+    table.add_column("id", no_wrap=True, min_width=20)  # whole, so it can be copied
     for r in rows:
         subject = r["subject"]
         table.add_row(
-            r["id"],
             r["status"],
             r["type"],
             f"{subject['kind']}/{subject.get('namespace') or '-'}/{subject['name']}",
             str(r["event_count"]),
             ", ".join(f"{k}={v}" for k, v in r.get("suppressed", {}).items()),
             str(r["first_seen"])[:19],
+            r["id"],
         )
     console.print(table)
 

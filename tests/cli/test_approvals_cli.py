@@ -1,0 +1,206 @@
+"""``aiops approvals`` and ``aiops incidents``: an SRE deciding a pending remediation from a shell.
+
+Against the whole runtime (real kopf operator and API, emulated Kubernetes, real Redis) with a
+crash-looping Deployment: the pod restart waits for approval; ``approvals list/show`` show it,
+``approvals approve`` as alice runs it (the pod is deleted once) and prints the decision, a
+second decision is refused (exit 1, "already approved by alice"), a wrong or missing token is
+refused with 401 and changes nothing, an unreachable API exits 1; ``incidents list/show`` show
+the incident and its run; ``AIOPS_API_URL``/``AIOPS_API_TOKEN`` replace the flags.
+The CLI runs as a child process under asyncio, so the operator keeps running meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.cli.helpers import CliResult, arun_cli, cli_env
+from tests.operator import workloads
+from tests.support.operator_fixtures import TOKENS, Harness, eventually, free_port
+
+
+async def start_with_pending_restart(harness: Harness) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Seed a crash loop, start the runtime, wait for its restart approval: (pod, request)."""
+    pod = workloads.seed_crash_loop(harness.emulator)
+    await harness.start()
+
+    async def one_pending() -> bool:
+        return len(await harness.pending()) == 1
+
+    await eventually(one_pending, what="the pod restart to wait for approval")
+    (request,) = await harness.pending()
+    return pod, request
+
+
+def as_user(harness: Harness, identity: str) -> tuple[str, ...]:
+    return ("--api-url", harness.base_url, "--token", TOKENS[identity])
+
+
+def json_of(result: CliResult) -> Any:
+    assert result.returncode == 0, result
+    return json.loads(result.stdout)
+
+
+async def test_list_show_approve_and_a_second_decision_is_refused(harness: Harness) -> None:
+    pod, request = await start_with_pending_restart(harness)
+    pod_name = pod["metadata"]["name"]
+
+    listed = json_of(await arun_cli("approvals", "list", *as_user(harness, "alice"), "--json"))
+    (row,) = listed
+    assert row["id"] == request["id"]
+    assert (row["state"], row["risk"], row["action"]) == ("pending", "medium", "delete_pod")
+    assert row["params"]["pod"] == pod_name and row["params"]["namespace"] == "shop"
+    assert (
+        json_of(
+            await arun_cli("approvals", "list", *as_user(harness, "bob"), "--state", "approved", "--json")
+        )
+        == []
+    )
+
+    shown = json_of(await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob")))
+    assert shown["id"] == request["id"] and shown["params"] == row["params"]
+    assert harness.emulator.calls_matching("DELETE") == [], "listing and showing change nothing"
+
+    approved = await arun_cli(
+        "approvals", "approve", request["id"], *as_user(harness, "alice"), "--reason", "known bad pod"
+    )
+
+    assert approved.returncode == 0, approved
+    decision = re.fullmatch(r"(\S+) approved by alice; run (\S+) is (\S+)", approved.flat_stdout)
+    assert decision is not None, approved
+    assert decision[1] == request["id"]
+    assert decision[3] == "succeeded"
+    assert harness.emulator.get_object("v1", "Pod", "shop", pod_name) is None
+
+    again = await arun_cli("approvals", "approve", request["id"], *as_user(harness, "bob"))
+
+    assert again.returncode == 1, again
+    assert again.stdout == ""
+    assert "409" in again.flat_stderr
+    assert "already approved by alice" in again.flat_stderr, again
+    assert "Traceback" not in again.stderr
+    assert len(harness.emulator.calls_matching("DELETE", "/pods/")) == 1, "the pod was deleted once"
+
+    (entry,) = await harness.get("/api/audit")
+    assert (entry["action"], entry["actor"], entry["ok"]) == ("delete_pod", "alice", True)
+    after = json_of(await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob")))
+    assert (after["state"], after["decided_by"]) == ("approved", "alice")
+
+
+async def test_a_wrong_or_missing_token_is_refused_and_changes_nothing(harness: Harness) -> None:
+    pod, request = await start_with_pending_restart(harness)
+
+    wrong = await arun_cli(
+        "approvals", "approve", request["id"], "--api-url", harness.base_url, "--token", "not-a-token"
+    )
+    missing = await arun_cli("approvals", "approve", request["id"], "--api-url", harness.base_url)
+    listing = await arun_cli("approvals", "list", "--api-url", harness.base_url, "--token", "nope", "--json")
+
+    for result in (wrong, missing, listing):
+        assert result.returncode == 1, result
+        assert result.stdout == ""
+        assert "401" in result.flat_stderr, result
+        assert "Traceback" not in result.stderr
+    assert "invalid bearer token" in wrong.flat_stderr
+    assert "missing bearer token" in missing.flat_stderr
+    assert [r["id"] for r in await harness.pending()] == [request["id"]]
+    assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is not None
+    assert harness.emulator.calls_matching("DELETE") == []
+
+
+async def test_an_unreachable_api_exits_1_saying_so() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    result = await arun_cli("approvals", "list", "--api-url", url, "--token", TOKENS["alice"])
+
+    assert result.returncode == 1, result
+    assert f"cannot reach {url}" in result.flat_stderr, result
+    assert "Traceback" not in result.stderr
+
+
+async def test_incidents_list_and_show(harness: Harness) -> None:
+    _, request = await start_with_pending_restart(harness)
+
+    incidents = json_of(await arun_cli("incidents", "list", *as_user(harness, "alice"), "--json"))
+
+    (incident,) = [i for i in incidents if i["type"] == "crash_loop"]
+    assert incident["status"] == "open"
+    assert (incident["subject"]["kind"], incident["subject"]["namespace"], incident["subject"]["name"]) == (
+        "Deployment",
+        "shop",
+        "web",
+    )
+    assert incident["event_count"] >= 1
+    assert (
+        json_of(
+            await arun_cli("incidents", "list", *as_user(harness, "alice"), "--status", "resolved", "--json")
+        )
+        == []
+    )
+
+    detail = json_of(await arun_cli("incidents", "show", incident["id"], *as_user(harness, "bob")))
+
+    assert detail["incident"]["id"] == incident["id"]
+    (run,) = detail["runs"]
+    assert run["playbook_id"] == request["playbook_id"]
+    assert run["state"] == "waiting_approval"
+    steps = {step["name"]: step for step in run["steps"]}
+    assert steps[request["step_name"]]["state"] == "awaiting_approval"
+    assert all(s["state"] == "succeeded" for s in run["steps"] if s["risk"] == "low")
+
+    unknown = await arun_cli("incidents", "show", "no-such-incident", *as_user(harness, "bob"))
+    assert unknown.returncode == 1, unknown
+    assert "404" in unknown.flat_stderr and "no incident no-such-incident" in unknown.flat_stderr
+
+
+async def test_the_tables_show_what_is_pending(harness: Harness) -> None:
+    pod, request = await start_with_pending_restart(harness)
+    wide = cli_env(COLUMNS="250")
+
+    approvals = await arun_cli("approvals", "list", *as_user(harness, "alice"), env=wide)
+    incidents = await arun_cli("incidents", "list", *as_user(harness, "alice"), env=wide)
+
+    assert approvals.returncode == 0, approvals
+    (row,) = [line for line in approvals.stdout.splitlines() if request["id"] in line]
+    for cell in ("pending", "medium", request["playbook_id"], request["step_name"]):
+        assert cell in row
+    assert f"Pod/shop/{pod['metadata']['name']}" in row
+    assert incidents.returncode == 0, incidents
+    assert any(
+        "Deployment/shop/web" in line and "crash_loop" in line for line in incidents.stdout.splitlines()
+    )
+
+
+async def test_the_approvals_table_shows_whole_ids_at_80_columns(harness: Harness) -> None:
+    _, request = await start_with_pending_restart(harness)
+
+    result = await arun_cli("approvals", "list", *as_user(harness, "alice"), env=cli_env(COLUMNS="80"))
+
+    assert result.returncode == 0, result
+    assert request["id"] in result.stdout, result
+
+
+async def test_environment_variables_replace_the_flags(harness: Harness) -> None:
+    pod, request = await start_with_pending_restart(harness)
+    as_bob = cli_env(AIOPS_API_URL=harness.base_url, AIOPS_API_TOKEN=TOKENS["bob"])
+
+    (row,) = json_of(await arun_cli("approvals", "list", "--state", "pending", "--json", env=as_bob))
+    assert row["id"] == request["id"]
+    incidents = json_of(await arun_cli("incidents", "list", "--json", env=as_bob))
+    assert any(i["type"] == "crash_loop" for i in incidents)
+
+    rejected = await arun_cli("approvals", "reject", request["id"], "--reason", "DB is down", env=as_bob)
+
+    assert rejected.returncode == 0, rejected
+    assert re.fullmatch(
+        rf"{re.escape(request['id'])} rejected by bob; run \S+ is rejected", rejected.flat_stdout
+    )
+    assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is not None
+    assert harness.emulator.calls_matching("DELETE") == []
+
+    # A flag still wins over the environment: alice's token, bob's in the environment.
+    shown = json_of(
+        await arun_cli("approvals", "show", request["id"], "--token", TOKENS["alice"], env=as_bob)
+    )
+    assert (shown["state"], shown["decided_by"], shown["reason"]) == ("rejected", "bob", "DB is down")
