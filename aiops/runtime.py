@@ -64,6 +64,8 @@ class Services:
     rules: engine_mod.RuleEngine
     owners: operator.OwnerIndex
     app: FastAPI
+    #: The port the API listens on once started (useful with ``api.port: 0``); None before.
+    api_port: int | None = None
 
     async def close(self) -> None:
         """Wait briefly for background runs, then close the Kubernetes client and the store."""
@@ -262,7 +264,7 @@ async def serve(
         server = uvicorn.Server(config)
         tasks.append(asyncio.create_task(server.serve(), name="api"))
         if api_started is not None:
-            helper = asyncio.create_task(_signal_started(server, api_started), name="api-started")
+            helper = asyncio.create_task(_signal_started(server, api_started, services), name="api-started")
             helper.add_done_callback(lambda _: None)
     stopper = asyncio.create_task(stop.wait(), name="stop")
     try:
@@ -280,9 +282,11 @@ async def serve(
                 log.error("%s ended with %r", task.get_name(), task.exception())
 
 
-async def _signal_started(server: uvicorn.Server, started: asyncio.Event) -> None:
+async def _signal_started(server: uvicorn.Server, started: asyncio.Event, services: Services) -> None:
     for _ in range(1500):  # uvicorn has no started-callback; it flips ``started`` (30 s at most)
         if server.started:
+            sockets = [sock for srv in server.servers for sock in (srv.sockets or ())]
+            services.api_port = int(sockets[0].getsockname()[1]) if sockets else services.settings.api.port
             started.set()
             return
         await asyncio.sleep(0.02)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import time
 from typing import Any
 
@@ -30,13 +29,6 @@ from aiops.store import Store
 from aiops.testing import emulator as emulator_mod
 
 DEMO_TOKEN_BYTES = 18
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _choose_store(redis_url: str | None, console: Console) -> tuple[Store, str]:
@@ -156,7 +148,6 @@ async def run_demo(*, redis_url: str | None, interactive: bool, console: Console
     """Run the demo end to end and return the report (incidents, runs, audit, cluster checks)."""
     store, store_desc = await _choose_store(redis_url, console)
     token = secrets.token_urlsafe(DEMO_TOKEN_BYTES)
-    port = _free_port()
     try:
         async with emulator_mod.running_emulator() as emu:
             for obj in seed.seed_objects():
@@ -170,7 +161,7 @@ async def run_demo(*, redis_url: str | None, interactive: bool, console: Console
             settings = Settings(
                 redis_url=redis_url or "redis://127.0.0.1:6379/0",
                 kube=KubeSettings(server=emu.url),
-                api=ApiSettings(host="127.0.0.1", port=port, tokens={"demo-sre": token}),
+                api=ApiSettings(host="127.0.0.1", port=0, tokens={"demo-sre": token}),
                 approvals=ApprovalSettings(sweep_interval_seconds=1.0),
                 actions=ActionSettings(eviction_retry_seconds=0.2, eviction_timeout_seconds=10.0),
             )
@@ -183,6 +174,7 @@ async def run_demo(*, redis_url: str | None, interactive: bool, console: Console
             try:
                 with console.status("starting the operator and the API…"):
                     await asyncio.wait_for(asyncio.gather(ready.wait(), api_started.wait()), timeout=30)
+                port = services.api_port or 0
                 console.print(f"[bold]api:[/] http://127.0.0.1:{port} (token for identity demo-sre: {token})")
                 report = await _drive(services, emu, port, token, interactive=interactive, console=console)
             finally:

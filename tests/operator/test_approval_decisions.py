@@ -61,7 +61,6 @@ async def test_undecided_request_expires_and_cannot_be_approved_after(harness: H
     harness.settings = make_settings(
         harness.emulator, approvals=ApprovalSettings(ttl_seconds_medium=1, sweep_interval_seconds=0.1)
     )
-    harness.base_url = f"http://127.0.0.1:{harness.settings.api.port}"
     workloads.seed_crash_loop(harness.emulator)
     await harness.start()
     request = await _one_pending(harness)

@@ -56,7 +56,12 @@ class Harness:
         self.services: runtime.Services | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self.base_url = f"http://127.0.0.1:{settings.api.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The API's URL; the port is the one uvicorn bound (settings ask for port 0)."""
+        assert self.services is not None and self.services.api_port, "start() the harness first"
+        return f"http://127.0.0.1:{self.services.api_port}"
 
     async def start(self) -> runtime.Services:
         """Build the services and run operator + API until :meth:`stop`."""
@@ -108,7 +113,7 @@ def make_settings(emulator: ClusterEmulator, **overrides: Any) -> Settings:
     approvals = overrides.pop("approvals", ApprovalSettings(sweep_interval_seconds=0.2))
     return Settings(
         kube=KubeSettings(server=emulator.url),
-        api=ApiSettings(host="127.0.0.1", port=free_port(), tokens=TOKENS),
+        api=ApiSettings(host="127.0.0.1", port=0, tokens=TOKENS),
         approvals=approvals,
         actions=ActionSettings(eviction_retry_seconds=0.05, eviction_timeout_seconds=1.0),
         **overrides,
