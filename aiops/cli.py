@@ -33,9 +33,11 @@ app = typer.Typer(
 playbooks_app = typer.Typer(help="Check playbook and rule files.", no_args_is_help=True)
 approvals_app = typer.Typer(help="List and decide approval requests (through the API).", no_args_is_help=True)
 incidents_app = typer.Typer(help="List and inspect incidents (through the API).", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alertmanager payloads, offline.", no_args_is_help=True)
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(alerts_app, name="alerts")
 
 console = Console()
 err = Console(stderr=True)
@@ -315,6 +317,28 @@ def incidents_show(incident_id: str, api_url: ApiUrl = "http://127.0.0.1:8080", 
             return await api.incident(incident_id)
 
     sys.stdout.write(json.dumps(_run_api(_go()), indent=2, default=str) + "\n")
+
+
+@alerts_app.command("convert")
+def alerts_convert(
+    file: Annotated[
+        str, typer.Option("--file", "-f", help="An Alertmanager webhook payload (JSON); - for stdin.")
+    ],
+) -> None:
+    """Print, as JSON lines, the ClusterEvents an Alertmanager webhook payload would produce."""
+    from aiops.sources import alertmanager
+
+    source = "<stdin>" if file == "-" else file
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
+    try:
+        found = alertmanager.convert_json(text)
+    except errors.ValidationFailed as exc:
+        problems = "\n".join(f"{source}: {p.field or '<root>'}: {p.message}" for p in exc.problems)
+        raise _fail(f"not a valid Alertmanager webhook payload:\n{problems}", 2) from exc
+    sys.stdout.write(alertmanager.events_as_json_lines(found))
 
 
 def main() -> None:
