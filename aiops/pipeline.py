@@ -160,6 +160,34 @@ class Pipeline:
         )
         return Outcome(event, observation, tuple(launched), suppressed)
 
+    async def alert(self, event: ClusterEvent, duplicate: bool) -> Outcome | None:
+        """Route one Alertmanager alert (see ``sources.alertmanager.intake``).
+
+        Firing: like any event, with the alert's resource as the member. A repeated delivery of
+        the same firing alert only counts as a duplicate on the open incident (it never opens
+        one). Resolved (``details["status"] == "resolved"``): the alert's resource leaves the
+        incident for that key; the incident resolves when no member still shows the problem.
+        """
+        if not self._namespaces.allows(event.resource.namespace):
+            self._metrics.suppressed_total.labels(
+                reason=SuppressReason.MUTED.value, type=event.type.value
+            ).inc()
+            return Outcome(event, None, suppressed=SuppressReason.MUTED)
+        event = self._with_owner(event)
+        member = event.resource.key
+        if event.details.get("status") == "resolved":
+            resolved = await self._dedup.recover(
+                subject_key=event.subject.key, types=[event.type], member=member, resolution="alert resolved"
+            )
+            for incident in resolved:
+                log.info("incident %s resolved by its alert: %s", incident.id, incident.dedup_key)
+            return None
+        if duplicate:
+            self._metrics.events_total.labels(type=event.type.value, source=event.source.value).inc()
+            await self._dedup.count_duplicate(event, member=member)
+            return Outcome(event, None, suppressed=SuppressReason.DUPLICATE)
+        return await self.submit(event, member=member)
+
     def _routes(self, event: ClusterEvent) -> list[engine_mod.RuleMatch]:
         """The rules' matches, then Playbook resources' (a playbook routed twice starts once)."""
         matches = list(self._rules().match(event))

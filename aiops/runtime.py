@@ -26,7 +26,7 @@ from aiops.actions import base as actions_base
 from aiops.actions import quantity
 from aiops.actions import registry as actions_registry
 from aiops.actions.catalog import Risk
-from aiops.api import auth
+from aiops.api import auth, webhook
 from aiops.api.app import create_app
 from aiops.api.deps import ApiDeps
 from aiops.approvals import gate as gate_mod
@@ -41,7 +41,9 @@ from aiops.playbooks.runs import RunStore
 from aiops.rules import engine as engine_mod
 from aiops.rules import loader as rules_loader
 from aiops.settings import Settings
+from aiops.sources.alertmanager import intake as intake_mod
 from aiops.store import Store
+from aiops.store import alerts as store_alerts
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Services:
     rules: engine_mod.RuleEngine
     owners: operator.OwnerIndex
     app: FastAPI
+    intake: intake_mod.Intake
     #: The port the API listens on once started (useful with ``api.port: 0``); None before.
     api_port: int | None = None
 
@@ -148,6 +151,16 @@ async def build(
         fetch=_fetcher(kube),
         extra_routes=playbooks.routes,
     )
+    intake = intake_mod.Intake(
+        store_alerts.AlertStream(
+            store,
+            window_seconds=settings.alertmanager.idempotency_window_seconds,
+            maxlen=settings.alertmanager.stream_maxlen,
+        ),
+        consumer=executor.instance_id,
+        handle=pipeline.alert,
+        metrics=metrics,
+    )
     app = create_app(
         ApiDeps(
             gate=gate,
@@ -160,7 +173,10 @@ async def build(
             authenticate=auth.Authenticator(
                 settings.api.identities(), allow_unauthenticated=settings.api.allow_unauthenticated
             ),
-        )
+        ),
+        webhook=webhook.build_router(intake, settings.alertmanager)
+        if settings.alertmanager.enabled
+        else None,
     )
     return Services(
         settings=settings,
@@ -177,6 +193,7 @@ async def build(
         rules=rules,
         owners=owners,
         app=app,
+        intake=intake,
     )
 
 
@@ -251,6 +268,8 @@ async def serve(
         ),
         asyncio.create_task(_sweep(services, stop), name="sweeper"),
     ]
+    if services.settings.alertmanager.enabled:
+        tasks.append(asyncio.create_task(services.intake.run(stop), name="alert-intake"))
     server: uvicorn.Server | None = None
     if with_api:
         config = uvicorn.Config(

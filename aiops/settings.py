@@ -78,6 +78,28 @@ class ApiSettings(_Section):
         return mapping
 
 
+class AlertmanagerSettings(_Section):
+    """The Alertmanager webhook receiver (``POST /api/webhook/alertmanager``).
+
+    Authentication is what Alertmanager's ``http_config`` can send: a bearer ``token``
+    (``authorization: {credentials: ...}``) and/or ``basic_auth`` (``username``/``password``).
+    With neither configured the receiver refuses every request (401) unless
+    ``allow_unauthenticated`` is set explicitly. ``max_body_bytes`` bounds a payload (413 beyond).
+    ``idempotency_window_seconds``: how long a delivery's key is remembered (repeats within it
+    are counted as duplicates, never re-processed). ``stream_maxlen``: approximate cap of the
+    intake stream (entries).
+    """
+
+    enabled: bool = True
+    token: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    allow_unauthenticated: bool = False
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    idempotency_window_seconds: int = Field(7 * 86400, ge=60)
+    stream_maxlen: int = Field(100_000, ge=1000)
+
+
 class ActionSettings(_Section):
     """Bounds on what actions may do.
 
@@ -124,6 +146,7 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     actions: ActionSettings = Field(default_factory=ActionSettings)
+    alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
     runs: RunSettings = Field(default_factory=RunSettings)
 
     @classmethod

@@ -11,7 +11,7 @@ not found 404, already decided 409, expired 410, not allowed 403, Redis down 503
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from aiops import errors
@@ -27,8 +27,11 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
-def create_app(deps: ApiDeps) -> FastAPI:
-    """Build the app. No global state: ``deps`` is reachable from routes as ``app.state.deps``."""
+def create_app(deps: ApiDeps, *, webhook: APIRouter | None = None) -> FastAPI:
+    """Build the app. No global state: ``deps`` is reachable from routes as ``app.state.deps``.
+
+    ``webhook``: the Alertmanager receiver router (its own credentials), mounted under ``/api``.
+    """
     app = FastAPI(title="aiops", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.deps = deps
 
@@ -63,4 +66,6 @@ def create_app(deps: ApiDeps) -> FastAPI:
         return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.include_router(routes.build_router(deps), prefix="/api")
+    if webhook is not None:
+        app.include_router(webhook, prefix="/api")
     return app

@@ -116,6 +116,23 @@ class Deduplicator:
                 self._metrics.suppressed_total.labels(reason=reason, type=event.type.value).inc()
         return Observation(incident=incident, new=new)
 
+    async def count_duplicate(self, event: ClusterEvent, *, member: str | None = None) -> Incident | None:
+        """Count ``event`` as a duplicate on the OPEN incident for its key; never opens one.
+
+        For repeated deliveries of the same alert (Alertmanager retries, HA copies): returns the
+        incident, or None when no incident is open for the key (nothing is counted then).
+        """
+        update = {"last_seen": event.observed_at.isoformat(), "last_event": json.dumps(_event_data(event))}
+        record = await self._store.incident_touch(
+            event.dedup_key, update=update, member=member or event.resource.key, severity=event.severity.value
+        )
+        if record is None:
+            return None
+        if self._metrics is not None:
+            reason = SuppressReason.DUPLICATE.value
+            self._metrics.suppressed_total.labels(reason=reason, type=event.type.value).inc()
+        return _assemble(record)
+
     async def recover(
         self, *, subject_key: str, types: Iterable[str | EventType], member: str, resolution: str
     ) -> builtins.list[Incident]:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from aiops.settings import ActionSettings, ApiSettings, ApprovalSettings, KubeSettings, Settings
+from aiops.settings import (
+    ActionSettings,
+    AlertmanagerSettings,
+    ApiSettings,
+    ApprovalSettings,
+    KubeSettings,
+    Settings,
+)
 from aiops.store import Store
 from aiops.testing import ClusterEmulator
 
@@ -24,6 +31,8 @@ if TYPE_CHECKING:
     from aiops import runtime
 
 TOKENS = {"alice": "token-alice-0123456789", "bob": "token-bob-0123456789"}
+#: The bearer token Alertmanager sends to the webhook (``http_config.authorization``).
+ALERTMANAGER_TOKEN = "alertmanager-token-0123456789"
 
 
 def free_port() -> int:
@@ -111,10 +120,12 @@ class Harness:
 def make_settings(emulator: ClusterEmulator, **overrides: Any) -> Settings:
     """Settings for a harness: emulator server, a free API port, short timers for tests."""
     approvals = overrides.pop("approvals", ApprovalSettings(sweep_interval_seconds=0.2))
+    alertmanager = overrides.pop("alertmanager", AlertmanagerSettings(token=ALERTMANAGER_TOKEN))
     return Settings(
         kube=KubeSettings(server=emulator.url),
         api=ApiSettings(host="127.0.0.1", port=0, tokens=TOKENS),
         approvals=approvals,
+        alertmanager=alertmanager,
         actions=ActionSettings(eviction_retry_seconds=0.05, eviction_timeout_seconds=1.0),
         **overrides,
     )

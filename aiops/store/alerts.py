@@ -1,0 +1,152 @@
+"""Alert intake on Redis Streams: record each delivered alert once, durably, then consume it.
+
+Fed by: the Alertmanager receiver (``POST /api/webhook/alertmanager``), which records a payload's
+alerts before answering 2xx. Consumed by: the intake consumer, which reads with a consumer group,
+hands each alert to the pipeline, acknowledges it, and moves a poison alert to a dead-letter
+stream with its error.
+
+Delivery from Alertmanager is at-least-once (it retries 5xx until its group_interval runs out,
+and in HA mode every replica sends its own copy: Alertmanager docs, "High Availability"). So
+each alert carries an idempotency key (groupKey, fingerprint, startsAt, status): the first
+delivery is appended as ``first``; later ones are appended as ``duplicate`` (counted on the
+incident, never opening one). Both decisions and appends for a whole payload happen in one Lua
+script: all of a payload's alerts are recorded, or none.
+
+Keys (under the store prefix): ``alerts:stream`` (XADD, approximate MAXLEN), ``alerts:dead``
+(dead letters), ``alerts:seen:<key>`` (SET NX EX, the idempotency window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ResponseError
+
+from aiops.store import _guarded
+
+if TYPE_CHECKING:
+    from aiops.store import Store
+
+#: Consumer group name of the intake consumers (one group; any number of consumers).
+GROUP = "aiops-intake"
+
+_RECORD_LUA = """
+local added = {}
+local ttl = tonumber(ARGV[1])
+local maxlen = ARGV[2]
+for i = 3, #ARGV, 2 do
+  local fresh = redis.call('SET', ARGV[i], '1', 'NX', 'EX', ttl)
+  local kind = fresh and 'first' or 'duplicate'
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'kind', kind, 'alert', ARGV[i + 1])
+  table.insert(added, fresh and 1 or 0)
+end
+return added
+"""
+
+
+@dataclass(frozen=True)
+class StreamEntry:
+    """One recorded delivery: stream id, ``first`` or ``duplicate``, and the alert's JSON text."""
+
+    id: str
+    kind: str
+    alert: str
+
+
+class AlertStream:
+    """The alert intake stream of one :class:`Store`. Raises StoreUnavailable when Redis is down."""
+
+    def __init__(self, store: Store, *, window_seconds: int = 7 * 86400, maxlen: int = 100_000) -> None:
+        self._store = store
+        self._window = window_seconds
+        self._maxlen = maxlen
+        self._record = store._r.register_script(_RECORD_LUA)
+        self._stream = store._k("alerts", "stream")
+        self._dead = store._k("alerts", "dead")
+
+    @_guarded
+    async def record(self, alerts: Sequence[tuple[str, str]]) -> list[bool]:
+        """Append ``(idempotency key, alert JSON)`` pairs atomically; True where first seen."""
+        if not alerts:
+            return []
+        args: list[str | int] = [self._window, self._maxlen]
+        for key, alert in alerts:
+            args.extend((self._store._k("alerts", "seen", key), alert))
+        flags = await self._record(keys=[self._stream], args=args)
+        return [bool(flag) for flag in flags]
+
+    @_guarded
+    async def ensure_group(self) -> None:
+        """Create the consumer group (from the start of the stream) if it does not exist."""
+        try:
+            await self._store._r.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    @_guarded
+    async def read(
+        self, consumer: str, *, count: int = 100, block_ms: int = 1000, pending: bool = False
+    ) -> list[StreamEntry]:
+        """Entries for ``consumer``: new ones (``>``), or its own unacknowledged ones (``pending``)."""
+        answer: Any = await self._store._r.xreadgroup(
+            GROUP,
+            consumer,
+            {self._stream: "0" if pending else ">"},
+            count=count,
+            block=None if pending else block_ms,
+        )
+        return [
+            StreamEntry(str(entry_id), str(fields.get("kind", "first")), str(fields.get("alert", "")))
+            for _, entries in answer or []
+            for entry_id, fields in entries
+            if fields
+        ]
+
+    @_guarded
+    async def reclaim(
+        self, consumer: str, *, min_idle_ms: int = 60_000, count: int = 100
+    ) -> list[StreamEntry]:
+        """Take over entries other consumers read but never acknowledged (they died) for ``min_idle_ms``."""
+        answer: Any = await self._store._r.xautoclaim(
+            self._stream, GROUP, consumer, min_idle_ms, "0-0", count=count
+        )
+        return [
+            StreamEntry(str(entry_id), str(fields.get("kind", "first")), str(fields.get("alert", "")))
+            for entry_id, fields in answer[1]
+            if fields
+        ]
+
+    @_guarded
+    async def ack(self, entry_id: str) -> None:
+        """Acknowledge one processed entry."""
+        await self._store._r.xack(self._stream, GROUP, entry_id)
+
+    @_guarded
+    async def dead_letter(self, entry: StreamEntry, error: str) -> None:
+        """Move a poison entry to the dead-letter stream with its error, and acknowledge it."""
+        async with self._store._r.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                self._dead, {"alert": entry.alert, "error": error[:2000], "kind": entry.kind}, maxlen=10_000
+            )
+            pipe.xack(self._stream, GROUP, entry.id)
+            await pipe.execute()
+
+    @_guarded
+    async def dead_letters(self, *, limit: int = 100) -> list[dict[str, str]]:
+        """The newest dead letters: ``{"id", "alert", "error", "kind"}``."""
+        rows: Any = await self._store._r.xrevrange(self._dead, count=limit)
+        return [
+            {"id": str(entry_id), **{str(k): str(v) for k, v in fields.items()}} for entry_id, fields in rows
+        ]
+
+    @_guarded
+    async def backlog(self) -> int:
+        """Entries delivered to the group but not yet acknowledged, plus those not yet read."""
+        groups: Any = await self._store._r.xinfo_groups(self._stream)
+        for group in groups:
+            if group.get("name") == GROUP:
+                return int(group.get("pending", 0)) + int(group.get("lag") or 0)
+        return 0
