@@ -86,8 +86,9 @@ class AlertmanagerSettings(_Section):
     With neither configured the receiver refuses every request (401) unless
     ``allow_unauthenticated`` is set explicitly. ``max_body_bytes`` bounds a payload (413 beyond).
     ``idempotency_window_seconds``: how long a delivery's key is remembered (repeats within it
-    are counted as duplicates, never re-processed). ``stream_maxlen``: approximate cap of the
-    intake stream (entries).
+    are counted as duplicates, never re-processed). ``stream_maxlen``: most entries waiting in
+    the intake stream; beyond it the receiver answers 503 (Alertmanager retries) instead of
+    dropping anything.
     """
 
     enabled: bool = True

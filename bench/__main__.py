@@ -1,18 +1,19 @@
 """``python -m bench`` (``make bench``): every benchmark in turn; results also in bench/results/*.json.
 
-Select some with ``python -m bench NAME...`` (pipeline_throughput, watch_latency, operator_rss).
+Select some with ``python -m bench NAME...`` (pipeline_throughput, watch_latency, operator_rss, webhook_ingest).
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import operator_rss, pipeline_throughput, watch_latency
+from bench import operator_rss, pipeline_throughput, watch_latency, webhook_ingest
 
 BENCHMARKS = {
     "pipeline_throughput": pipeline_throughput.run,
     "watch_latency": watch_latency.run,
     "operator_rss": operator_rss.run,
+    "webhook_ingest": webhook_ingest.run,
 }
 
 names = sys.argv[1:] or list(BENCHMARKS)

@@ -7,8 +7,8 @@ a payload durably (one atomic Redis step) before this route answers 2xx.
 Status codes, as Alertmanager reads them (it retries 5xx until group_interval runs out, and
 drops 4xx): 200 recorded (``{"recorded": n, "duplicates": m}``); 400 not JSON; 401 missing or
 wrong credentials (or none configured); 413 body over ``max_body_bytes``; 422 valid JSON that is
-not a webhook payload, with every field at fault; 503 Redis unavailable (so it retries). Bad
-input never yields a 5xx.
+not a webhook payload, with every field at fault; 503 Redis unavailable or the intake backlog
+full (so it retries). Bad input never yields a 5xx.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def build_router(intake: intake_mod.Intake, settings: AlertmanagerSettings) -> A
             )
         try:
             recorded, duplicates = await intake.record(payload)
-        except errors.StoreUnavailable as exc:
+        except errors.TemporaryError as exc:  # Redis down, or the intake backlog is full
             return JSONResponse({"detail": f"cannot record alerts now: {exc}"}, status_code=503)
         return JSONResponse({"recorded": recorded, "duplicates": duplicates})
 

@@ -12,8 +12,11 @@ delivery is appended as ``first``; later ones are appended as ``duplicate`` (cou
 incident, never opening one). Both decisions and appends for a whole payload happen in one Lua
 script: all of a payload's alerts are recorded, or none.
 
-Keys (under the store prefix): ``alerts:stream`` (XADD, approximate MAXLEN), ``alerts:dead``
-(dead letters), ``alerts:seen:<key>`` (SET NX EX, the idempotency window).
+Keys (under the store prefix): ``alerts:stream`` (XADD), ``alerts:dead`` (dead letters),
+``alerts:seen:<key>`` (SET NX EX, the idempotency window). The stream is never trimmed blindly:
+consumers trim only below the oldest unacknowledged entry (:meth:`AlertStream.trim_acknowledged`),
+and when ``maxlen`` entries are waiting the receiver refuses new payloads (a temporary error,
+answered 503, which Alertmanager retries) rather than drop any.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
+from aiops import errors
 from aiops.store import _guarded
 
 if TYPE_CHECKING:
@@ -33,13 +37,14 @@ if TYPE_CHECKING:
 GROUP = "aiops-intake"
 
 _RECORD_LUA = """
-local added = {}
 local ttl = tonumber(ARGV[1])
-local maxlen = ARGV[2]
+local cap = tonumber(ARGV[2])
+if redis.call('XLEN', KEYS[1]) + (#ARGV - 2) / 2 > cap then return -1 end
+local added = {}
 for i = 3, #ARGV, 2 do
   local fresh = redis.call('SET', ARGV[i], '1', 'NX', 'EX', ttl)
   local kind = fresh and 'first' or 'duplicate'
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'kind', kind, 'alert', ARGV[i + 1])
+  redis.call('XADD', KEYS[1], '*', 'kind', kind, 'alert', ARGV[i + 1])
   table.insert(added, fresh and 1 or 0)
 end
 return added
@@ -75,6 +80,8 @@ class AlertStream:
         for key, alert in alerts:
             args.extend((self._store._k("alerts", "seen", key), alert))
         flags = await self._record(keys=[self._stream], args=args)
+        if flags == -1:
+            raise errors.TemporaryError(f"alert intake backlog is full ({self._maxlen} entries waiting)")
         return [bool(flag) for flag in flags]
 
     @_guarded
@@ -141,6 +148,20 @@ class AlertStream:
         return [
             {"id": str(entry_id), **{str(k): str(v) for k, v in fields.items()}} for entry_id, fields in rows
         ]
+
+    @_guarded
+    async def trim_acknowledged(self) -> None:
+        """Drop entries every consumer has acknowledged: those older than the oldest pending one,
+        or than the group's last delivered entry when nothing is pending. Never unprocessed ones."""
+        pending: Any = await self._store._r.xpending(self._stream, GROUP)
+        if pending and int(pending.get("pending") or 0) > 0:
+            floor = str(pending["min"])
+        else:
+            groups: Any = await self._store._r.xinfo_groups(self._stream)
+            delivered = [g.get("last-delivered-id") for g in groups if g.get("name") == GROUP]
+            floor = str(delivered[0]) if delivered and delivered[0] else "0-0"
+        if floor != "0-0":
+            await self._store._r.xtrim(self._stream, minid=floor, approximate=False)
 
     @_guarded
     async def backlog(self) -> int:

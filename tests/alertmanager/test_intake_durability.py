@@ -95,3 +95,22 @@ async def test_unacknowledged_entries_are_processed_after_a_restart(store: Store
     stop.set()
     await task
     assert handled == ["CPUThrottlingHigh"] and await stream.backlog() == 0
+
+
+async def test_a_full_backlog_refuses_instead_of_dropping_and_trim_keeps_unprocessed(store: Store) -> None:
+    from aiops import errors
+
+    stream = AlertStream(store, maxlen=3)
+    assert await stream.record([("a", "1"), ("b", "2")]) == [True, True]
+    try:
+        await stream.record([("c", "3"), ("d", "4")])
+    except errors.TemporaryError as exc:
+        assert "backlog is full" in str(exc)
+    else:
+        raise AssertionError("a full backlog must refuse new alerts")
+    await stream.ensure_group()
+    first, second = await stream.read("c1", block_ms=50)
+    await stream.ack(first.id)
+    await stream.trim_acknowledged()  # drops the acknowledged one only
+    assert [e.id for e in await stream.read("c1", pending=True)] == [second.id]
+    assert await stream.record([("c", "3")]) == [True]  # room again

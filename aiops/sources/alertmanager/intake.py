@@ -93,6 +93,7 @@ class Intake:
                 if loop.time() >= next_reclaim:
                     for entry in await self._stream.reclaim(self._consumer):
                         await self._process(entry)
+                    await self._stream.trim_acknowledged()
                     next_reclaim = loop.time() + RECLAIM_INTERVAL_SECONDS
                 for entry in await self._stream.read(self._consumer, block_ms=block_ms):
                     await self._process(entry)
