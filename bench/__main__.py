@@ -1,6 +1,7 @@
 """``python -m bench`` (``make bench``): every benchmark in turn; results also in bench/results/*.json.
 
-Select some with ``python -m bench NAME...`` (pipeline_throughput, watch_latency, operator_rss, webhook_ingest).
+Select some with ``python -m bench NAME...``; names: pipeline_throughput, watch_latency,
+operator_rss, webhook_ingest.
 """
 
 from __future__ import annotations
