@@ -34,10 +34,14 @@ playbooks_app = typer.Typer(help="Check playbook and rule files.", no_args_is_he
 approvals_app = typer.Typer(help="List and decide approval requests (through the API).", no_args_is_help=True)
 incidents_app = typer.Typer(help="List and inspect incidents (through the API).", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alertmanager payloads, offline.", no_args_is_help=True)
+logs_app = typer.Typer(
+    help="Analyze container logs offline: failure patterns and templates.", no_args_is_help=True
+)
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(logs_app, name="logs")
 
 console = Console()
 err = Console(stderr=True)
@@ -339,6 +343,60 @@ def alerts_convert(
         problems = "\n".join(f"{source}: {p.field or '<root>'}: {p.message}" for p in exc.problems)
         raise _fail(f"not a valid Alertmanager webhook payload:\n{problems}", 2) from exc
     sys.stdout.write(alertmanager.events_as_json_lines(found))
+
+
+def _read_lines(file: str) -> list[str]:
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(errors="replace")
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
+    return text.splitlines()
+
+
+@logs_app.command("analyze")
+def logs_analyze(
+    file: Annotated[str, typer.Option("--file", "-f", help="A log file; - for stdin.")],
+    json_out: JsonOut = False,
+) -> None:
+    """Ranked failure findings (category, count, first/last line, samples) and rare templates."""
+    from aiops.enrichment.logs import analyze
+
+    result = analyze.analyze(_read_lines(file))
+    if json_out:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    table = Table(
+        "severity", "category", "count", "lines", "sample", title=f"{result.lines} lines ({result.engine})"
+    )
+    for finding in result.findings:
+        table.add_row(
+            finding.severity.value,
+            finding.category,
+            str(finding.count),
+            f"{finding.first_line}-{finding.last_line}",
+            escape(finding.samples[0][:100]) if finding.samples else "",
+        )
+    console.print(table)
+    if not result.findings:
+        console.print("[green]no known failure pattern found[/]")
+
+
+@logs_app.command("templates")
+def logs_templates(
+    file: Annotated[str, typer.Option("--file", "-f", help="A log file; - for stdin.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per input line.")] = True,
+) -> None:
+    """Per input line, its template id and template (Drain with masking), as JSON lines."""
+    from aiops.enrichment.logs import templates
+
+    miner = templates.TemplateMiner()
+    for number, (template_id, template) in enumerate(miner.assign(_read_lines(file)), start=1):
+        if json_out:
+            sys.stdout.write(
+                json.dumps({"line": number, "template_id": template_id, "template": template}) + "\n"
+            )
+        else:
+            sys.stdout.write(f"{number}\t{template_id}\t{template}\n")
 
 
 def main() -> None:

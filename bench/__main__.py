@@ -1,20 +1,21 @@
 """``python -m bench`` (``make bench``): every benchmark in turn; results also in bench/results/*.json.
 
 Select some with ``python -m bench NAME...``; names: pipeline_throughput, watch_latency,
-operator_rss, webhook_ingest.
+operator_rss, webhook_ingest, log_analyzer.
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import operator_rss, pipeline_throughput, watch_latency, webhook_ingest
+from bench import log_analyzer, operator_rss, pipeline_throughput, watch_latency, webhook_ingest
 
 BENCHMARKS = {
     "pipeline_throughput": pipeline_throughput.run,
     "watch_latency": watch_latency.run,
     "operator_rss": operator_rss.run,
     "webhook_ingest": webhook_ingest.run,
+    "log_analyzer": log_analyzer.run,
 }
 
 names = sys.argv[1:] or list(BENCHMARKS)
