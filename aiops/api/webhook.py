@@ -94,7 +94,7 @@ def build_router(intake: intake_mod.Intake, settings: AlertmanagerSettings) -> A
                 status_code=400 if not_json else 422,
             )
         try:
-            recorded, duplicates = await intake.record(payload)
+            recorded, duplicates = await intake.record(payload, bytes(body))
         except errors.TemporaryError as exc:  # Redis down, or the intake backlog is full
             return JSONResponse({"detail": f"cannot record alerts now: {exc}"}, status_code=503)
         return JSONResponse({"recorded": recorded, "duplicates": duplicates})

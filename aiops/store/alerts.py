@@ -36,15 +36,17 @@ if TYPE_CHECKING:
 #: Consumer group name of the intake consumers (one group; any number of consumers).
 GROUP = "aiops-intake"
 
+#: KEYS[1] stream, KEYS[2] payload blob; ARGV: ttl, cap, payload id, body, then (seen key, index)*.
 _RECORD_LUA = """
 local ttl = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
-if redis.call('XLEN', KEYS[1]) + (#ARGV - 2) / 2 > cap then return -1 end
+if redis.call('XLEN', KEYS[1]) + (#ARGV - 4) / 2 > cap then return -1 end
+redis.call('SET', KEYS[2], ARGV[4], 'EX', ttl)
 local added = {}
-for i = 3, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   local fresh = redis.call('SET', ARGV[i], '1', 'NX', 'EX', ttl)
   local kind = fresh and 'first' or 'duplicate'
-  redis.call('XADD', KEYS[1], '*', 'kind', kind, 'alert', ARGV[i + 1])
+  redis.call('XADD', KEYS[1], '*', 'kind', kind, 'payload', ARGV[3], 'index', ARGV[i + 1])
   table.insert(added, fresh and 1 or 0)
 end
 return added
@@ -53,11 +55,23 @@ return added
 
 @dataclass(frozen=True)
 class StreamEntry:
-    """One recorded delivery: stream id, ``first`` or ``duplicate``, and the alert's JSON text."""
+    """One recorded delivery: stream id, ``first`` or ``duplicate``, and where the alert is: the
+    recorded payload's id and the alert's index in it."""
 
     id: str
     kind: str
-    alert: str
+    payload: str
+    index: int
+
+
+def _entry(entry_id: Any, fields: Any) -> StreamEntry:
+    index = str(fields.get("index", "-1"))
+    return StreamEntry(
+        str(entry_id),
+        str(fields.get("kind", "first")),
+        str(fields.get("payload", "")),
+        int(index) if index.lstrip("-").isdigit() else -1,
+    )
 
 
 class AlertStream:
@@ -72,14 +86,18 @@ class AlertStream:
         self._dead = store._k("alerts", "dead")
 
     @_guarded
-    async def record(self, alerts: Sequence[tuple[str, str]]) -> list[bool]:
-        """Append ``(idempotency key, alert JSON)`` pairs atomically; True where first seen."""
+    async def record(self, payload_id: str, body: bytes, alerts: Sequence[tuple[str, int]]) -> list[bool]:
+        """Store the payload ``body`` once and append one entry per ``(idempotency key, alert
+        index)``, atomically; True where the key was first seen. The body is kept for the
+        idempotency window. Raises TemporaryError when the backlog is full."""
         if not alerts:
             return []
-        args: list[str | int] = [self._window, self._maxlen]
-        for key, alert in alerts:
-            args.extend((self._store._k("alerts", "seen", key), alert))
-        flags = await self._record(keys=[self._stream], args=args)
+        args: list[str | int | bytes] = [self._window, self._maxlen, payload_id, body]
+        for key, index in alerts:
+            args.extend((self._store._k("alerts", "seen", key), index))
+        flags = await self._record(
+            keys=[self._stream, self._store._k("alerts", "payload", payload_id)], args=args
+        )
         if flags == -1:
             raise errors.TemporaryError(f"alert intake backlog is full ({self._maxlen} entries waiting)")
         return [bool(flag) for flag in flags]
@@ -106,10 +124,7 @@ class AlertStream:
             block=None if pending else block_ms,
         )
         return [
-            StreamEntry(str(entry_id), str(fields.get("kind", "first")), str(fields.get("alert", "")))
-            for _, entries in answer or []
-            for entry_id, fields in entries
-            if fields
+            _entry(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries if fields
         ]
 
     @_guarded
@@ -120,11 +135,13 @@ class AlertStream:
         answer: Any = await self._store._r.xautoclaim(
             self._stream, GROUP, consumer, min_idle_ms, "0-0", count=count
         )
-        return [
-            StreamEntry(str(entry_id), str(fields.get("kind", "first")), str(fields.get("alert", "")))
-            for entry_id, fields in answer[1]
-            if fields
-        ]
+        return [_entry(entry_id, fields) for entry_id, fields in answer[1] if fields]
+
+    @_guarded
+    async def payload_body(self, payload_id: str) -> str | None:
+        """The recorded payload text, or None once its retention ran out."""
+        body = await self._store._r.get(self._store._k("alerts", "payload", payload_id))
+        return None if body is None else str(body)
 
     @_guarded
     async def ack(self, entry_id: str) -> None:
@@ -132,12 +149,17 @@ class AlertStream:
         await self._store._r.xack(self._stream, GROUP, entry_id)
 
     @_guarded
-    async def dead_letter(self, entry: StreamEntry, error: str) -> None:
-        """Move a poison entry to the dead-letter stream with its error, and acknowledge it."""
+    async def dead_letter(self, entry: StreamEntry, error: str, alert: str = "") -> None:
+        """Move a poison entry to the dead-letter stream with its error (and the alert's JSON when
+        known), and acknowledge it."""
+        fields: dict[Any, Any] = {
+            "payload": entry.payload,
+            "index": str(entry.index),
+            "alert": alert,
+            "error": error[:2000],
+        }
         async with self._store._r.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                self._dead, {"alert": entry.alert, "error": error[:2000], "kind": entry.kind}, maxlen=10_000
-            )
+            pipe.xadd(self._dead, {**fields, "kind": entry.kind}, maxlen=10_000)
             pipe.xack(self._stream, GROUP, entry.id)
             await pipe.execute()
 

@@ -46,15 +46,12 @@ async def test_a_poison_entry_is_dead_lettered_and_the_rest_flow(store: Store) -
         handled.append(event.reason)
 
     recorder = intake_mod.Intake(stream, consumer="c1")
-    await recorder.record(
-        parse_payload(
-            payload(
-                alert("Poison", {"namespace": "shop", "pod": "a"}),
-                alert("CPUThrottlingHigh", {"namespace": "shop", "pod": "b"}),
-            )
-        )
+    body = payload(
+        alert("Poison", {"namespace": "shop", "pod": "a"}),
+        alert("CPUThrottlingHigh", {"namespace": "shop", "pod": "b"}),
     )
-    await stream.record([("garbage-key", "this is not a ClusterEvent")])
+    await recorder.record(parse_payload(body), body)
+    await stream.record("no-such-payload", b"{}", [("garbage-key", 0)])  # its body: not a payload
     consumer = intake_mod.Intake(stream, consumer="c1", handle=handle)
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop, block_ms=50))
@@ -68,15 +65,14 @@ async def test_a_poison_entry_is_dead_lettered_and_the_rest_flow(store: Store) -
     dead = await stream.dead_letters()
     assert len(dead) == 2
     assert any("cannot route this alert" in d["error"] for d in dead)
-    assert any("ValidationError" in d["error"] for d in dead)
+    assert any("ValidationFailed" in d["error"] for d in dead)
     assert await stream.backlog() == 0  # everything acknowledged
 
 
 async def test_unacknowledged_entries_are_processed_after_a_restart(store: Store) -> None:
     stream = AlertStream(store)
-    await intake_mod.Intake(stream, consumer="c1").record(
-        parse_payload(payload(alert("CPUThrottlingHigh", {"namespace": "shop", "pod": "b"})))
-    )
+    body = payload(alert("CPUThrottlingHigh", {"namespace": "shop", "pod": "b"}))
+    await intake_mod.Intake(stream, consumer="c1").record(parse_payload(body), body)
     await stream.ensure_group()
     read = await stream.read("c1", block_ms=50)  # delivered, then the process "dies" before ack
     assert len(read) == 1 and await stream.backlog() == 1
@@ -101,9 +97,9 @@ async def test_a_full_backlog_refuses_instead_of_dropping_and_trim_keeps_unproce
     from aiops import errors
 
     stream = AlertStream(store, maxlen=3)
-    assert await stream.record([("a", "1"), ("b", "2")]) == [True, True]
+    assert await stream.record("p1", b"{}", [("a", 0), ("b", 1)]) == [True, True]
     try:
-        await stream.record([("c", "3"), ("d", "4")])
+        await stream.record("p2", b"{}", [("c", 0), ("d", 1)])
     except errors.TemporaryError as exc:
         assert "backlog is full" in str(exc)
     else:
@@ -113,4 +109,4 @@ async def test_a_full_backlog_refuses_instead_of_dropping_and_trim_keeps_unproce
     await stream.ack(first.id)
     await stream.trim_acknowledged()  # drops the acknowledged one only
     assert [e.id for e in await stream.read("c1", pending=True)] == [second.id]
-    assert await stream.record([("c", "3")]) == [True]  # room again
+    assert await stream.record("p3", b"{}", [("c", 0)]) == [True]  # room again

@@ -6,9 +6,10 @@ callable wired to the pipeline in ``runtime.py`` (this layer never imports the p
 
 Semantics (the Alertmanager webhook is at-least-once: retries on 5xx, one copy per HA replica):
 
-* ``record`` converts every alert to a ClusterEvent and appends all of them in one atomic step
-  with an idempotency key of (groupKey, fingerprint, startsAt, status). The receiver answers 2xx
-  only after it returns, so an alert acknowledged to Alertmanager is never lost.
+* ``record`` stores the payload once and appends one entry per alert in one atomic step, with an
+  idempotency key of (groupKey, fingerprint, startsAt, status). The receiver answers 2xx only
+  after it returns, so an alert acknowledged to Alertmanager is never lost. Alerts become
+  ClusterEvents in the consumer, off the request path.
 * ``run`` reads with a consumer group: first its own unacknowledged entries (a restart), then
   new ones, and periodically takes over entries a dead consumer left unacknowledged. An entry is
   acknowledged only after ``handle`` succeeded; a failure that is not temporary moves it to the
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 from aiops import errors
 from aiops.events.model import ClusterEvent
 from aiops.metrics import Metrics
+from aiops.sources.alertmanager import parse_payload
 from aiops.sources.alertmanager.mapping import DEFAULT, AlertMapping, alert_event
 from aiops.sources.alertmanager.model import Alert, Payload
 from aiops.store.alerts import AlertStream, StreamEntry
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: ``handle(event, duplicate)``: route one alert event; duplicate deliveries never open incidents.
 Handle = Callable[[ClusterEvent, bool], Awaitable[object]]
+
+#: Parsed payloads kept by a consumer (a payload's alerts are consecutive entries).
+_PARSED_CACHE = 64
 
 #: How often a consumer looks for entries abandoned by dead consumers (seconds).
 RECLAIM_INTERVAL_SECONDS = 30.0
@@ -68,14 +73,15 @@ class Intake:
         self._handle = handle
         self._mapping = mapping
         self._metrics = metrics
+        self._parsed: dict[str, Payload] = {}
 
-    async def record(self, payload: Payload) -> tuple[int, int]:
-        """Append every alert of ``payload``; returns (first deliveries, duplicate deliveries)."""
-        entries = []
-        for alert in payload.alerts:
-            event = alert_event(alert, self._mapping, payload=payload)
-            entries.append((idempotency_key(payload, alert), event.model_dump_json()))
-        flags = await self._stream.record(entries)
+    async def record(self, payload: Payload, body: bytes) -> tuple[int, int]:
+        """Record ``body`` (the payload as received, already validated as ``payload``) and one
+        entry per alert; returns (first deliveries, duplicate deliveries). Conversion to events
+        happens in the consumer, off the request path."""
+        payload_id = hashlib.sha256(body).hexdigest()[:32]
+        entries = [(idempotency_key(payload, alert), i) for i, alert in enumerate(payload.alerts)]
+        flags = await self._stream.record(payload_id, body, entries)
         first = sum(flags)
         return first, len(flags) - first
 
@@ -102,24 +108,44 @@ class Intake:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=getattr(exc, "delay_seconds", 1.0))
 
+    async def _payload(self, payload_id: str) -> Payload:
+        """The recorded payload, parsed once per payload (its alerts arrive one entry each)."""
+        cached = self._parsed.get(payload_id)
+        if cached is not None:
+            return cached
+        body = await self._stream.payload_body(payload_id)
+        if body is None:
+            raise errors.PermanentError(f"payload {payload_id} is no longer stored (retention ran out)")
+        payload = parse_payload(body)
+        if len(self._parsed) >= _PARSED_CACHE:
+            self._parsed.pop(next(iter(self._parsed)))
+        self._parsed[payload_id] = payload
+        return payload
+
     async def _process(self, entry: StreamEntry) -> None:
         assert self._handle is not None
+        alert_json = ""
         try:
-            event = ClusterEvent.model_validate_json(entry.alert)
+            payload = await self._payload(entry.payload)
+            if not 0 <= entry.index < len(payload.alerts):
+                raise errors.PermanentError(f"payload {entry.payload} has no alert {entry.index}")
+            alert = payload.alerts[entry.index]
+            alert_json = alert.model_dump_json(by_alias=True)
+            event = alert_event(alert, self._mapping, payload=payload)
             await self._handle(event, entry.kind == "duplicate")
         except errors.TemporaryError:
             raise  # not acknowledged: read again after the pause
         except (errors.AiopsError, ValidationError, ValueError) as exc:
-            await self._dead(entry, exc)
+            await self._dead(entry, exc, alert_json)
             return
         except Exception as exc:  # stage boundary: a poison alert must not block the stream
             log.exception("alert %s failed", entry.id)
-            await self._dead(entry, exc)
+            await self._dead(entry, exc, alert_json)
             return
         await self._stream.ack(entry.id)
 
-    async def _dead(self, entry: StreamEntry, exc: Exception) -> None:
+    async def _dead(self, entry: StreamEntry, exc: Exception, alert_json: str) -> None:
         log.error("alert %s moved to the dead-letter stream: %s", entry.id, exc)
         if self._metrics is not None:
             self._metrics.pipeline_errors_total.labels(stage="alert-intake").inc()
-        await self._stream.dead_letter(entry, f"{type(exc).__name__}: {exc}")
+        await self._stream.dead_letter(entry, f"{type(exc).__name__}: {exc}", alert_json)
