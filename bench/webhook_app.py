@@ -1,7 +1,8 @@
 """ASGI apps for the webhook ingest benchmark, served by uvicorn in a separate process.
 
 ``receiver``: the real receiver (``aiops.api.webhook``) recording into Redis through the intake,
-exactly as ``aiops run`` mounts it (minus the operator). ``bare``: a FastAPI endpoint that only
+exactly as ``aiops run`` mounts it (minus the operator), with the same GC tuning.
+``bare``: a FastAPI endpoint that only
 parses the same payload with the same pydantic model, the ceiling for comparison.
 Environment: ``REDIS_URL``, ``BENCH_PREFIX`` (key prefix), ``BENCH_TOKEN`` (bearer token).
 """
@@ -13,6 +14,7 @@ import os
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from aiops import runtime
 from aiops.api import webhook
 from aiops.settings import AlertmanagerSettings
 from aiops.sources.alertmanager import intake as intake_mod
@@ -28,6 +30,7 @@ def receiver() -> FastAPI:
     app = FastAPI()
     settings = AlertmanagerSettings(token=os.environ["BENCH_TOKEN"])
     app.include_router(webhook.build_router(intake, settings), prefix="/api")
+    runtime.tune_gc()  # as `aiops run` does after start-up
     return app
 
 
