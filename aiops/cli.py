@@ -328,9 +328,19 @@ def alerts_convert(
     file: Annotated[
         str, typer.Option("--file", "-f", help="An Alertmanager webhook payload (JSON); - for stdin.")
     ],
+    mapping_file: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="YAML extending the alert mapping (alertmanager.mapping_file)."),
+    ] = None,
 ) -> None:
     """Print, as JSON lines, the ClusterEvents an Alertmanager webhook payload would produce."""
     from aiops.sources import alertmanager
+    from aiops.sources.alertmanager import config as alert_config
+
+    try:
+        mapping = alert_config.load_mapping(mapping_file)
+    except errors.ValidationFailed as exc:
+        raise _fail(f"invalid mapping file:\n{exc}", 2) from exc
 
     source = "<stdin>" if file == "-" else file
     try:
@@ -338,7 +348,7 @@ def alerts_convert(
     except OSError as exc:
         raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
     try:
-        found = alertmanager.convert_json(text)
+        found = alertmanager.convert_json(text, mapping)
     except errors.ValidationFailed as exc:
         problems = "\n".join(f"{source}: {p.field or '<root>'}: {p.message}" for p in exc.problems)
         raise _fail(f"not a valid Alertmanager webhook payload:\n{problems}", 2) from exc

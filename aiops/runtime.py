@@ -42,6 +42,7 @@ from aiops.playbooks.runs import RunStore
 from aiops.rules import engine as engine_mod
 from aiops.rules import loader as rules_loader
 from aiops.settings import Settings
+from aiops.sources.alertmanager import config as alert_config
 from aiops.sources.alertmanager import intake as intake_mod
 from aiops.store import Store
 from aiops.store import alerts as store_alerts
@@ -80,7 +81,11 @@ class Services:
 
 
 def load_config(settings: Settings) -> tuple[registry_mod.PlaybookRegistry, engine_mod.RuleEngine]:
-    """Load and validate playbooks and rules. Raises ValidationFailed naming file, line, field."""
+    """Load and validate playbooks, rules and the alert mapping file.
+
+    Raises ValidationFailed naming file, line and field.
+    """
+    alert_config.load_mapping(settings.alertmanager.mapping_file)
     dirs: list[Path] = []
     if settings.include_builtin_playbooks:
         dirs.append(registry_mod.builtin_playbook_dir())
@@ -160,6 +165,7 @@ async def build(
         ),
         consumer=executor.instance_id,
         handle=pipeline.alert,
+        mapping=alert_config.load_mapping(settings.alertmanager.mapping_file),
         metrics=metrics,
     )
     app = create_app(

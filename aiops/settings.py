@@ -85,6 +85,7 @@ class AlertmanagerSettings(_Section):
     (``authorization: {credentials: ...}``) and/or ``basic_auth`` (``username``/``password``).
     With neither configured the receiver refuses every request (401) unless
     ``allow_unauthenticated`` is set explicitly. ``max_body_bytes`` bounds a payload (413 beyond).
+    ``mapping_file``: YAML extending the built-in alert → event table (docs/alertmanager.md).
     ``idempotency_window_seconds``: how long a delivery's key is remembered (repeats within it
     are counted as duplicates, never re-processed). ``stream_maxlen``: most entries waiting in
     the intake stream; beyond it the receiver answers 503 (Alertmanager retries) instead of
@@ -97,6 +98,7 @@ class AlertmanagerSettings(_Section):
     password: SecretStr | None = None
     allow_unauthenticated: bool = False
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    mapping_file: Path | None = None
     idempotency_window_seconds: int = Field(7 * 86400, ge=60)
     stream_maxlen: int = Field(100_000, ge=1000)
 
