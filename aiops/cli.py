@@ -355,6 +355,50 @@ def alerts_convert(
     sys.stdout.write(alertmanager.events_as_json_lines(found))
 
 
+@app.command()
+def rca(
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="`kubectl get -o json` of the subject (or a List).")
+    ],
+    events: Annotated[
+        Path | None, typer.Option("--events", help="`kubectl get events -o json` output.")
+    ] = None,
+    logs: Annotated[Path | None, typer.Option("--logs", help="The (previous) container's log.")] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Offline RCA for a post-mortem, from saved object, events and logs (heuristic; secrets redacted)."""
+    from aiops.enrichment import redact
+    from aiops.enrichment.rca import evidence as evidence_mod
+    from aiops.enrichment.rca import heuristics
+
+    try:
+        evidence = evidence_mod.load_files(file, events, logs)
+    except OSError as exc:
+        raise _fail(f"cannot read {exc.filename}: {exc.strerror}", 2) from exc
+    except errors.ConfigError as exc:
+        raise _fail(str(exc), 2) from exc
+    redactor = redact.Redactor()
+    result = heuristics.analyze(evidence)
+    result = result.model_copy(
+        update={
+            "summary": redactor.redact(result.summary),
+            "evidence": redactor.redact_lines(result.evidence),
+            "recommended_steps": redactor.redact_lines(result.recommended_steps),
+        }
+    )
+    if json_out:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    console.print(f"[bold]{result.category.value}[/] (confidence {result.confidence:.2f}, {result.source})")
+    console.print(escape(result.summary), soft_wrap=True)
+    for ref in result.evidence:
+        console.print(f"  - {escape(ref)}", soft_wrap=True)
+    if result.recommended_playbook:
+        console.print(f"recommended playbook: [bold]{result.recommended_playbook}[/]")
+    for step in result.recommended_steps:
+        console.print(f"  → {escape(step)}", soft_wrap=True)
+
+
 def _read_lines(file: str) -> list[str]:
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(errors="replace")

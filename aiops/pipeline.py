@@ -86,6 +86,7 @@ class Pipeline:
         owner_lookup: OwnerLookup | None = None,
         fetch: Fetch | None = None,
         extra_routes: Callable[[ClusterEvent], list[engine_mod.RuleMatch]] | None = None,
+        on_incident: Callable[[str, ClusterEvent], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._dedup = dedup
@@ -97,6 +98,7 @@ class Pipeline:
         self._owner_lookup = owner_lookup
         self._fetch = fetch
         self._extra_routes = extra_routes
+        self._on_incident = on_incident
         self._clock = clock
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._recheck_tasks: set[asyncio.Task[None]] = set()
@@ -138,6 +140,8 @@ class Pipeline:
         if not observation.new:
             return Outcome(event, observation, suppressed=SuppressReason.DUPLICATE)
         incident = observation.incident
+        if self._on_incident is not None:
+            self._on_incident(incident.id, event)  # enrichment, in the background
         launched: list[str] = []
         suppressed: SuppressReason | None = None
         for match in self._routes(event):

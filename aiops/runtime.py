@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,11 @@ from aiops.api.app import create_app
 from aiops.api.deps import ApiDeps
 from aiops.approvals import gate as gate_mod
 from aiops.audit import AuditLog
+from aiops.enrichment import enricher as enricher_mod
+from aiops.enrichment import llm as llm_mod
+from aiops.enrichment import redact as redact_mod
+from aiops.enrichment.rca import llm as rca_llm
+from aiops.enrichment.rca.model import Evidence, RcaResult
 from aiops.events import dedup as dedup_mod
 from aiops.metrics import Metrics
 from aiops.pipeline import Fetch, NamespaceFilter, Pipeline
@@ -69,6 +74,7 @@ class Services:
     owners: operator.OwnerIndex
     app: FastAPI
     intake: intake_mod.Intake
+    enricher: enricher_mod.Enricher
     #: The port the API listens on once started (useful with ``api.port: 0``); None before.
     api_port: int | None = None
 
@@ -76,6 +82,7 @@ class Services:
         """Wait briefly for background runs, then close the Kubernetes client and the store."""
         self.pipeline.close()
         await self.executor.wait_idle(timeout_seconds=10)
+        await self.enricher.wait_idle(timeout_seconds=10)
         await self.kube.close()
         await self.store.close()
 
@@ -146,6 +153,15 @@ async def build(
         max_wait_seconds=settings.runs.max_wait_seconds,
     )
     owners = operator.OwnerIndex()
+    enrichments = enricher_mod.EnrichmentStore(store)
+    enricher = enricher_mod.Enricher(
+        kube=kube,
+        store=enrichments,
+        playbook_ids=lambda: playbooks.current().ids(),
+        metrics=metrics,
+        redact_lines=redact_mod.Redactor(settings.enrichment.redact_patterns).redact_lines,
+        llm=_llm_analysis(settings, metrics, lambda: playbooks.current().ids()),
+    )
     pipeline = Pipeline(
         dedup=dedup,
         rules=lambda: rules,
@@ -156,6 +172,7 @@ async def build(
         owner_lookup=owners.lookup,
         fetch=_fetcher(kube),
         extra_routes=playbooks.routes,
+        on_incident=enricher.launch if settings.enrichment.enabled else None,
     )
     intake = intake_mod.Intake(
         store_alerts.AlertStream(
@@ -177,6 +194,7 @@ async def build(
             metrics=metrics,
             kube_ready=kube.ping,
             store_ready=store.ping,
+            enrichments=enrichments,
             authenticate=auth.Authenticator(
                 settings.api.identities(), allow_unauthenticated=settings.api.allow_unauthenticated
             ),
@@ -201,6 +219,7 @@ async def build(
         owners=owners,
         app=app,
         intake=intake,
+        enricher=enricher,
     )
 
 
@@ -221,6 +240,40 @@ def tune_gc() -> None:
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, second, third)
+
+
+def _llm_analysis(
+    settings: Settings, metrics: Metrics, playbook_ids: Callable[[], Collection[str]]
+) -> enricher_mod.LlmAnalysis | None:
+    """The LLM RCA when an endpoint is configured (``llm.base_url`` and ``llm.model``), else None."""
+    conf = settings.llm
+    if not conf.base_url or not conf.model:
+        return None
+    llm_metrics = llm_mod.LlmMetrics(metrics.registry)
+    client = llm_mod.LlmClient(
+        llm_mod.LlmConfig(
+            base_url=conf.base_url,
+            model=conf.model,
+            api_key=conf.api_key.get_secret_value() if conf.api_key else "none",
+            timeout_seconds=conf.timeout_seconds,
+            max_output_tokens=conf.max_output_tokens,
+            max_input_chars=conf.max_input_chars,
+        ),
+        metrics=llm_metrics,
+    )
+    redactor = redact_mod.Redactor(settings.enrichment.redact_patterns)
+
+    async def analyze(evidence: Evidence, fallback: Callable[[Evidence], RcaResult]) -> RcaResult:
+        return await rca_llm.analyze_with_llm(
+            evidence,
+            client=client,
+            fallback=fallback,
+            playbook_ids=playbook_ids(),
+            redact=redactor.redact,
+            metrics=llm_metrics,
+        )
+
+    return analyze
 
 
 def _status_writer(kube: kube_mod.Kube) -> operator.StatusWriter:

@@ -103,6 +103,31 @@ class AlertmanagerSettings(_Section):
     stream_maxlen: int = Field(100_000, ge=1000)
 
 
+class LlmSettings(_Section):
+    """An optional OpenAI-compatible endpoint for RCA (OpenAI, Azure OpenAI, Ollama, vLLM).
+
+    Off unless ``base_url`` and ``model`` are set; the heuristic RCA always runs and is the
+    fallback for every LLM failure. ``timeout_seconds`` bounds one request;
+    ``max_output_tokens`` the answer; ``max_input_chars`` the prompt (evidence is trimmed,
+    newest log lines kept). Logs are redacted before they are sent.
+    """
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    max_output_tokens: int = Field(800, ge=64, le=16_000)
+    max_input_chars: int = Field(24_000, ge=2_000, le=400_000)
+
+
+class EnrichmentSettings(_Section):
+    """Incident enrichment (log findings and RCA). ``redact_patterns``: extra regexes whose
+    matches are redacted from logs before anything is stored or sent."""
+
+    enabled: bool = True
+    redact_patterns: list[str] = Field(default_factory=list)
+
+
 class ActionSettings(_Section):
     """Bounds on what actions may do.
 
@@ -150,6 +175,8 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     actions: ActionSettings = Field(default_factory=ActionSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
+    enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
     runs: RunSettings = Field(default_factory=RunSettings)
 
     @classmethod

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiops.api import auth
 from aiops.approvals import gate as gate_mod
 from aiops.audit import AuditLog
+from aiops.enrichment import enricher as enricher_mod
 from aiops.events import dedup as dedup_mod
 from aiops.metrics import Metrics
 from aiops.playbooks import executor as executor_mod
@@ -28,3 +29,4 @@ class ApiDeps:
     kube_ready: Probe
     store_ready: Probe
     authenticate: auth.Authenticator
+    enrichments: enricher_mod.EnrichmentStore | None = None

@@ -82,9 +82,11 @@ def build_router(deps: ApiDeps) -> APIRouter:
         if incident is None:
             raise HTTPException(404, f"no incident {incident_id}")
         runs = [await deps.executor.get(run_id) for run_id in incident.run_ids]
+        enrichment = await deps.enrichments.get(incident_id) if deps.enrichments is not None else None
         return {
             "incident": incident.model_dump(mode="json"),
             "runs": [run.model_dump(mode="json") for run in runs if run is not None],
+            "enrichment": enrichment.model_dump(mode="json") if enrichment is not None else None,
         }
 
     @router.get("/runs/{run_id}", tags=["runs"])

@@ -1,0 +1,143 @@
+"""The enricher: every new incident gets log findings and an RCA, stored next to it in Redis.
+
+Fed by: the pipeline, once per new incident (``launch``; a background task, so the watch never
+waits for log reads or an LLM). Consumes: live evidence collection (``collect``), the pure
+evidence builder, the heuristic RCA and, when configured, the LLM RCA (which falls back to the
+heuristic). Consumed by: the API (``GET /api/incidents/{id}``), ``aiops incidents show`` and,
+later, chat messages.
+
+Safety: log text is redacted before it is stored or sent anywhere; a recommended playbook that
+does not exist is dropped; nothing an RCA says executes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from aiops import kube as kube_mod
+from aiops.enrichment import collect
+from aiops.enrichment.rca import evidence as evidence_mod
+from aiops.enrichment.rca import heuristics
+from aiops.enrichment.rca.model import Evidence, LogFinding, RcaResult
+from aiops.events.model import ClusterEvent
+from aiops.metrics import Metrics
+from aiops.store import Store
+
+log = logging.getLogger(__name__)
+
+#: An optional LLM analysis: (evidence, fallback) → result. Built in the runtime when configured.
+LlmAnalysis = Callable[[Evidence, Callable[[Evidence], RcaResult]], Awaitable[RcaResult]]
+
+
+class Enrichment(BaseModel):
+    """What the enricher learned about an incident. ``heuristic`` is kept when an LLM answered."""
+
+    incident_id: str
+    at: datetime
+    incident_type: str
+    findings: list[LogFinding] = Field(default_factory=list)
+    log_excerpt: list[str] = Field(default_factory=list)
+    rca: RcaResult
+    heuristic: RcaResult | None = None
+
+
+class EnrichmentStore:
+    """Enrichments as JSON documents in Redis, one per incident. Raises StoreUnavailable."""
+
+    _KIND = "enrichment"
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def save(self, enrichment: Enrichment) -> None:
+        """Persist (or replace) the incident's enrichment."""
+        await self._store.put_doc(self._KIND, enrichment.incident_id, enrichment.model_dump_json())
+
+    async def get(self, incident_id: str) -> Enrichment | None:
+        """The incident's enrichment, or None when not (yet) enriched."""
+        raw = await self._store.get_doc(self._KIND, incident_id)
+        return Enrichment.model_validate_json(raw) if raw else None
+
+
+class Enricher:
+    """Collects evidence, analyses it and stores the result for each new incident."""
+
+    def __init__(
+        self,
+        *,
+        kube: kube_mod.Kube,
+        store: EnrichmentStore,
+        playbook_ids: Callable[[], Collection[str]],
+        metrics: Metrics,
+        redact_lines: Callable[[Iterable[str]], list[str]] = list,
+        llm: LlmAnalysis | None = None,
+    ) -> None:
+        self._kube = kube
+        self._store = store
+        self._playbook_ids = playbook_ids
+        self._metrics = metrics
+        self._redact_lines = redact_lines
+        self._llm = llm
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def launch(self, incident_id: str, event: ClusterEvent) -> None:
+        """Enrich in the background; failures are logged and counted, never raised to the watch."""
+
+        async def _guarded() -> None:
+            try:
+                await self.enrich(incident_id, event)
+            except Exception:  # stage boundary: enrichment must never take the pipeline down
+                log.exception("enrichment of incident %s failed", incident_id)
+                self._metrics.pipeline_errors_total.labels(stage="enrichment").inc()
+
+        task = asyncio.create_task(_guarded(), name=f"enrich:{incident_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_idle(self, timeout_seconds: float = 30.0) -> None:
+        """Wait for background enrichments (shutdown, tests)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout_seconds)
+
+    async def enrich(self, incident_id: str, event: ClusterEvent) -> Enrichment:
+        """Collect, analyse, store and return the incident's enrichment."""
+        raw = await collect.collect(self._kube, event)
+        evidence = evidence_mod.from_objects(
+            raw.obj
+            or {"apiVersion": event.resource.api_version, "kind": event.resource.kind, "metadata": {}},
+            events=raw.events,
+            logs=self._redact_lines(raw.logs),
+            previous_logs=self._redact_lines(raw.previous_logs),
+            related=raw.related,
+        )
+        if evidence.incident_type == "unknown":  # the object alone no longer shows it: trust the event
+            evidence = evidence.model_copy(update={"incident_type": event.type.value})
+        heuristic = self._checked(heuristics.analyze(evidence))
+        rca, kept = heuristic, None
+        if self._llm is not None:
+            rca = self._checked(await self._llm(evidence, heuristics.analyze))
+            kept = heuristic if rca.source != "heuristic" else None
+        enrichment = Enrichment(
+            incident_id=incident_id,
+            at=datetime.now(UTC),
+            incident_type=evidence.incident_type,
+            findings=evidence.log_findings,
+            log_excerpt=evidence.log_excerpt,
+            rca=rca,
+            heuristic=kept,
+        )
+        await self._store.save(enrichment)
+        log.info("incident %s enriched: %s (%.2f) %s", incident_id, rca.category, rca.confidence, rca.source)
+        return enrichment
+
+    def _checked(self, result: RcaResult) -> RcaResult:
+        """Drop a recommended playbook that does not exist: an RCA can only point at real ones."""
+        if result.recommended_playbook and result.recommended_playbook not in self._playbook_ids():
+            return result.model_copy(update={"recommended_playbook": None})
+        return result
