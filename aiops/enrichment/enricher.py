@@ -6,6 +6,10 @@ evidence builder, the heuristic RCA and, when configured, the LLM RCA (which fal
 heuristic). Consumed by: the API (``GET /api/incidents/{id}``), ``aiops incidents show`` and,
 later, chat messages.
 
+Log templates new since the last rollout: each enrichment records the Drain templates of the
+workload's logs per ReplicaSet revision; an incident on revision N lists the templates never seen
+at revisions below N (``new_templates``): what the rollout started saying.
+
 Safety: log text is redacted before it is stored or sent anywhere; a recommended playbook that
 does not exist is dropped; nothing an RCA says executes.
 """
@@ -13,6 +17,7 @@ does not exist is dropped; nothing an RCA says executes.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from datetime import UTC, datetime
@@ -22,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from aiops import kube as kube_mod
 from aiops.enrichment import collect
+from aiops.enrichment.logs import templates as templates_mod
 from aiops.enrichment.rca import evidence as evidence_mod
 from aiops.enrichment.rca import heuristics
 from aiops.enrichment.rca.model import Evidence, LogFinding, RcaResult
@@ -30,6 +36,12 @@ from aiops.metrics import Metrics
 from aiops.store import Store
 
 log = logging.getLogger(__name__)
+
+#: Most templates kept per workload revision (a bounded baseline; Drain itself caps clusters).
+MAX_BASELINE_TEMPLATES = 2_000
+
+#: Most new-since-rollout templates reported on an incident.
+MAX_NEW_TEMPLATES = 50
 
 #: An optional LLM analysis: (evidence, fallback) → result. Built in the runtime when configured.
 LlmAnalysis = Callable[[Evidence, Callable[[Evidence], RcaResult]], Awaitable[RcaResult]]
@@ -43,14 +55,18 @@ class Enrichment(BaseModel):
     incident_type: str
     findings: list[LogFinding] = Field(default_factory=list)
     log_excerpt: list[str] = Field(default_factory=list)
+    revision: int | None = None
+    new_templates: list[str] = Field(default_factory=list)
     rca: RcaResult
     heuristic: RcaResult | None = None
 
 
 class EnrichmentStore:
-    """Enrichments as JSON documents in Redis, one per incident. Raises StoreUnavailable."""
+    """Enrichments as JSON documents in Redis, one per incident, and each workload's log-template
+    baseline per ReplicaSet revision. Raises StoreUnavailable."""
 
     _KIND = "enrichment"
+    _TEMPLATES = "templates"
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -63,6 +79,26 @@ class EnrichmentStore:
         """The incident's enrichment, or None when not (yet) enriched."""
         raw = await self._store.get_doc(self._KIND, incident_id)
         return Enrichment.model_validate_json(raw) if raw else None
+
+    async def templates_before(self, workload: str, revision: int) -> set[str] | None:
+        """Templates seen in the workload's logs at revisions below ``revision``; None if none recorded."""
+        seen: set[str] = set()
+        found = False
+        for member in await self._store.index_members(f"templates:{workload}", max_score=revision - 1):
+            raw = await self._store.get_doc(self._TEMPLATES, f"{workload}@{member}")
+            if raw:
+                found = True
+                seen.update(json.loads(raw))
+        return seen if found else None
+
+    async def add_templates(self, workload: str, revision: int, templates: Iterable[str]) -> None:
+        """Record templates seen at ``revision`` (kept with the union of earlier calls)."""
+        key = f"{workload}@{revision}"
+        raw = await self._store.get_doc(self._TEMPLATES, key)
+        merged = set(json.loads(raw)) if raw else set()
+        merged.update(templates)
+        await self._store.put_doc(self._TEMPLATES, key, json.dumps(sorted(merged)[:MAX_BASELINE_TEMPLATES]))
+        await self._store.index_add(f"templates:{workload}", str(revision), float(revision))
 
 
 class Enricher:
@@ -123,18 +159,50 @@ class Enricher:
         if self._llm is not None:
             rca = self._checked(await self._llm(evidence, heuristics.analyze))
             kept = heuristic if rca.source != "heuristic" else None
+        revision, new_templates = await self._new_templates(
+            event, raw.obj, raw.related, raw.previous_logs + raw.logs
+        )
         enrichment = Enrichment(
             incident_id=incident_id,
             at=datetime.now(UTC),
             incident_type=evidence.incident_type,
             findings=evidence.log_findings,
             log_excerpt=evidence.log_excerpt,
+            revision=revision,
+            new_templates=new_templates,
             rca=rca,
             heuristic=kept,
         )
         await self._store.save(enrichment)
         log.info("incident %s enriched: %s (%.2f) %s", incident_id, rca.category, rca.confidence, rca.source)
         return enrichment
+
+    async def _new_templates(
+        self, event: ClusterEvent, pod: dict[str, Any], related: list[dict[str, Any]], lines: list[str]
+    ) -> tuple[int | None, list[str]]:
+        """The pod's ReplicaSet revision and its log templates never seen at earlier revisions.
+
+        The baseline is what earlier enrichments of the same Deployment recorded per revision
+        (the Deployment controller's ``deployment.kubernetes.io/revision`` on the pod's
+        ReplicaSet). With no earlier revision on record nothing can be called new: ``[]``.
+        """
+        owners = (pod.get("metadata") or {}).get("ownerReferences") or []
+        replicaset = next((ref.get("name") for ref in owners if ref.get("kind") == "ReplicaSet"), None)
+        revision: int | None = None
+        for obj in related:
+            meta = obj.get("metadata") or {}
+            if obj.get("kind") == "ReplicaSet" and meta.get("name") == replicaset:
+                value = str((meta.get("annotations") or {}).get(evidence_mod.REVISION_ANNOTATION, ""))
+                revision = int(value) if value.isdigit() else None
+        if revision is None or not lines or event.subject.kind != "Deployment":
+            return revision, []
+        miner = templates_mod.TemplateMiner()
+        current = {template for _, template in miner.assign(self._redact_lines(lines))}
+        baseline = await self._store.templates_before(event.subject.key, revision)
+        await self._store.add_templates(event.subject.key, revision, current)
+        if baseline is None:
+            return revision, []
+        return revision, sorted(current - baseline)[:MAX_NEW_TEMPLATES]
 
     def _checked(self, result: RcaResult) -> RcaResult:
         """Drop a recommended playbook that does not exist: an RCA can only point at real ones."""
