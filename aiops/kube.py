@@ -472,12 +472,20 @@ class Kube:
         container: str | None = None,
         previous: bool = False,
         tail_lines: int | None = None,
+        since_seconds: int | None = None,
     ) -> str:
         """A container's log as text; ``previous`` for the last terminated instance.
 
+        ``tail_lines`` keeps the last N lines, ``since_seconds`` only lines newer than that
+        (Kubernetes API reference, "read log of the specified Pod": tailLines, sinceSeconds).
         Raises a :class:`PermanentApiError` (400) when there is no previous instance.
         """
-        query = {"container": container, "previous": "true" if previous else None, "tailLines": tail_lines}
+        query = {
+            "container": container,
+            "previous": "true" if previous else None,
+            "tailLines": tail_lines,
+            "sinceSeconds": since_seconds,
+        }
         path = resource_path("v1", "Pod", namespace, pod, "log")
         text: str = await self.request("GET", path, query=query, text=True)
         return text

@@ -78,7 +78,8 @@ async def events(ctx: ActionContext, params: EventsParams) -> ActionResult:
 class LogsParams(_common.Params):
     """``logs``: a container's log; ``previous`` for the last terminated instance (a crash's log).
 
-    ``tail_lines`` defaults to ``limits.log_tail_lines``.
+    ``tail_lines`` defaults to ``limits.log_tail_lines``; ``since_seconds`` keeps only lines
+    newer than that many seconds.
     """
 
     namespace: str
@@ -86,6 +87,7 @@ class LogsParams(_common.Params):
     container: str | None = None
     previous: bool = False
     tail_lines: int | None = Field(default=None, ge=0)
+    since_seconds: int | None = Field(default=None, ge=1)
 
     def target(self) -> str:
         return _common.ref("Pod", self.namespace, self.pod)
@@ -95,7 +97,12 @@ async def logs(ctx: ActionContext, params: LogsParams) -> ActionResult:
     """Output: the log text. The API answers 400 when there is no previous instance (ok=False)."""
     tail = params.tail_lines if params.tail_lines is not None else ctx.limits.log_tail_lines
     text = await ctx.kube.pod_log(
-        params.namespace, params.pod, container=params.container, previous=params.previous, tail_lines=tail
+        params.namespace,
+        params.pod,
+        container=params.container,
+        previous=params.previous,
+        tail_lines=tail,
+        since_seconds=params.since_seconds,
     )
     which = "previous " if params.previous else ""
     container = f" container {params.container}" if params.container else ""

@@ -117,3 +117,17 @@ async def test_notify_returns_the_message(run: Runner) -> None:
     """notify: ok, with the message as summary and output."""
     result = await run("notify", message="disk almost full")
     assert result.ok and result.summary == result.output == "disk almost full"
+
+
+async def test_logs_since_window_is_sent_as_the_api_names_it(run: Runner, emulator: ClusterEmulator) -> None:
+    """``since_seconds`` becomes the ``sinceSeconds`` query parameter of ``pods/NAME/log`` (API reference).
+
+    The emulator stores log text without per-line times, so it cannot filter by time: this checks
+    the wire contract, not the filtering.
+    """
+    emulator.put_object(pod("web-1"))
+    emulator.set_pod_log("default", "web-1", "a\nb\n")
+    result = await run("logs", namespace="default", pod="web-1", since_seconds="300")
+    assert result.ok
+    (call,) = emulator.calls_matching("GET", "/pods/web-1/log")
+    assert call.query.get("sinceSeconds") == "300"
