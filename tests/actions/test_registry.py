@@ -30,7 +30,14 @@ def test_params_coerce_rendered_strings() -> None:
     """Jinja renders strings: "5" → 5, "true" → True, "None"/"" → None for optional params."""
     actions = registry.builtin_actions()
     logs = actions["logs"].params.model_validate(
-        {"namespace": "web", "pod": "p", "previous": "true", "tail_lines": "50", "container": "None"}
+        {
+            "namespace": "web",
+            "pod": "p",
+            "previous": "true",
+            "tail_lines": "50",
+            "container": "None",
+            "since_seconds": "",
+        }
     )
     assert logs.model_dump() == {
         "namespace": "web",
@@ -38,6 +45,7 @@ def test_params_coerce_rendered_strings() -> None:
         "container": None,
         "previous": True,
         "tail_lines": 50,
+        "since_seconds": None,
     }
     scale = actions["scale"].params.model_validate(
         {"namespace": "a", "name": "b", "delta": "-1", "max_replicas": "10", "replicas": ""}
