@@ -83,6 +83,7 @@ class Services:
         self.pipeline.close()
         await self.executor.wait_idle(timeout_seconds=10)
         await self.enricher.wait_idle(timeout_seconds=10)
+        self.enricher.close()
         await self.kube.close()
         await self.store.close()
 

@@ -17,6 +17,7 @@ does not exist is dropped; nothing an RCA says executes.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -27,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from aiops import kube as kube_mod
 from aiops.enrichment import collect
+from aiops.enrichment.logs import scan as scan_mod
 from aiops.enrichment.logs import templates as templates_mod
 from aiops.enrichment.rca import evidence as evidence_mod
 from aiops.enrichment.rca import heuristics
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: Most templates kept per workload revision (a bounded baseline; Drain itself caps clusters).
 MAX_BASELINE_TEMPLATES = 2_000
+
+#: Enrichments reading from the Kubernetes API at the same time (the rest wait their turn).
+MAX_CONCURRENT_ENRICHMENTS = 1
 
 #: Most new-since-rollout templates reported on an incident.
 MAX_NEW_TEMPLATES = 50
@@ -121,13 +126,22 @@ class Enricher:
         self._redact_lines = redact_lines
         self._llm = llm
         self._tasks: set[asyncio.Task[Any]] = set()
+        # CPU-bound analysis (redaction, pattern scan, template mining, heuristics) runs on one
+        # worker thread that owns the compiled scanner: the event loop (the watch, the API) never
+        # waits for it, and hyperscan's scratch space is never shared between threads.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiops-enrich")
+        # At most this many enrichments read from the API at once: a storm of new incidents
+        # queues its enrichments instead of crowding out the watch and the executor.
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_ENRICHMENTS)
+        self._scanner: scan_mod.Scanner | None = None
 
     def launch(self, incident_id: str, event: ClusterEvent) -> None:
         """Enrich in the background; failures are logged and counted, never raised to the watch."""
 
         async def _guarded() -> None:
             try:
-                await self.enrich(incident_id, event)
+                async with self._slots:
+                    await self.enrich(incident_id, event)
             except Exception:  # stage boundary: enrichment must never take the pipeline down
                 log.exception("enrichment of incident %s failed", incident_id)
                 self._metrics.pipeline_errors_total.labels(stage="enrichment").inc()
@@ -141,27 +155,42 @@ class Enricher:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout_seconds)
 
-    async def enrich(self, incident_id: str, event: ClusterEvent) -> Enrichment:
-        """Collect, analyse, store and return the incident's enrichment."""
-        raw = await collect.collect(self._kube, event)
+    def close(self) -> None:
+        """Stop the analysis thread (after :meth:`wait_idle`)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _analyse(self, raw: collect.Collected, event: ClusterEvent) -> tuple[Evidence, RcaResult, set[str]]:
+        """On the analysis thread: redact, build the evidence, run the heuristic, mine templates."""
+        if self._scanner is None:
+            self._scanner = scan_mod.scanner()
+        logs = self._redact_lines(raw.logs)
+        previous = self._redact_lines(raw.previous_logs)
         evidence = evidence_mod.from_objects(
             raw.obj
             or {"apiVersion": event.resource.api_version, "kind": event.resource.kind, "metadata": {}},
             events=raw.events,
-            logs=self._redact_lines(raw.logs),
-            previous_logs=self._redact_lines(raw.previous_logs),
+            logs=logs,
+            previous_logs=previous,
             related=raw.related,
+            scanner=self._scanner,
         )
         if evidence.incident_type == "unknown":  # the object alone no longer shows it: trust the event
             evidence = evidence.model_copy(update={"incident_type": event.type.value})
-        heuristic = self._checked(heuristics.analyze(evidence))
+        miner = templates_mod.TemplateMiner()
+        current = {template for _, template in miner.assign(previous + logs)}
+        return evidence, heuristics.analyze(evidence), current
+
+    async def enrich(self, incident_id: str, event: ClusterEvent) -> Enrichment:
+        """Collect, analyse, store and return the incident's enrichment."""
+        raw = await collect.collect(self._kube, event)
+        loop = asyncio.get_running_loop()
+        evidence, analysed, current = await loop.run_in_executor(self._pool, self._analyse, raw, event)
+        heuristic = self._checked(analysed)
         rca, kept = heuristic, None
         if self._llm is not None:
             rca = self._checked(await self._llm(evidence, heuristics.analyze))
             kept = heuristic if rca.source != "heuristic" else None
-        revision, new_templates = await self._new_templates(
-            event, raw.obj, raw.related, raw.previous_logs + raw.logs
-        )
+        revision, new_templates = await self._new_templates(event, raw.obj, raw.related, current)
         enrichment = Enrichment(
             incident_id=incident_id,
             at=datetime.now(UTC),
@@ -178,7 +207,7 @@ class Enricher:
         return enrichment
 
     async def _new_templates(
-        self, event: ClusterEvent, pod: dict[str, Any], related: list[dict[str, Any]], lines: list[str]
+        self, event: ClusterEvent, pod: dict[str, Any], related: list[dict[str, Any]], current: set[str]
     ) -> tuple[int | None, list[str]]:
         """The pod's ReplicaSet revision and its log templates never seen at earlier revisions.
 
@@ -194,10 +223,8 @@ class Enricher:
             if obj.get("kind") == "ReplicaSet" and meta.get("name") == replicaset:
                 value = str((meta.get("annotations") or {}).get(evidence_mod.REVISION_ANNOTATION, ""))
                 revision = int(value) if value.isdigit() else None
-        if revision is None or not lines or event.subject.kind != "Deployment":
+        if revision is None or not current or event.subject.kind != "Deployment":
             return revision, []
-        miner = templates_mod.TemplateMiner()
-        current = {template for _, template in miner.assign(self._redact_lines(lines))}
         baseline = await self._store.templates_before(event.subject.key, revision)
         await self._store.add_templates(event.subject.key, revision, current)
         if baseline is None:
