@@ -49,6 +49,7 @@ from aiops.rules import loader as rules_loader
 from aiops.settings import Settings
 from aiops.sources.alertmanager import config as alert_config
 from aiops.sources.alertmanager import intake as intake_mod
+from aiops.sources.alertmanager import mapping as alert_mapping
 from aiops.store import Store
 from aiops.store import alerts as store_alerts
 
@@ -88,12 +89,14 @@ class Services:
         await self.store.close()
 
 
-def load_config(settings: Settings) -> tuple[registry_mod.PlaybookRegistry, engine_mod.RuleEngine]:
-    """Load and validate playbooks, rules and the alert mapping file.
+def load_config(
+    settings: Settings,
+) -> tuple[registry_mod.PlaybookRegistry, engine_mod.RuleEngine, alert_mapping.AlertMapping]:
+    """Load and validate playbooks, rules and the alert mapping file, once each.
 
     Raises ValidationFailed naming file, line and field.
     """
-    alert_config.load_mapping(settings.alertmanager.mapping_file)
+    mapping = alert_config.load_mapping(settings.alertmanager.mapping_file)
     dirs: list[Path] = []
     if settings.include_builtin_playbooks:
         dirs.append(registry_mod.builtin_playbook_dir())
@@ -101,14 +104,15 @@ def load_config(settings: Settings) -> tuple[registry_mod.PlaybookRegistry, engi
     registry = registry_mod.PlaybookRegistry(playbook_loader.load_playbooks(dirs))
     rules_path = settings.rules_file or rules_loader.default_rules_path()
     ruleset = rules_loader.load_rules(rules_path, registry)
-    return registry, engine_mod.RuleEngine(ruleset)
+    return registry, engine_mod.RuleEngine(ruleset), mapping
 
 
 async def build(
     settings: Settings, *, store: Store | None = None, kube: kube_mod.Kube | None = None
 ) -> Services:
     """Build every component. Raises ValidationFailed on invalid config (nothing is started)."""
-    registry, rules = load_config(settings)
+    registry, rules, alert_map = load_config(settings)
+    redactor = redact_mod.Redactor(settings.enrichment.redact_patterns)
     store = store or Store.connect(settings.redis_url, prefix=settings.redis_prefix)
     if kube is None:
         if settings.kube.server:
@@ -160,8 +164,8 @@ async def build(
         store=enrichments,
         playbook_ids=lambda: playbooks.current().ids(),
         metrics=metrics,
-        redact_lines=redact_mod.Redactor(settings.enrichment.redact_patterns).redact_lines,
-        llm=_llm_analysis(settings, metrics, lambda: playbooks.current().ids()),
+        redact_lines=redactor.redact_lines,
+        llm=_llm_analysis(settings, metrics, lambda: playbooks.current().ids(), redactor),
     )
     pipeline = Pipeline(
         dedup=dedup,
@@ -183,7 +187,7 @@ async def build(
         ),
         consumer=executor.instance_id,
         handle=pipeline.alert,
-        mapping=alert_config.load_mapping(settings.alertmanager.mapping_file),
+        mapping=alert_map,
         metrics=metrics,
     )
     app = create_app(
@@ -244,7 +248,10 @@ def tune_gc() -> None:
 
 
 def _llm_analysis(
-    settings: Settings, metrics: Metrics, playbook_ids: Callable[[], Collection[str]]
+    settings: Settings,
+    metrics: Metrics,
+    playbook_ids: Callable[[], Collection[str]],
+    redactor: redact_mod.Redactor,
 ) -> enricher_mod.LlmAnalysis | None:
     """The LLM RCA when an endpoint is configured (``llm.base_url`` and ``llm.model``), else None."""
     conf = settings.llm
@@ -262,7 +269,6 @@ def _llm_analysis(
         ),
         metrics=llm_metrics,
     )
-    redactor = redact_mod.Redactor(settings.enrichment.redact_patterns)
 
     async def analyze(evidence: Evidence, fallback: Callable[[Evidence], RcaResult]) -> RcaResult:
         return await rca_llm.analyze_with_llm(

@@ -8,6 +8,7 @@ gate records it does the executor continue the run, so the response carries the 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -99,29 +100,6 @@ def build_router(deps: ApiDeps) -> APIRouter:
     @router.get("/audit", tags=["audit"])
     async def audit(_: str = identity_dep, limit: int = Query(100, ge=1, le=10000)) -> list[dict[str, Any]]:
         entries = await deps.audit.list(limit=limit)
-        return [
-            {
-                "at": e.at.isoformat(),
-                "action": e.action,
-                "target": e.target,
-                "params": e.params,
-                "actor": e.actor,
-                "run_id": e.run_id,
-                "request_id": e.request_id,
-                "ok": e.ok,
-                "summary": e.summary,
-                "api_calls": [
-                    {
-                        "method": c.method,
-                        "path": c.path,
-                        "status": c.status,
-                        "body": c.body,
-                        "response": c.response,
-                    }
-                    for c in e.api_calls
-                ],
-            }
-            for e in entries
-        ]
+        return [{**dataclasses.asdict(entry), "at": entry.at.isoformat()} for entry in entries]
 
     return router

@@ -22,6 +22,7 @@ Guarantees, each enforced here:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -387,16 +388,7 @@ class Executor:
         else:
             rec.summary = result.summary
             rec.output = _clip(result.output)
-            rec.api_calls = [
-                {
-                    "method": c.method,
-                    "path": c.path,
-                    "status": c.status,
-                    "body": c.body,
-                    "response": c.response,
-                }
-                for c in result.api_calls
-            ]
+            rec.api_calls = [dataclasses.asdict(call) for call in result.api_calls]
             state = StepState.SUCCEEDED if result.ok else StepState.FAILED
             self._record_outcome(rec, state, error=result.error)
         await self._save(run)
