@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from aiops import background
 from aiops import kube as kube_mod
 from aiops.enrichment import collect
 from aiops.enrichment.logs import scan as scan_mod
@@ -125,7 +126,7 @@ class Enricher:
         self._metrics = metrics
         self._redact_lines = redact_lines
         self._llm = llm
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = background.Background(metrics, stage="enrichment", logger=log)
         # CPU-bound analysis (redaction, pattern scan, template mining, heuristics) runs on one
         # worker thread that owns the compiled scanner: the event loop (the watch, the API) never
         # waits for it, and hyperscan's scratch space is never shared between threads.
@@ -138,22 +139,17 @@ class Enricher:
     def launch(self, incident_id: str, event: ClusterEvent) -> None:
         """Enrich in the background; failures are logged and counted, never raised to the watch."""
 
-        async def _guarded() -> None:
-            try:
-                async with self._slots:
-                    await self.enrich(incident_id, event)
-            except Exception:  # stage boundary: enrichment must never take the pipeline down
-                log.exception("enrichment of incident %s failed", incident_id)
-                self._metrics.pipeline_errors_total.labels(stage="enrichment").inc()
+        async def _in_turn() -> None:
+            async with self._slots:
+                await self.enrich(incident_id, event)
 
-        task = asyncio.create_task(_guarded(), name=f"enrich:{incident_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(
+            _in_turn(), name=f"enrich:{incident_id}", what=f"enrichment of incident {incident_id}"
+        )
 
     async def wait_idle(self, timeout_seconds: float = 30.0) -> None:
         """Wait for background enrichments (shutdown, tests)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_seconds)
+        await self._background.wait_idle(timeout_seconds)
 
     def close(self) -> None:
         """Stop the analysis thread (after :meth:`wait_idle`)."""

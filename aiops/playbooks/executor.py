@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from aiops import errors
+from aiops import background, errors
 from aiops.actions import base as actions_base
 from aiops.actions.catalog import Risk
 from aiops.approvals import gate as gate_mod
@@ -136,7 +136,7 @@ class Executor:
         self._clock = clock
         self.instance_id = instance_id or f"exec-{secrets.token_hex(6)}"
         self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[Run | None]] = set()
+        self._background = background.Background(metrics, stage="executor", logger=log)
 
     # ----------------------------------------------------------------- entry points
 
@@ -167,18 +167,11 @@ class Executor:
     def launch(self, *, incident_id: str, event: ClusterEvent, playbook_id: str) -> asyncio.Task[Run | None]:
         """Start a run in the background (the watch handler does not wait for its steps)."""
 
-        async def _guarded() -> Run | None:
-            try:
-                return await self.start(incident_id=incident_id, event=event, playbook_id=playbook_id)
-            except Exception:  # stage boundary: one run must not take the pipeline down
-                log.exception("run of %s for incident %s failed to start", playbook_id, incident_id)
-                self._metrics.pipeline_errors_total.labels(stage="executor").inc()
-                return None
-
-        task = asyncio.create_task(_guarded(), name=f"run:{playbook_id}:{incident_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._background.spawn(
+            self.start(incident_id=incident_id, event=event, playbook_id=playbook_id),
+            name=f"run:{playbook_id}:{incident_id}",
+            what=f"run of {playbook_id} for incident {incident_id}",
+        )
 
     async def on_decision(self, request: ApprovalRequest) -> Run | None:
         """Continue the run behind a decided (or expired) approval request."""
@@ -223,8 +216,7 @@ class Executor:
 
     async def wait_idle(self, timeout_seconds: float = 30.0) -> None:
         """Wait for background runs started by :meth:`launch` (used on shutdown and in tests)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_seconds)
+        await self._background.wait_idle(timeout_seconds)
 
     async def get(self, run_id: str) -> Run | None:
         """The persisted run."""
