@@ -59,6 +59,38 @@ class Metrics:
             "aiops_pipeline_errors_total", "Errors caught at a stage boundary", ["stage"], registry=r
         )
 
+        self.guard_blocks_total = Counter(
+            "aiops_guard_blocks_total",
+            "Write steps a blast-radius guard stopped, by guard",
+            ["guard"],
+            registry=r,
+        )
+        self.guard_decision_seconds = Histogram(
+            "aiops_guard_decision_seconds",
+            "Time the guards took to decide on one write (seconds)",
+            ["phase"],
+            buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25),
+            registry=r,
+        )
+        self.verifications_total = Counter(
+            "aiops_verifications_total",
+            "Outcomes checked after writes: verified, not_verified, skipped",
+            ["action", "outcome"],
+            registry=r,
+        )
+        self.escalations_total = Counter(
+            "aiops_escalations_total",
+            "Runs escalated to people, by reason (a guard's name, not_verified, stale_plan, ...)",
+            ["reason"],
+            registry=r,
+        )
+        self.rechecks_total = Counter(
+            "aiops_rechecks_total",
+            "Re-checks of an approved plan right before acting, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format (version 0.0.4)."""
         return generate_latest(self.registry)

@@ -142,6 +142,50 @@ class ActionSettings(_Section):
     log_tail_lines: int = Field(200, ge=1, le=100_000)
 
 
+class SafetySettings(_Section):
+    """Blast-radius guards, dry-run and verification (docs/safety.md states each guarantee).
+
+    * ``dry_run``: send every write with ``dryRun=All`` (the server validates and answers what it
+      would store; nothing changes); a playbook may also set ``dry_run: true`` for itself.
+    * ``paused``: refuse every write, everywhere. ``pause_annotation``: a namespace annotated
+      with it set to ``"true"`` refuses every write in that namespace.
+    * ``namespaces`` / ``exclude_namespaces``: where writes may happen (``*`` = all);
+      ``protected_namespaces``: never written to (the operator's own namespace is added at start).
+    * ``budget_per_namespace`` / ``budget_per_cluster``: writes per rolling ``budget_window_seconds``.
+    * ``rate_limit_seconds``: one write-run per playbook and target in this time (default 4 hours,
+      as Robusta and Alertmanager's ``repeat_interval``).
+    * ``max_not_ready_node_share`` / ``ok_not_ready_nodes``: no disruptive action while more than
+      this share of nodes is NotReady, unless at most ``ok_not_ready_nodes`` are (cluster-autoscaler:
+      ``--max-total-unready-percentage=45``, ``--ok-total-unready-count``).
+    * ``max_unavailable_workload_share`` / ``workload_min_pods``: no disruptive action on a
+      workload of at least that many desired pods while more than this share is unavailable
+      (medik8s NodeHealthCheck ``minHealthy``, applied to a workload's pods).
+    * ``verify_settle_seconds`` / ``verify_timeout_seconds`` / ``verify_poll_seconds``: the
+      default verification after a write (a step's ``verify`` overrides the first two).
+    * ``max_replans``: how often a step whose target changed under its plan is planned and put up
+      for approval again before the run gives up.
+    """
+
+    dry_run: bool = False
+    paused: bool = False
+    pause_annotation: str = "aiops.io/paused"
+    namespaces: list[str] = Field(default_factory=lambda: ["*"])
+    exclude_namespaces: list[str] = Field(default_factory=list)
+    protected_namespaces: list[str] = Field(default_factory=lambda: ["kube-system"])
+    budget_per_namespace: int = Field(5, ge=0)
+    budget_per_cluster: int = Field(20, ge=0)
+    budget_window_seconds: int = Field(3600, ge=1)
+    rate_limit_seconds: int = Field(4 * 3600, ge=0)
+    max_not_ready_node_share: float = Field(0.45, ge=0, le=1)
+    ok_not_ready_nodes: int = Field(1, ge=0)
+    max_unavailable_workload_share: float = Field(0.5, ge=0, le=1)
+    workload_min_pods: int = Field(3, ge=1)
+    verify_settle_seconds: float = Field(30.0, ge=0)
+    verify_timeout_seconds: float = Field(300.0, gt=0)
+    verify_poll_seconds: float = Field(5.0, gt=0)
+    max_replans: int = Field(3, ge=0, le=20)
+
+
 class RunSettings(_Section):
     """Playbook runs: how long a run may wait for approvals before it is expired (seconds)."""
 
@@ -178,6 +222,7 @@ class Settings(BaseSettings):
     enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     runs: RunSettings = Field(default_factory=RunSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
 
     @classmethod
     def settings_customise_sources(
