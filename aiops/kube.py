@@ -210,6 +210,12 @@ def resource_path(
     return "/".join(parts)
 
 
+def summarize(payload: Any, status: int = 200) -> dict[str, Any]:
+    """A short JSON summary of an API answer: code, kind, name, resourceVersion; a Status's reason,
+    message and causes; a list's item count; a text's size in bytes."""
+    return _summary(status, payload)
+
+
 def _summary(status: int, payload: Any) -> dict[str, Any]:
     summary: dict[str, Any] = {"code": status}
     if isinstance(payload, str):

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +44,11 @@ from aiops.pipeline import Fetch, NamespaceFilter, Pipeline
 from aiops.playbooks import executor as executor_mod
 from aiops.playbooks import loader as playbook_loader
 from aiops.playbooks import registry as registry_mod
-from aiops.playbooks.runs import RunStore
+from aiops.playbooks.runs import Escalation, Run, RunStore
 from aiops.rules import engine as engine_mod
 from aiops.rules import loader as rules_loader
+from aiops.safety import guards as guards_mod
+from aiops.safety import verify as verify_mod
 from aiops.settings import Settings
 from aiops.sources.alertmanager import config as alert_config
 from aiops.sources.alertmanager import intake as intake_mod
@@ -107,6 +110,32 @@ def load_config(
     return registry, engine_mod.RuleEngine(ruleset), mapping
 
 
+#: Where Kubernetes mounts the pod's namespace for its service account.
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def own_namespace() -> list[str]:
+    """The namespace aiops runs in (``POD_NAMESPACE`` from the downward API, else the service
+    account's namespace file), protected from its own writes by default; empty outside a cluster."""
+    name = os.environ.get("POD_NAMESPACE", "").strip()
+    if not name and SERVICE_ACCOUNT_NAMESPACE.is_file():
+        name = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    return [name] if name else []
+
+
+async def _log_escalation(run: Run, escalation: Escalation) -> None:
+    """The escalation sink until chat is wired: one WARNING log line people can alert on."""
+    log.warning(
+        "ESCALATION incident=%s run=%s playbook=%s step=%r %s: %s",
+        run.incident_id,
+        run.id,
+        run.playbook_id,
+        escalation.step,
+        escalation.guard or escalation.kind,
+        escalation.reason,
+    )
+
+
 async def build(
     settings: Settings, *, store: Store | None = None, kube: kube_mod.Kube | None = None
 ) -> Services:
@@ -156,6 +185,12 @@ async def build(
         metrics=metrics,
         limits=limits,
         max_wait_seconds=settings.runs.max_wait_seconds,
+        guards=guards_mod.Guards(
+            store, settings.safety, metrics=metrics, protected_namespaces=own_namespace()
+        ),
+        verifier=verify_mod.Verifier(kube, poll_seconds=settings.safety.verify_poll_seconds),
+        safety=settings.safety,
+        on_escalation=_log_escalation,
     )
     owners = operator.OwnerIndex()
     enrichments = enricher_mod.EnrichmentStore(store)

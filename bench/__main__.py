@@ -1,14 +1,21 @@
 """``python -m bench`` (``make bench``): every benchmark in turn; results also in bench/results/*.json.
 
 Select some with ``python -m bench NAME...``; names: pipeline_throughput, watch_latency,
-operator_rss, webhook_ingest, log_analyzer.
+operator_rss, webhook_ingest, log_analyzer, guard_overhead.
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench import log_analyzer, operator_rss, pipeline_throughput, watch_latency, webhook_ingest
+from bench import (
+    guard_overhead,
+    log_analyzer,
+    operator_rss,
+    pipeline_throughput,
+    watch_latency,
+    webhook_ingest,
+)
 
 BENCHMARKS = {
     "pipeline_throughput": pipeline_throughput.run,
@@ -16,6 +23,7 @@ BENCHMARKS = {
     "operator_rss": operator_rss.run,
     "webhook_ingest": webhook_ingest.run,
     "log_analyzer": log_analyzer.run,
+    "guard_overhead": guard_overhead.run,
 }
 
 names = sys.argv[1:] or list(BENCHMARKS)

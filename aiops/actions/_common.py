@@ -5,12 +5,14 @@ Fed by: nothing. Consumed by: ``reads``, ``pods``, ``workloads``, ``nodes`` and 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
 from aiops import kube
+from aiops.actions.plan import Observation
 
 #: How a rendered template spells "no value"; optional params treat these as ``None``.
 _NONE_STRINGS = frozenset({"", "None", "null", "none"})
@@ -97,3 +99,80 @@ def event_summary(event: Mapping[str, Any]) -> dict[str, Any]:
         "count": event.get("count") or series.get("count") or 1,
         "lastTimestamp": kube.event_time(event) or None,
     }
+
+
+#: An object name as the API requires it: a DNS-1123 subdomain, never empty (an empty name would
+#: turn ``/namespaces/x/pods/NAME`` into the collection: "everything").
+#: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-subdomain-names
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+]
+
+#: A namespace name: a DNS-1123 label (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names).
+Namespace = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+]
+
+
+def pointer_get(obj: Any, pointer: str) -> Any:
+    """The value at JSON pointer ``pointer`` (RFC 6901, ``~1`` = ``/``) in ``obj``, or None if absent."""
+    current = obj
+    for raw in pointer.split("/")[1:]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return copy.deepcopy(current)
+
+
+def observe(api_version: str, obj: Mapping[str, Any], *pointers: str) -> Observation:
+    """An :class:`Observation` of ``obj`` with the values at ``pointers`` as they are now."""
+    m = meta(obj)
+    generation = m.get("generation")
+    return Observation(
+        api_version=api_version,
+        kind=str(obj.get("kind") or ""),
+        namespace=m.get("namespace"),
+        name=str(m.get("name") or ""),
+        uid=m.get("uid"),
+        resource_version=m.get("resourceVersion"),
+        generation=int(generation) if generation is not None else None,
+        fields={p: pointer_get(obj, p) for p in pointers},
+    )
+
+
+def label_selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Whether ``labels`` satisfy a ``metav1.LabelSelector`` (matchLabels AND matchExpressions).
+
+    An empty selector matches everything, a null one nothing, as the PodDisruptionBudget v1
+    reference defines for ``spec.selector`` (policy/v1).
+    https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+    """
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), set(expr.get("values") or [])
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def is_ready(pod: Mapping[str, Any]) -> bool:
+    """The pod's ``Ready`` condition is ``True`` and it is not terminating (Pod lifecycle docs)."""
+    if meta(pod).get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)

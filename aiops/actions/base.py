@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from aiops import kube
 from aiops.actions.catalog import ActionInfo
+from aiops.actions.plan import Plan
 
 #: One Kubernetes API call an action made; defined next to the client that records it.
 ApiCall = kube.ApiCall
@@ -27,13 +28,20 @@ ApiCall = kube.ApiCall
 
 @dataclass
 class ActionResult:
-    """The outcome of one action run. ``output`` is JSON-compatible (text, dict or list)."""
+    """The outcome of one action run. ``output`` is JSON-compatible (text, dict or list).
+
+    ``writes_done``: how many planned writes the API accepted (0: the cluster was not changed).
+    ``conflict``: the first write was refused with 409 (its resourceVersion or uid precondition
+    no longer held) before anything was written: the step may be planned again.
+    """
 
     ok: bool
     summary: str
     output: Any = None
     api_calls: list[ApiCall] = field(default_factory=list)
     error: str | None = None
+    writes_done: int = 0
+    conflict: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,12 @@ class ActionLimits:
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What an action may use: the Kubernetes client, the audit sink and who approved the run."""
+    """What an action may use: the Kubernetes client, the audit sink and who approved the run.
+
+    ``planned_at``: the time a planner uses for values derived from "now" (None: now); a re-plan
+    for the re-check passes the approved plan's, so equal intent gives equal calls.
+    ``dry_run``: writes go out with ``dryRun=All`` and change nothing.
+    """
 
     kube: kube.Kube
     audit: AuditSink
@@ -86,15 +99,30 @@ class ActionContext:
     run_id: str | None = None
     request_id: str | None = None
     limits: ActionLimits = field(default_factory=ActionLimits)
+    planned_at: datetime | None = None
+    dry_run: bool = False
+
+    def now(self) -> datetime:
+        """``planned_at`` or the current time (timezone-aware UTC)."""
+        return self.planned_at or datetime.now(UTC)
 
 
 ActionFn = Callable[[ActionContext, Any], Awaitable[ActionResult]]
 
+#: A write action's planner: reads the cluster, returns the exact calls it would make.
+PlanFn = Callable[[ActionContext, Any], Awaitable[Plan]]
+
 
 @dataclass(frozen=True)
 class Action:
-    """An implemented action: its catalog info, its params model (``extra="forbid"``) and its coroutine."""
+    """An implemented action: its catalog info, its params model (``extra="forbid"``) and its coroutine.
+
+    A write action also has ``plan``: ``run`` is then ``plan`` followed by
+    ``aiops.actions.apply.apply`` of that plan, and the executor calls the two apart (plan before
+    the approval request, apply after the re-check).
+    """
 
     info: ActionInfo
     params: type[BaseModel]
     run: ActionFn
+    plan: PlanFn | None = None

@@ -11,14 +11,14 @@ https://kubernetes.io/docs/concepts/scheduling-eviction/api-eviction/
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import Field
 
 from aiops import errors, kube
 from aiops.actions import _common
-from aiops.actions.base import ActionContext, ActionResult
+from aiops.actions.base import ActionContext
+from aiops.actions.plan import Expectation, Facts, Plan, PlannedCall, PodRemoval
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
@@ -26,40 +26,77 @@ MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 class NodeParams(_common.Params):
     """``cordon`` / ``uncordon``: the node's name."""
 
-    node: str
+    node: _common.Name
 
     def target(self) -> str:
         return _common.ref("Node", None, self.node)
 
 
-async def _set_unschedulable(ctx: ActionContext, node: str, unschedulable: bool) -> bool:
-    """Patch ``spec.unschedulable`` (as kubectl does: true, or removed); False when already so."""
-    current = await ctx.kube.get("v1", "Node", None, node)
-    if bool((current.get("spec") or {}).get("unschedulable")) == unschedulable:
-        return False
-    body = {"spec": {"unschedulable": True if unschedulable else None}}
-    await ctx.kube.patch("v1", "Node", None, node, body, patch_type="strategic")
-    return True
+def _unschedulable_call(node: dict[str, Any], name: str, unschedulable: bool) -> PlannedCall:
+    """The patch kubectl sends (``spec.unschedulable``: true, or removed), pinned to the
+    resourceVersion read."""
+    body = {
+        "metadata": {"resourceVersion": _common.meta(node).get("resourceVersion")},
+        "spec": {"unschedulable": True if unschedulable else None},
+    }
+    return PlannedCall(
+        method="PATCH",
+        path=kube.resource_path("v1", "Node", None, name),
+        body=body,
+        content_type=kube.PATCH_CONTENT_TYPES["strategic"],
+        object=_common.ref("Node", None, name),
+        effect=f"mark node {name} {'unschedulable (cordon)' if unschedulable else 'schedulable (uncordon)'}",
+    )
 
 
-async def cordon(ctx: ActionContext, params: NodeParams) -> ActionResult:
-    """Mark the node unschedulable. Output: ``{"changed": bool}``."""
-    changed = await _set_unschedulable(ctx, params.node, True)
-    summary = f"cordoned node {params.node}" if changed else f"node {params.node} was already cordoned"
-    return ActionResult(ok=True, summary=summary, output={"changed": changed})
+async def _plan_schedulable(ctx: ActionContext, params: NodeParams, *, unschedulable: bool) -> Plan:
+    node = await ctx.kube.get("v1", "Node", None, params.node)
+    already = bool((node.get("spec") or {}).get("unschedulable")) == unschedulable
+    action = "cordon" if unschedulable else "uncordon"
+    if already:
+        summary = (
+            f"node {params.node} was already cordoned"
+            if unschedulable
+            else f"node {params.node} was already schedulable"
+        )
+    else:
+        summary = f"cordoned node {params.node}" if unschedulable else f"uncordoned node {params.node}"
+    return Plan(
+        action=action,
+        target=params.target(),
+        planned_at=ctx.now(),
+        calls=[] if already else [_unschedulable_call(node, params.node, unschedulable)],
+        observed=[_common.observe("v1", node, "/spec/unschedulable")],
+        expect=[]
+        if already
+        else [
+            Expectation(
+                check="node_unschedulable" if unschedulable else "node_schedulable",
+                api_version="v1",
+                kind="Node",
+                name=params.node,
+            )
+        ],
+        facts=Facts(node=params.node, disruptive=unschedulable and not already),
+        summary=summary,
+        output={"changed": not already},
+    )
 
 
-async def uncordon(ctx: ActionContext, params: NodeParams) -> ActionResult:
-    """Mark the node schedulable again. Output: ``{"changed": bool}``."""
-    changed = await _set_unschedulable(ctx, params.node, False)
-    summary = f"uncordoned node {params.node}" if changed else f"node {params.node} was already schedulable"
-    return ActionResult(ok=True, summary=summary, output={"changed": changed})
+async def plan_cordon(ctx: ActionContext, params: NodeParams) -> Plan:
+    """Plan marking the node unschedulable (no call when it already is). Output: ``{"changed": bool}``."""
+    return await _plan_schedulable(ctx, params, unschedulable=True)
+
+
+async def plan_uncordon(ctx: ActionContext, params: NodeParams) -> Plan:
+    """Plan marking the node schedulable again (no call when it is). Output: ``{"changed": bool}``."""
+    return await _plan_schedulable(ctx, params, unschedulable=False)
 
 
 class DrainParams(_common.Params):
     """``drain``: ``timeout_seconds`` bounds the eviction retries (capped by the limits' timeout)."""
 
-    node: str
+    node: _common.Name
     ignore_daemonsets: bool = True
     delete_emptydir_data: bool = False
     timeout_seconds: float | None = Field(default=None, gt=0)
@@ -107,62 +144,67 @@ def sort_pods(
     return evict, skipped, refusals
 
 
-async def _evict_one(ctx: ActionContext, pod: dict[str, Any], deadline: float) -> str | None:
-    """Evict, retrying 429 with exponential backoff until ``deadline`` (loop time); None on success,
-    else why the pod is still there."""
-    loop = asyncio.get_running_loop()
-    meta = _common.meta(pod)
-    delay = ctx.limits.eviction_retry_seconds
-    while True:
-        try:
-            await ctx.kube.evict(meta["namespace"], meta["name"])
-            return None
-        except kube.NotFound:
-            return None  # already gone
-        except kube.TooManyRequests as exc:
-            reason = "; ".join(exc.causes) or exc.message
-            if loop.time() + delay > deadline:
-                return reason
-            await asyncio.sleep(delay)
-            delay *= 2
-        except kube.ApiError as exc:
-            return str(exc)
+async def plan_drain(ctx: ActionContext, params: DrainParams) -> Plan:
+    """Plan what ``kubectl drain`` does: cordon the node (unless it is), then evict each of its pods
+    through the Eviction API (never a plain delete), each eviction retrying 429 (a
+    PodDisruptionBudget forbids it now) until the timeout.
 
-
-async def drain(ctx: ActionContext, params: DrainParams) -> ActionResult:
-    """Cordon the node, then evict its pods through the Eviction API (never a plain delete).
-
-    A 429 (a PodDisruptionBudget forbids it now) is retried with exponential backoff from
-    ``limits.eviction_retry_seconds`` until the timeout; pods still blocked make the result ok=False,
-    naming them with the budget's message. Raises :class:`aiops.errors.ActionRefused` (leaving the
-    node cordoned, as kubectl does) when a pod may not be evicted without ``--force``-like options.
+    Raises :class:`aiops.errors.ActionRefused`, before anything is written, when a pod may not be
+    evicted without ``--force``-like options (see :func:`sort_pods`).
     Output: ``{"cordoned", "evicted": [ns/name], "skipped": [{pod, reason}], "failed": [{pod, reason}]}``.
     """
-    cordoned = await _set_unschedulable(ctx, params.node, True)
+    node = await ctx.kube.get("v1", "Node", None, params.node)
     pods = await ctx.kube.list("v1", "Pod", None, field_selector=f"spec.nodeName={params.node}")
     to_evict, skipped, refusals = sort_pods(pods, params)
     if refusals:
-        raise errors.ActionRefused(
-            f"node {params.node} is cordoned but cannot be drained: " + "; ".join(refusals)
-        )
+        raise errors.ActionRefused(f"node {params.node} cannot be drained: " + "; ".join(refusals))
     timeout = ctx.limits.eviction_timeout_seconds
     if params.timeout_seconds is not None:
         timeout = min(timeout, params.timeout_seconds)
-    deadline = asyncio.get_running_loop().time() + timeout
-    outcomes = await asyncio.gather(*(_evict_one(ctx, pod, deadline) for pod in to_evict))
-    evicted = [_name(pod) for pod, why in zip(to_evict, outcomes, strict=True) if why is None]
-    failed = [
-        {"pod": _name(pod), "reason": why}
-        for pod, why in zip(to_evict, outcomes, strict=True)
-        if why is not None
-    ]
-    output = {"cordoned": cordoned, "evicted": evicted, "skipped": skipped, "failed": failed}
-    if failed:
-        blocked = "; ".join(f"{f['pod']}: {f['reason']}" for f in failed)
-        summary = f"node {params.node}: {len(failed)} pod(s) could not be evicted ({blocked})"
-        return ActionResult(ok=False, summary=summary, output=output, error=summary)
-    if not to_evict:
-        return ActionResult(ok=True, summary=f"node {params.node} cordoned; no pods to evict", output=output)
-    return ActionResult(
-        ok=True, summary=f"drained node {params.node}: evicted {len(evicted)} pod(s)", output=output
+    cordoned = not (node.get("spec") or {}).get("unschedulable")
+    calls = [_unschedulable_call(node, params.node, True)] if cordoned else []
+    observed = [_common.observe("v1", node, "/spec/unschedulable")]
+    removals: list[PodRemoval] = []
+    for pod in to_evict:
+        meta = _common.meta(pod)
+        namespace, name = str(meta["namespace"]), str(meta["name"])
+        calls.append(
+            PlannedCall(
+                method="POST",
+                path=kube.resource_path("v1", "Pod", namespace, name, "eviction"),
+                body={
+                    "apiVersion": "policy/v1",
+                    "kind": "Eviction",
+                    "metadata": {"name": name, "namespace": namespace},
+                },
+                object=_common.ref("Pod", namespace, name),
+                effect=f"evict pod {namespace}/{name} (its PodDisruptionBudget permitting)",
+                retry_429_seconds=timeout,
+            )
+        )
+        observed.append(_common.observe("v1", pod))
+        removals.append(
+            PodRemoval(
+                namespace=namespace,
+                name=name,
+                uid=meta.get("uid"),
+                ready=_common.is_ready(pod),
+                labels=dict(meta.get("labels") or {}),
+            )
+        )
+    summary = (
+        f"drained node {params.node}: evicted {len(to_evict)} pod(s)"
+        if to_evict
+        else f"node {params.node} cordoned; no pods to evict"
+    )
+    return Plan(
+        action="drain",
+        target=params.target(),
+        planned_at=ctx.now(),
+        calls=calls,
+        observed=observed,
+        expect=[Expectation(check="node_drained", api_version="v1", kind="Node", name=params.node)],
+        facts=Facts(node=params.node, pod_removals=removals, disruptive=True, drain=True),
+        summary=summary,
+        output={"cordoned": cordoned, "evicted": [], "skipped": skipped, "failed": []},
     )

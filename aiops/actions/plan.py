@@ -150,15 +150,17 @@ class Expectation(BaseModel):
 class PodRemoval(BaseModel):
     """A pod the plan deletes or evicts, for the PodDisruptionBudget pre-check.
 
-    ``ready``: the pod's Ready condition at plan time. ``budgets``: the PodDisruptionBudgets whose
-    selector matches it, each as ``{name, disruptions_allowed, current_healthy, desired_healthy,
-    unhealthy_pod_eviction_policy}`` from the budget's ``status`` (PodDisruptionBudget v1 reference).
+    ``ready``: the pod's Ready condition at plan time; ``labels``: its labels (budgets select by
+    them). ``budgets``: the PodDisruptionBudgets whose selector matches it, each as ``{name,
+    disruptions_allowed, current_healthy, desired_healthy, unhealthy_pod_eviction_policy}`` from
+    the budget's ``status`` (PodDisruptionBudget v1 reference).
     """
 
     namespace: str
     name: str
     uid: str | None = None
     ready: bool = False
+    labels: dict[str, str] = Field(default_factory=dict)
     budgets: list[dict[str, Any]] = Field(default_factory=list)
 
 

@@ -3,7 +3,10 @@
 Fed by: ``aiops.runtime`` (``builtin_actions()`` once at start-up). Consumed by: the playbook
 executor and the chat copilot, which look actions up by name.
 
-The wrapper gives every action the same behaviour (``aiops.actions.base``):
+A write action is a planner (``plan``): ``run`` plans and applies the plan at once
+(``aiops.actions.apply``); the executor calls ``plan`` and ``apply`` apart, with the approval,
+the re-check and the guards in between. The wrapper gives every action the same behaviour
+(``aiops.actions.base``):
 
 * the API calls it made are recorded (``Kube.recording``) into ``ActionResult.api_calls``;
 * an API failure (:class:`aiops.kube.ApiError`, e.g. a 409 Conflict) becomes ``ok=False`` with the
@@ -20,29 +23,34 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiops import errors, kube
-from aiops.actions import _common, nodes, pods, reads, workloads
-from aiops.actions.base import Action, ActionContext, ActionResult, ApiCall, AuditEntry
+from aiops.actions import _common, apply, nodes, pods, reads, workloads
+from aiops.actions.base import Action, ActionContext, ActionResult, ApiCall, AuditEntry, PlanFn
 from aiops.actions.catalog import CATALOG, ActionInfo
+from aiops.actions.plan import Plan
 
 log = logging.getLogger(__name__)
 
 _Impl = Callable[[ActionContext, Any], Awaitable[ActionResult]]
 
-#: name → (params model, implementation). Must cover exactly ``CATALOG``.
-_IMPLEMENTATIONS: dict[str, tuple[type[_common.Params], _Impl]] = {
+#: Reads: name → (params model, implementation).
+_READS: dict[str, tuple[type[_common.Params], _Impl]] = {
     "describe": (reads.DescribeParams, reads.describe),
     "events": (reads.EventsParams, reads.events),
     "logs": (reads.LogsParams, reads.logs),
     "rollout_history": (reads.RolloutHistoryParams, reads.rollout_history),
     "notify": (reads.NotifyParams, reads.notify),
-    "delete_pod": (pods.DeletePodParams, pods.delete_pod),
-    "rollout_restart": (workloads.RolloutRestartParams, workloads.rollout_restart),
-    "rollback": (workloads.RollbackParams, workloads.rollback),
-    "scale": (workloads.ScaleParams, workloads.scale),
-    "patch_resources": (workloads.PatchResourcesParams, workloads.patch_resources),
-    "cordon": (nodes.NodeParams, nodes.cordon),
-    "uncordon": (nodes.NodeParams, nodes.uncordon),
-    "drain": (nodes.DrainParams, nodes.drain),
+}
+
+#: Writes: name → (params model, planner). With ``_READS``, must cover exactly ``CATALOG``.
+_WRITES: dict[str, tuple[type[_common.Params], PlanFn]] = {
+    "delete_pod": (pods.DeletePodParams, pods.plan_delete_pod),
+    "rollout_restart": (workloads.RolloutRestartParams, workloads.plan_rollout_restart),
+    "rollback": (workloads.RollbackParams, workloads.plan_rollback),
+    "scale": (workloads.ScaleParams, workloads.plan_scale),
+    "patch_resources": (workloads.PatchResourcesParams, workloads.plan_patch_resources),
+    "cordon": (nodes.NodeParams, nodes.plan_cordon),
+    "uncordon": (nodes.NodeParams, nodes.plan_uncordon),
+    "drain": (nodes.DrainParams, nodes.plan_drain),
 }
 
 #: How long recording an audit entry may take when the run is being cancelled (seconds).
@@ -54,12 +62,44 @@ def builtin_actions() -> dict[str, Action]:
 
     Raises ``RuntimeError`` if the implementations and the catalog disagree (a programming error).
     """
-    if set(_IMPLEMENTATIONS) != set(CATALOG):
-        raise RuntimeError(f"actions and catalog differ: {sorted(set(_IMPLEMENTATIONS) ^ set(CATALOG))}")
-    return {
+    implemented = set(_READS) | set(_WRITES)
+    if implemented != set(CATALOG) or any(CATALOG[name].writes for name in _READS):
+        raise RuntimeError(f"actions and catalog differ: {sorted(implemented ^ set(CATALOG))}")
+    actions = {
         name: Action(info=CATALOG[name], params=model, run=_wrap(CATALOG[name], impl))
-        for name, (model, impl) in _IMPLEMENTATIONS.items()
+        for name, (model, impl) in _READS.items()
     }
+    for name, (model, planner) in _WRITES.items():
+        actions[name] = Action(
+            info=CATALOG[name],
+            params=model,
+            run=_wrap(CATALOG[name], _plan_and_apply(planner)),
+            plan=planner,
+        )
+    return actions
+
+
+def _plan_and_apply(planner: PlanFn) -> _Impl:
+    async def run(ctx: ActionContext, params: Any) -> ActionResult:
+        plan: Plan = await planner(ctx, params)
+        return await apply.apply(ctx, plan)
+
+    run.__doc__ = planner.__doc__
+    return run
+
+
+def applier(info: ActionInfo) -> Callable[[ActionContext, Any, Plan], Awaitable[ActionResult]]:
+    """For the executor: apply an approved, re-checked ``plan`` of write action ``info`` with the
+    registry's shared behaviour (API calls recorded, API failures as ``ok=False``, exactly one
+    audit entry). Call as ``await applier(info)(ctx, params, plan)``."""
+
+    async def _apply(ctx: ActionContext, params: Any, plan: Plan) -> ActionResult:
+        async def impl(ctx: ActionContext, params: Any) -> ActionResult:
+            return await apply.apply(ctx, plan)
+
+        return await _wrap(info, impl)(ctx, params)
+
+    return _apply
 
 
 async def _audit(

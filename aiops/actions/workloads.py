@@ -11,14 +11,14 @@ https://kubernetes.io/docs/reference/using-api/api-concepts/#conflicts).
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from aiops import errors
+from aiops import errors, kube
 from aiops.actions import _common, quantity, reads
-from aiops.actions.base import ActionContext, ActionResult
+from aiops.actions.base import ActionContext
+from aiops.actions.plan import Expectation, Facts, Observation, Plan, PlannedCall
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -41,33 +41,79 @@ class RolloutRestartParams(_common.Params):
     """``rollout_restart``: workload ``kind``/``namespace``/``name``."""
 
     kind: Literal["Deployment", "StatefulSet", "DaemonSet"] = "Deployment"
-    namespace: str
-    name: str
+    namespace: _common.Namespace
+    name: _common.Name
 
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
 
 
-async def rollout_restart(ctx: ActionContext, params: RolloutRestartParams) -> ActionResult:
-    """Set the pod template annotation ``kubectl.kubernetes.io/restartedAt`` to now (RFC 3339, UTC),
-    which is what ``kubectl rollout restart`` does; the controller then replaces every pod.
+def _observe_workload(obj: dict[str, Any]) -> Observation:
+    """The fields a template write depends on: the pod template (a rollout since would move it),
+    ``spec.paused`` and the revision annotation (a rollout or rollback since would move it)."""
+    return _common.observe(
+        "apps/v1",
+        obj,
+        "/spec/template",
+        "/spec/paused",
+        "/metadata/annotations/deployment.kubernetes.io~1revision",
+    )
+
+
+def _rollout_expectation(kind: str, namespace: str, name: str, obj: dict[str, Any]) -> Expectation:
+    """The rollout the write starts completes: observedGeneration reaches the new generation."""
+    generation = int(_common.meta(obj).get("generation") or 1)
+    return Expectation(
+        check="rollout_complete",
+        api_version="apps/v1",
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        values={"min_generation": generation + 1},
+    )
+
+
+async def plan_rollout_restart(ctx: ActionContext, params: RolloutRestartParams) -> Plan:
+    """Plan what ``kubectl rollout restart`` does: a strategic patch of the pod template annotation
+    ``kubectl.kubernetes.io/restartedAt`` to the plan's time (RFC 3339, UTC), with the
+    resourceVersion read as precondition; the controller then replaces every pod.
 
     Raises :class:`aiops.errors.ActionRefused` for a paused Deployment (kubectl refuses it too).
     """
     obj = await ctx.kube.get("apps/v1", params.kind, params.namespace, params.name)
     if (obj.get("spec") or {}).get("paused"):
         raise errors.ActionRefused(f"{params.target()} is paused; resume the rollout before restarting it")
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
-    await ctx.kube.patch("apps/v1", params.kind, params.namespace, params.name, body, patch_type="strategic")
-    return ActionResult(ok=True, summary=f"restarted {params.target()}", output={"restartedAt": now})
+    now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {
+        "metadata": {"resourceVersion": _common.meta(obj).get("resourceVersion")},
+        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}},
+    }
+    call = PlannedCall(
+        method="PATCH",
+        path=kube.resource_path("apps/v1", params.kind, params.namespace, params.name),
+        body=body,
+        content_type=kube.PATCH_CONTENT_TYPES["strategic"],
+        object=params.target(),
+        effect=f"set the pod template annotation {RESTARTED_AT}={now}: every pod is replaced",
+    )
+    return Plan(
+        action="rollout_restart",
+        target=params.target(),
+        planned_at=ctx.now(),
+        calls=[call],
+        observed=[_observe_workload(obj)],
+        expect=[_rollout_expectation(params.kind, params.namespace, params.name, obj)],
+        facts=Facts(workload=params.target(), disruptive=True),
+        summary=f"restarted {params.target()}",
+        output={"restartedAt": now},
+    )
 
 
 class RollbackParams(_common.Params):
     """``rollback``: Deployment ``namespace``/``name`` to ``to_revision`` (None: the previous one)."""
 
-    namespace: str
-    name: str
+    namespace: _common.Namespace
+    name: _common.Name
     to_revision: int | None = Field(default=None, ge=1)
 
     def target(self) -> str:
@@ -82,8 +128,8 @@ def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-async def rollback(ctx: ActionContext, params: RollbackParams) -> ActionResult:
-    """Do what ``kubectl rollout undo`` does client-side (kubectl polymorphichelpers/rollback.go).
+async def plan_rollback(ctx: ActionContext, params: RollbackParams) -> Plan:
+    """Plan what ``kubectl rollout undo`` does client-side (kubectl polymorphichelpers/rollback.go).
 
     Find the Deployment's ReplicaSets (selector + controller uid), pick ``to_revision`` or the highest
     revision below the current one, and JSON-patch the Deployment: ``spec.template`` := the
@@ -128,10 +174,23 @@ async def rollback(ctx: ActionContext, params: RollbackParams) -> ActionResult:
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "add", "path": "/metadata/annotations", "value": notes},
     ]
-    await ctx.kube.patch("apps/v1", "Deployment", params.namespace, params.name, patch, patch_type="json")
     images = [c.get("image") for c in (template.get("spec") or {}).get("containers") or []]
-    return ActionResult(
-        ok=True,
+    call = PlannedCall(
+        method="PATCH",
+        path=kube.resource_path("apps/v1", "Deployment", params.namespace, params.name),
+        body=patch,
+        content_type=kube.PATCH_CONTENT_TYPES["json"],
+        object=params.target(),
+        effect=f"replace the pod template with revision {wanted}'s ({', '.join(map(str, images))})",
+    )
+    return Plan(
+        action="rollback",
+        target=params.target(),
+        planned_at=ctx.now(),
+        calls=[call],
+        observed=[_observe_workload(deployment), _common.observe("apps/v1", rs, "/spec/template")],
+        expect=[_rollout_expectation("Deployment", params.namespace, params.name, deployment)],
+        facts=Facts(workload=params.target(), disruptive=True),
         summary=f"rolled {params.target()} back from revision {current} to {wanted}",
         output={
             "from_revision": current,
@@ -152,8 +211,8 @@ class ScaleParams(_common.Params):
     """
 
     kind: Literal["Deployment", "StatefulSet", "ReplicaSet", "HorizontalPodAutoscaler"] = "Deployment"
-    namespace: str
-    name: str
+    namespace: _common.Namespace
+    name: _common.Name
     replicas: int | None = None
     delta: int | None = None
     max_replicas: int = Field(ge=0)
@@ -168,39 +227,78 @@ class ScaleParams(_common.Params):
         return _common.ref(self.kind, self.namespace, self.name)
 
 
-async def scale(ctx: ActionContext, params: ScaleParams) -> ActionResult:
-    """Set replicas through the Scale subresource, with the Scale's resourceVersion as precondition.
+async def plan_scale(ctx: ActionContext, params: ScaleParams) -> Plan:
+    """Plan a merge patch of the Scale subresource's ``spec.replicas``, with the object's
+    resourceVersion as precondition (the Scale carries its parent's).
 
     A HorizontalPodAutoscaler's ``spec.maxReplicas`` is patched instead (merge patch, same
     precondition); its ``minReplicas`` is the floor. Raises :class:`aiops.errors.ActionRefused`
     when the result is below the floor (0, or minReplicas) or above ``max_replicas``.
-    Output: ``{"from": N, "to": M}``; no write when already at M.
+    Output: ``{"from": N, "to": M}``; no call when already at M.
     """
     if params.kind == "HorizontalPodAutoscaler":
-        hpa = await ctx.kube.get("autoscaling/v2", params.kind, params.namespace, params.name)
-        spec = hpa.get("spec") or {}
+        obj = await ctx.kube.get("autoscaling/v2", params.kind, params.namespace, params.name)
+        spec = obj.get("spec") or {}
         before = int(spec.get("maxReplicas", 0))
         after = _bounded(params, before, floor=max(1, int(spec.get("minReplicas") or 1)), what="maxReplicas")
-        if after != before:
-            body = {"metadata": {"resourceVersion": _common.meta(hpa).get("resourceVersion")}}
-            body["spec"] = {"maxReplicas": after}
-            await ctx.kube.patch(
-                "autoscaling/v2", params.kind, params.namespace, params.name, body, patch_type="merge"
-            )
+        path = kube.resource_path("autoscaling/v2", params.kind, params.namespace, params.name)
+        observed = _common.observe("autoscaling/v2", obj, "/spec/maxReplicas", "/spec/scaleTargetRef")
+        expect = Expectation(
+            check="autoscaler_ceiling",
+            api_version="autoscaling/v2",
+            kind=params.kind,
+            namespace=params.namespace,
+            name=params.name,
+            values={"max_replicas": after},
+        )
+        body = {"metadata": {"resourceVersion": _common.meta(obj).get("resourceVersion")}}
+        body["spec"] = {"maxReplicas": after}
+        effect = f"set spec.maxReplicas {before} → {after}"
         done = f"raised the ceiling of {params.target()} from {before} to {after} replicas"
         same = f"{params.target()} already allows at most {after} replicas"
+        workload = None
     else:
-        current = await ctx.kube.get_scale("apps/v1", params.kind, params.namespace, params.name)
-        before = int((current.get("spec") or {}).get("replicas", 0))
+        obj = await ctx.kube.get("apps/v1", params.kind, params.namespace, params.name)
+        before = int((obj.get("spec") or {}).get("replicas", 1))
         after = _bounded(params, before, floor=0, what="replicas")
-        if after != before:
-            body = {"metadata": {"resourceVersion": _common.meta(current).get("resourceVersion")}}
-            body["spec"] = {"replicas": after}
-            await ctx.kube.patch_scale("apps/v1", params.kind, params.namespace, params.name, body)
+        path = kube.resource_path("apps/v1", params.kind, params.namespace, params.name, "scale")
+        observed = _common.observe("apps/v1", obj, "/spec/replicas")
+        expect = Expectation(
+            check="replicas_ready",
+            api_version="apps/v1",
+            kind=params.kind,
+            namespace=params.namespace,
+            name=params.name,
+            values={"replicas": after},
+        )
+        body = {"metadata": {"resourceVersion": _common.meta(obj).get("resourceVersion")}}
+        body["spec"] = {"replicas": after}
+        effect = f"set replicas {before} → {after} through the scale subresource"
         done = f"scaled {params.target()} from {before} to {after}"
         same = f"{params.target()} already has {after} replicas"
-    return ActionResult(
-        ok=True, summary=same if after == before else done, output={"from": before, "to": after}
+        workload = params.target()
+    calls = []
+    if after != before:
+        calls.append(
+            PlannedCall(
+                method="PATCH",
+                path=path,
+                body=body,
+                content_type=kube.PATCH_CONTENT_TYPES["merge"],
+                object=params.target(),
+                effect=effect,
+            )
+        )
+    return Plan(
+        action="scale",
+        target=params.target(),
+        planned_at=ctx.now(),
+        calls=calls,
+        observed=[observed],
+        expect=[expect] if calls else [],
+        facts=Facts(workload=workload, disruptive=after < before),
+        summary=done if calls else same,
+        output={"from": before, "to": after},
     )
 
 
@@ -219,9 +317,9 @@ class PatchResourcesParams(_common.Params):
     ``memory_factor`` (× the current limit), clamped to ``limits.max_memory_limit_bytes``."""
 
     kind: Literal["Deployment", "StatefulSet", "DaemonSet"] = "Deployment"
-    namespace: str
-    name: str
-    container: str
+    namespace: _common.Namespace
+    name: _common.Name
+    container: _common.Name
     memory_limit: str | None = None
     memory_factor: float | None = Field(default=None, gt=0)
     cpu_limit: str | None = None
@@ -256,8 +354,8 @@ def _new_memory(params: PatchResourcesParams, current: int | None, ceiling: int)
     return min(wanted, ceiling), wanted > ceiling
 
 
-async def patch_resources(ctx: ActionContext, params: PatchResourcesParams) -> ActionResult:
-    """Strategic-merge-patch one container's limits (containers merge by name, so its image and the
+async def plan_patch_resources(ctx: ActionContext, params: PatchResourcesParams) -> Plan:
+    """Plan a strategic merge patch of one container's limits (containers merge by name, so its image and the
     other containers stay), with the resourceVersion read as precondition; requests are lowered to
     stay <= limits. Quantities: https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
 
@@ -312,8 +410,23 @@ async def patch_resources(ctx: ActionContext, params: PatchResourcesParams) -> A
             "template": {"spec": {"containers": [{"name": params.container, "resources": patch_resources_}]}}
         },
     }
-    await ctx.kube.patch("apps/v1", params.kind, params.namespace, params.name, body, patch_type="strategic")
     changes = ", ".join(f"{k} limit {limits.get(k, 'unset')} → {v}" for k, v in new_limits.items())
-    return ActionResult(
-        ok=True, summary=f"{params.target()} container {params.container}: {changes}", output=output
+    call = PlannedCall(
+        method="PATCH",
+        path=kube.resource_path("apps/v1", params.kind, params.namespace, params.name),
+        body=body,
+        content_type=kube.PATCH_CONTENT_TYPES["strategic"],
+        object=params.target(),
+        effect=f"container {params.container}: {changes}; the controller rolls every pod",
+    )
+    return Plan(
+        action="patch_resources",
+        target=params.target(),
+        planned_at=ctx.now(),
+        calls=[call],
+        observed=[_observe_workload(obj)],
+        expect=[_rollout_expectation(params.kind, params.namespace, params.name, obj)],
+        facts=Facts(workload=params.target(), disruptive=True),
+        summary=f"{params.target()} container {params.container}: {changes}",
+        output=output,
     )

@@ -22,7 +22,8 @@ from typing import Any
 
 from aiops import errors, store
 from aiops.actions.catalog import Risk
-from aiops.approvals.model import ApprovalRequest, ApprovalState
+from aiops.actions.plan import Plan
+from aiops.approvals.model import ApprovalRequest, ApprovalState, Outcome, RequestOutcome
 from aiops.events.model import ObjectRef
 from aiops.metrics import Metrics
 
@@ -95,12 +96,16 @@ class ApprovalGate:
         risk: Risk,
         target: ObjectRef | None,
         params: dict[str, Any],
+        plan: Plan | None = None,
+        attempt: int = 0,
+        dry_run: bool = False,
     ) -> ApprovalRequest:
-        """Open a pending request for one step (``params`` JSON-compatible, exactly what will run),
-        expiring ``policy.ttl_for(risk)`` seconds from now.
+        """Open a pending request for one step (``params`` JSON-compatible and ``plan``: exactly
+        what will run), expiring ``policy.ttl_for(risk)`` seconds from now.
 
-        Idempotent per (``run_id``, ``step_index``): a repeated call (a retried executor, another
-        replica) returns the request already open for that step, whatever its state."""
+        Idempotent per (``run_id``, ``step_index``, ``attempt``): a repeated call (a retried
+        executor, another replica) returns the request already open for that step and plan
+        attempt, whatever its state."""
         now = self._clock()
         fresh = ApprovalRequest(
             id=secrets.token_urlsafe(16),
@@ -113,6 +118,9 @@ class ApprovalGate:
             risk=risk,
             target=target,
             params=params,
+            plan=plan,
+            attempt=attempt,
+            dry_run=dry_run,
             created_at=now,
             expires_at=now + timedelta(seconds=self._policy.ttl_for(risk)),
         )
@@ -123,6 +131,7 @@ class ApprovalGate:
             request_json=fresh.model_dump_json(),
             created=fresh.created_at.timestamp(),
             expires=fresh.expires_at.timestamp(),
+            attempt=attempt,
         )
         if standing == fresh.id:
             await self._update_pending_gauge()
@@ -183,8 +192,22 @@ class ApprovalGate:
         stored = await self._store.approval_fetch(request_id)
         if stored is None:
             return None
-        request_json, decision_json = stored
-        return _assemble(request_json, decision_json)
+        request_json, decision_json, outcome_json = stored
+        request = _assemble(request_json, decision_json)
+        if outcome_json is not None:
+            request.closed = RequestOutcome.model_validate_json(outcome_json)
+        return request
+
+    async def close(
+        self, request_id: str, outcome: Outcome, reason: str, *, guard: str | None = None
+    ) -> ApprovalRequest | None:
+        """Record what became of a decided request: ``executed``, ``dry_run`` or ``not_run`` with
+        ``reason`` (and the ``guard`` that blocked it). The last call stands. Returns the request
+        as closed, or None when it is unknown or past retention."""
+        note = RequestOutcome(outcome=outcome, reason=reason, at=self._clock(), guard=guard)
+        if not await self._store.approval_close(request_id, note.model_dump_json()):
+            return None
+        return await self.get(request_id)
 
     async def list(
         self, *, state: ApprovalState | None = None, limit: int = 100
@@ -242,6 +265,7 @@ class ApprovalGate:
             run_id=current.run_id,
             step_index=current.step_index,
             retention_seconds=self._policy.retention_seconds,
+            attempt=current.attempt,
         )
         return won, _assemble(current.model_dump_json(include=_REQUEST_FIELDS), standing)
 
@@ -251,7 +275,7 @@ class ApprovalGate:
 
 
 _DECISION_FIELDS = {"state", "decided_by", "decided_at", "reason"}
-_REQUEST_FIELDS = set(ApprovalRequest.model_fields) - _DECISION_FIELDS
+_REQUEST_FIELDS = set(ApprovalRequest.model_fields) - _DECISION_FIELDS - {"closed"}
 
 
 def _assemble(request_json: str, decision_json: str | None) -> ApprovalRequest:

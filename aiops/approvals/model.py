@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from aiops.actions.catalog import Risk
+from aiops.actions.plan import Plan
 from aiops.events.model import ObjectRef
 
 
@@ -25,12 +26,34 @@ class ApprovalState(StrEnum):
     EXPIRED = "expired"
 
 
+class Outcome(StrEnum):
+    """What became of a decided request: the step ``executed``, was ``dry_run`` (sent with
+    ``dryRun=All``), or was ``not_run`` (the problem was gone, the target changed under the plan,
+    a guard blocked it, or it failed before writing); see ``outcome_reason``."""
+
+    EXECUTED = "executed"
+    DRY_RUN = "dry_run"
+    NOT_RUN = "not_run"
+
+
+class RequestOutcome(BaseModel):
+    """The closing note of a request: ``outcome``, why, when, and the guard that blocked it (if any)."""
+
+    outcome: Outcome
+    reason: str
+    at: datetime
+    guard: str | None = None
+
+
 class ApprovalRequest(BaseModel):
     """A request to run one step of one playbook run.
 
     ``id`` is unguessable (``secrets.token_urlsafe(16)``, 128 bits). ``params`` are the step's
-    rendered parameters, exactly what will run. ``expires_at`` = ``created_at`` + the TTL for
-    ``risk``. ``decided_by``/``decided_at``/``reason`` are set once, by the one decision.
+    rendered parameters; ``plan`` the exact API calls the step will make, with the diff the API
+    server answered in a dry run (None for a step without writes). ``attempt`` counts re-plans of
+    the step (0 for the first plan). ``expires_at`` = ``created_at`` + the TTL for ``risk``.
+    ``decided_by``/``decided_at``/``reason`` are set once, by the one decision; ``closed`` says
+    what became of the step afterwards.
     """
 
     id: str
@@ -43,9 +66,13 @@ class ApprovalRequest(BaseModel):
     risk: Risk
     target: ObjectRef | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    plan: Plan | None = None
+    attempt: int = 0
+    dry_run: bool = False
     created_at: datetime
     expires_at: datetime
     state: ApprovalState = ApprovalState.PENDING
     decided_by: str | None = None
     decided_at: datetime | None = None
     reason: str | None = None
+    closed: RequestOutcome | None = None

@@ -24,8 +24,16 @@ from rich.table import Table
 from aiops import client as client_mod
 from aiops import runtime
 from aiops.demo import seed
-from aiops.settings import ActionSettings, ApiSettings, ApprovalSettings, KubeSettings, Settings
+from aiops.settings import (
+    ActionSettings,
+    ApiSettings,
+    ApprovalSettings,
+    KubeSettings,
+    SafetySettings,
+    Settings,
+)
 from aiops.store import Store
+from aiops.testing import controllers as controllers_mod
 from aiops.testing import emulator as emulator_mod
 
 DEMO_TOKEN_BYTES = 18
@@ -164,6 +172,10 @@ async def run_demo(*, redis_url: str | None, interactive: bool, console: Console
                 api=ApiSettings(host="127.0.0.1", port=0, tokens={"demo-sre": token}),
                 approvals=ApprovalSettings(sweep_interval_seconds=1.0),
                 actions=ActionSettings(eviction_retry_seconds=0.2, eviction_timeout_seconds=10.0),
+                # Short enough to watch: each write's outcome must hold 2 s, within 20 s.
+                safety=SafetySettings(
+                    verify_settle_seconds=2.0, verify_timeout_seconds=20.0, verify_poll_seconds=0.5
+                ),
             )
             services = await runtime.build(settings, store=store)
             stop = asyncio.Event()
@@ -176,7 +188,10 @@ async def run_demo(*, redis_url: str | None, interactive: bool, console: Console
                     await asyncio.wait_for(asyncio.gather(ready.wait(), api_started.wait()), timeout=30)
                 port = services.api_port or 0
                 console.print(f"[bold]api:[/] http://127.0.0.1:{port} (token for identity demo-sre: {token})")
-                report = await _drive(services, emu, port, token, interactive=interactive, console=console)
+                async with controllers_mod.running_controllers(emu):  # replace pods, finish rollouts
+                    report = await _drive(
+                        services, emu, port, token, interactive=interactive, console=console
+                    )
             finally:
                 stop.set()
                 await server
@@ -208,6 +223,9 @@ async def _drive(
         console.print(_incident_table(await api.incidents()))
         console.print(_steps_table(await _runs(services)))
         for _round in range(10):  # a decision can unblock the next medium/high step of a run
+            # Writes are verified before a run goes on: wait for that before asking again.
+            with console.status("verifying the outcome of the approved writes…"):
+                await _wait_for(_settled, timeout_seconds=60, settle_seconds=0.5)
             pending = await api.approvals("pending")
             if not pending:
                 break

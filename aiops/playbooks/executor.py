@@ -15,8 +15,23 @@ Guarantees, each enforced here:
   mid-step) is marked ``unknown`` on resume and is never run again.
 * What runs is what was approved: params are rendered once, persisted on the step and shown in
   the approval request; execution uses the persisted params.
-* ``guards`` (:class:`StepGuard`) are consulted before a request is opened and again before
-  acting: the place where blast-radius guards, re-checks and plans plug in (a later issue).
+* Plans before approval: a write step is planned first (``Action.plan``: the exact API calls,
+  completed with the facts the guards need and previewed by the API server with ``dryRun=All``);
+  the approval request carries that plan, and the plan is what runs.
+* Re-check before acting: once approved, the step is planned again with the same ``planned_at``
+  and compared (``aiops.safety.recheck``). If the incident is resolved, the step does not run
+  and the run stops; if the target changed under the plan, the request is closed with the reason
+  and the step is planned and put up for approval again (up to ``safety.max_replans`` times). A
+  write that meets 409 Conflict before writing anything is re-planned the same way: never
+  overwritten blindly.
+* Guards: ``Guards.check`` before the request is opened and ``Guards.acquire`` right before acting
+  (budget, rate limit, concurrency, storm halts, PodDisruptionBudgets, namespaces, pause). A
+  blocked step is never dropped silently: the run escalates with the guard's name and reason.
+* Verify after acting: the plan's expectations are checked within a bounded time (``Verifier``);
+  not verified escalates and, when the step declares ``compensate``, adds the compensating step
+  (behind the gate) and skips the rest of the playbook.
+* Dry-run (``safety.dry_run`` or the playbook's ``dry_run``): the same path, with every write sent
+  as ``dryRun=All``; nothing changes, nothing is verified, no budget is spent.
 """
 
 from __future__ import annotations
@@ -25,23 +40,39 @@ import asyncio
 import dataclasses
 import logging
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from aiops import background, errors
+from aiops import background, errors, kube
 from aiops.actions import base as actions_base
-from aiops.actions.catalog import Risk
+from aiops.actions import facts as facts_mod
+from aiops.actions import preview as preview_mod
+from aiops.actions import registry as actions_registry
+from aiops.actions.plan import Plan
 from aiops.approvals import gate as gate_mod
-from aiops.approvals.model import ApprovalRequest, ApprovalState
+from aiops.approvals.model import ApprovalRequest, ApprovalState, Outcome
+from aiops.events.incident import Incident, IncidentStatus
 from aiops.events.model import ClusterEvent, ObjectRef
 from aiops.metrics import Metrics
 from aiops.playbooks import registry as registry_mod
 from aiops.playbooks import templating
-from aiops.playbooks.model import Playbook, Step
-from aiops.playbooks.runs import TERMINAL_RUN_STATES, Run, RunState, RunStore, StepRecord, StepState
+from aiops.playbooks.model import Playbook, Step, Verify
+from aiops.playbooks.runs import (
+    TERMINAL_RUN_STATES,
+    Escalation,
+    Run,
+    RunState,
+    RunStore,
+    StepRecord,
+    StepState,
+)
+from aiops.safety import recheck
+from aiops.safety.guards import Guards, WriteDecision
+from aiops.safety.verify import Verifier
+from aiops.settings import SafetySettings
 from aiops.store import Store
 
 log = logging.getLogger(__name__)
@@ -50,20 +81,23 @@ log = logging.getLogger(__name__)
 MAX_OUTPUT_CHARS = 64 * 1024
 
 
-class StepGuard(Protocol):
-    """A check consulted before a step is put up for approval and again right before it runs."""
-
-    async def check(self, run: Run, step: StepRecord) -> str | None:
-        """Return a reason to block the step, or None to let it proceed."""
-        ...
-
-
 class IncidentLinker(Protocol):
-    """Records which runs belong to an incident (the Deduplicator implements it)."""
+    """Records which runs belong to an incident and reads it back (the Deduplicator implements it)."""
 
     async def attach_run(self, incident_id: str, run_id: str) -> None:
         """Link ``run_id`` to ``incident_id``."""
         ...
+
+    async def get(self, incident_id: str) -> Incident | None:
+        """The incident (to tell whether its problem is gone), or None when unknown."""
+        ...
+
+
+#: Called for every escalation (chat posts it; the runtime logs it). Must not raise.
+EscalationHook = Callable[[Run, Escalation], Awaitable[None]]
+
+#: What ``_advance_step`` tells the loop: move on, stop here for now, or process the step again.
+_NEXT, _WAIT, _AGAIN = "next", "wait", "again"
 
 
 def _now() -> datetime:
@@ -117,7 +151,10 @@ class Executor:
         metrics: Metrics,
         limits: actions_base.ActionLimits,
         max_wait_seconds: int = 24 * 3600,
-        guards: Sequence[StepGuard] = (),
+        guards: Guards | None = None,
+        verifier: Verifier | None = None,
+        safety: SafetySettings | None = None,
+        on_escalation: EscalationHook | None = None,
         clock: Callable[[], datetime] = _now,
         instance_id: str | None = None,
     ) -> None:
@@ -132,7 +169,10 @@ class Executor:
         self._metrics = metrics
         self._limits = limits
         self._max_wait = timedelta(seconds=max_wait_seconds)
-        self._guards = tuple(guards)
+        self._guards = guards
+        self._verifier = verifier
+        self._safety = safety or SafetySettings()
+        self._on_escalation = on_escalation
         self._clock = clock
         self.instance_id = instance_id or f"exec-{secrets.token_hex(6)}"
         self._locks: dict[str, asyncio.Lock] = {}
@@ -185,7 +225,8 @@ class Executor:
         return expired
 
     async def resume(self) -> list[Run]:
-        """After a (re)start: close stale runs, mark orphaned in-flight steps unknown, advance the rest."""
+        """After a (re)start: close stale runs, mark orphaned in-flight steps unknown, advance the rest
+        (a step whose verification was under way is verified again: it only reads)."""
         resumed: list[Run] = []
         for run in await self._runs.active():
             now = self._clock()
@@ -196,7 +237,7 @@ class Executor:
                 continue
             for rec in run.steps:
                 if rec.state == StepState.RUNNING:
-                    owner = await self._store.claim_owner(self._claim_name(run.id, rec.index))
+                    owner = await self._store.claim_owner(self._claim_name(run.id, rec))
                     if owner != self.instance_id:
                         rec.state = StepState.UNKNOWN
                         rec.error = (
@@ -204,6 +245,7 @@ class Executor:
                             "not re-run (a step runs at most once)"
                         )
                         rec.finished_at = now
+                        await self._release(run, rec, wrote=True)
                         await self._finish(
                             run, RunState.FAILED, f"step {rec.name!r} outcome unknown after restart"
                         )
@@ -224,8 +266,29 @@ class Executor:
 
     # ----------------------------------------------------------------- the state machine
 
-    def _claim_name(self, run_id: str, index: int) -> str:
-        return f"step:{run_id}:{index}"
+    def _claim_name(self, run_id: str, rec: StepRecord) -> str:
+        suffix = f":{rec.attempt}" if rec.attempt else ""
+        return f"step:{run_id}:{rec.index}{suffix}"
+
+    def _step_def(self, playbook: Playbook, rec: StepRecord) -> Step:
+        """The playbook step behind a record; a compensation record gets its step built from the
+        ``compensate`` block of the step it undoes."""
+        if rec.compensates is None:
+            return playbook.steps[rec.index]
+        undo = playbook.steps[rec.compensates].compensate
+        if undo is None:
+            raise errors.ConfigError(f"step {playbook.steps[rec.compensates].name!r} has no compensate block")
+        return Step(
+            name=rec.name,
+            action=undo.action,
+            risk=undo.risk,
+            timeout_seconds=undo.timeout_seconds,
+            params=undo.params,
+            verify=Verify(enabled=True),
+        )
+
+    def _dry_run(self, playbook: Playbook) -> bool:
+        return self._safety.dry_run or playbook.dry_run
 
     async def _advance(self, run_id: str) -> Run | None:
         lock = self._locks.setdefault(run_id, asyncio.Lock())
@@ -241,10 +304,16 @@ class Executor:
                 return run
             while run.next_step < len(run.steps):
                 rec = run.steps[run.next_step]
-                step = playbook.steps[rec.index]
-                proceed = await self._advance_step(run, playbook, step, rec)
-                if not proceed:
+                try:
+                    step = self._step_def(playbook, rec)
+                except (errors.ConfigError, IndexError) as exc:
+                    await self._finish(run, RunState.FAILED, f"step {rec.name!r} unavailable: {exc}")
                     return run
+                verdict = await self._advance_step(run, playbook, step, rec)
+                if verdict == _WAIT or run.state in TERMINAL_RUN_STATES:
+                    return run
+                if verdict == _AGAIN:
+                    continue
                 failed = rec.state in {
                     StepState.FAILED,
                     StepState.REFUSED,
@@ -256,16 +325,22 @@ class Executor:
                     return run
                 run.next_step += 1
                 await self._save(run)
-            await self._finish(run, RunState.SUCCEEDED, None)
+            unverified = [r for r in run.steps if (r.verification or {}).get("state") == "not_verified"]
+            if unverified:
+                names = ", ".join(repr(r.name) for r in unverified)
+                await self._finish(run, RunState.FAILED, f"not verified: {names}; escalated")
+            else:
+                await self._finish(run, RunState.SUCCEEDED, None)
             return run
 
-    async def _advance_step(self, run: Run, playbook: Playbook, step: Step, rec: StepRecord) -> bool:
-        """Move one step forward. Returns False when the run must stop here for now."""
+    async def _advance_step(self, run: Run, playbook: Playbook, step: Step, rec: StepRecord) -> str:
+        """Move one step forward; returns _NEXT, _WAIT (stop here for now) or _AGAIN (re-planned)."""
         if rec.state == StepState.PENDING:
-            if not await self._prepare(run, playbook, step, rec):
-                return True  # failed preparation is a recorded outcome
-            if step.risk == Risk.LOW:
-                return await self._execute(run, step, rec, actor=None, request_id=None)
+            action = await self._prepare(run, playbook, step, rec)
+            if action is None:
+                return _NEXT  # failed, refused, blocked or nothing to do: a recorded outcome
+            if action.plan is None:
+                return _NEXT if await self._execute_read(run, step, rec) else _WAIT
             request = await self._gate.request(
                 run_id=run.id,
                 incident_id=run.incident_id,
@@ -276,6 +351,9 @@ class Executor:
                 risk=rec.risk,
                 target=_target(rec.params),
                 params=rec.params,
+                plan=rec.plan,
+                attempt=rec.attempt,
+                dry_run=rec.dry_run,
             )
             rec.approval_id = request.id
             rec.state = StepState.AWAITING_APPROVAL
@@ -283,111 +361,431 @@ class Executor:
             self._metrics.steps_total.labels(risk=rec.risk.value, outcome="awaiting_approval").inc()
             await self._save(run)
             log.info("run %s step %r waits for approval %s", run.id, rec.name, request.id)
-            return False
+            return _WAIT
         if rec.state == StepState.AWAITING_APPROVAL:
-            return await self._after_decision(run, step, rec)
+            return await self._after_decision(run, playbook, step, rec)
+        if rec.state == StepState.SUCCEEDED and (rec.verification or {}).get("state") == "verifying":
+            await self._verify(run, step, rec)  # after the write, or resumed mid-verification
+            await self._release(run, rec, wrote=True)
+            return _NEXT
         # RUNNING: another executor holds the claim, or resume() will judge it. Any other state
         # is terminal for the step: the caller moves on or fails the run.
-        return rec.state != StepState.RUNNING
+        return _WAIT if rec.state == StepState.RUNNING else _NEXT
 
-    async def _prepare(self, run: Run, playbook: Playbook, step: Step, rec: StepRecord) -> bool:
-        """Render and validate the step's params and consult the guards. False on failure."""
-        action = self._actions.get(step.action)
-        context = {
+    def _context(self, run: Run, playbook: Playbook, rec: StepRecord) -> dict[str, Any]:
+        return {
             "event": run.event.template_context(),
             "incident": {"id": run.incident_id},
             "run": {"id": run.id, "playbook_id": playbook.id},
+            "steps": {
+                r.name: {"output": r.output, "params": r.params, "state": r.state.value, "summary": r.summary}
+                for r in run.steps
+                if r.index < rec.index
+            },
         }
+
+    async def _prepare(
+        self, run: Run, playbook: Playbook, step: Step, rec: StepRecord
+    ) -> actions_base.Action | None:
+        """Render and validate the params; for a write, plan it and consult the guards.
+
+        Returns the action to go on with, or None when the step already has its outcome."""
+        action = self._actions.get(step.action)
         try:
             if action is None:
                 raise errors.PermanentError(f"action {step.action!r} is not implemented")
-            rendered = templating.render_params(step.params, context)
+            rendered = templating.render_params(step.params, self._context(run, playbook, rec))
             params = action.params.model_validate(rendered)
         except (errors.AiopsError, ValidationError) as exc:
             self._record_outcome(rec, StepState.FAILED, error=f"invalid params: {exc}")
             await self._save(run)
-            return False
+            return None
         rec.params = params.model_dump(mode="json")
-        for guard in self._guards:
-            reason = await guard.check(run, rec)
-            if reason:
-                self._record_outcome(rec, StepState.BLOCKED, error=reason)
-                await self._save(run)
-                return False
-        return True
+        if action.plan is None:
+            return action
+        rec.dry_run = self._dry_run(playbook)
+        try:
+            plan = await self._plan(action, params, dry_run=rec.dry_run)
+        except errors.ActionRefused as exc:
+            self._record_outcome(rec, StepState.REFUSED, error=str(exc))
+            await self._save(run)
+            return None
+        except (errors.AiopsError, ValidationError) as exc:
+            self._record_outcome(rec, StepState.FAILED, error=f"could not plan: {exc}")
+            await self._save(run)
+            return None
+        rec.plan = plan
+        if plan.noop:
+            rec.summary = f"nothing to do: {plan.summary}"
+            rec.output = plan.output
+            self._record_outcome(rec, StepState.SKIPPED)
+            await self._save(run)
+            return None
+        block = await self._guards.check(self._decision(run, rec, plan)) if self._guards else None
+        if block is not None:
+            await self._blocked(run, rec, block.guard, block.reason)
+            return None
+        return action
 
-    async def _after_decision(self, run: Run, step: Step, rec: StepRecord) -> bool:
+    async def _plan(
+        self, action: actions_base.Action, params: Any, *, dry_run: bool, planned_at: datetime | None = None
+    ) -> Plan:
+        """The action's plan, its facts completed and, for a first plan, previewed by the server."""
+        assert action.plan is not None
+        ctx = self._ctx(actor=None, run_id=None, request_id=None, planned_at=planned_at, dry_run=dry_run)
+        plan = await action.plan(ctx, params)
+        plan = await facts_mod.complete(ctx, plan)
+        if planned_at is None and not plan.noop:
+            plan = await preview_mod.preview(ctx, plan)
+        return plan.model_copy(update={"dry_run": dry_run})
+
+    def _ctx(
+        self,
+        *,
+        actor: str | None,
+        run_id: str | None,
+        request_id: str | None,
+        planned_at: datetime | None = None,
+        dry_run: bool = False,
+    ) -> actions_base.ActionContext:
+        return actions_base.ActionContext(
+            kube=self._kube,
+            audit=self._audit,
+            actor=actor,
+            run_id=run_id,
+            request_id=request_id,
+            limits=self._limits,
+            planned_at=planned_at,
+            dry_run=dry_run,
+        )
+
+    def _decision(self, run: Run, rec: StepRecord, plan: Plan) -> WriteDecision:
+        return WriteDecision(
+            run_id=run.id,
+            step_index=rec.index,
+            playbook_id=run.playbook_id,
+            incident_id=run.incident_id,
+            action=rec.action,
+            plan=plan,
+            dry_run=rec.dry_run,
+        )
+
+    async def _after_decision(self, run: Run, playbook: Playbook, step: Step, rec: StepRecord) -> str:
         request = await self._gate.get(rec.approval_id) if rec.approval_id else None
         if request is None:
             self._record_outcome(rec, StepState.FAILED, error="approval request not found")
             await self._save(run)
-            return True
+            return _NEXT
         if request.state == ApprovalState.PENDING:
-            return False
+            return _WAIT
         if request.state == ApprovalState.REJECTED:
             self._record_outcome(
                 rec, StepState.REJECTED, error=f"rejected by {request.decided_by}: {request.reason}"
             )
             await self._finish(run, RunState.REJECTED, f"step {rec.name!r} rejected by {request.decided_by}")
-            return False
+            return _WAIT
         if request.state == ApprovalState.EXPIRED:
             self._record_outcome(rec, StepState.EXPIRED, error="approval request expired undecided")
             await self._finish(run, RunState.EXPIRED, f"approval for step {rec.name!r} expired")
-            return False
+            return _WAIT
         # Approved, as recorded in Redis just now: the only path to a medium/high action.
         rec.approved_by = request.decided_by
-        for guard in self._guards:
-            reason = await guard.check(run, rec)
-            if reason:
-                self._record_outcome(rec, StepState.BLOCKED, error=reason)
-                await self._save(run)
-                return True
-        return await self._execute(run, step, rec, actor=request.decided_by, request_id=request.id)
+        return await self._act(run, playbook, step, rec, request)
 
-    async def _execute(
-        self, run: Run, step: Step, rec: StepRecord, *, actor: str | None, request_id: str | None
-    ) -> bool:
-        if not await self._store.claim(self._claim_name(run.id, rec.index), self.instance_id):
+    async def _act(
+        self, run: Run, playbook: Playbook, step: Step, rec: StepRecord, request: ApprovalRequest
+    ) -> str:
+        """An approved write: problem still there, plan still true, guards agree → apply, verify."""
+        action = self._actions[step.action]
+        gone = await self._problem_gone(run)
+        if gone is not None:
+            return await self._not_run(run, rec, request, gone, stop=True)
+        approved = rec.plan
+        if action.plan is None or approved is None:  # a write always has a plan; refuse otherwise
+            self._record_outcome(rec, StepState.FAILED, error="no plan recorded for an approved write step")
+            await self._save(run)
+            return _NEXT
+        params = action.params.model_validate(rec.params)
+        try:
+            fresh = await self._plan(action, params, dry_run=rec.dry_run, planned_at=approved.planned_at)
+        except kube.NotFound as exc:
+            return await self._not_run(run, rec, request, f"the target is gone: {exc.message}", stop=True)
+        except errors.ActionRefused as exc:
+            self._metrics.rechecks_total.labels(outcome="refused").inc()
+            await self._gate.close(request.id, Outcome.NOT_RUN, f"refused on re-check: {exc}")
+            self._record_outcome(rec, StepState.REFUSED, error=f"refused on re-check: {exc}")
+            await self._save(run)
+            return _NEXT
+        except (errors.AiopsError, ValidationError) as exc:
+            await self._gate.close(request.id, Outcome.NOT_RUN, f"re-check failed: {exc}")
+            self._record_outcome(rec, StepState.FAILED, error=f"re-check failed: {exc}")
+            await self._save(run)
+            return _NEXT
+        verdict = recheck.compare(approved, fresh)
+        self._metrics.rechecks_total.labels(outcome=verdict.verdict).inc()
+        if verdict.verdict == "changed":
+            return await self._replan(run, rec, request.id, verdict.reason)
+        if verdict.verdict == "noop":
+            await self._gate.close(request.id, Outcome.NOT_RUN, verdict.reason)
+            rec.summary = verdict.reason
+            self._record_outcome(rec, StepState.SKIPPED)
+            await self._save(run)
+            return _NEXT
+        shown = {call.intent(): call for call in approved.calls}
+        fresh.calls = [
+            call.model_copy(
+                update={"diff": shown[call.intent()].diff, "preview": shown[call.intent()].preview}
+            )
+            for call in fresh.calls
+        ]
+        decision = self._decision(run, rec, fresh)
+        block = await self._guards.acquire(decision) if self._guards else None
+        if block is not None:
+            await self._gate.close(request.id, Outcome.NOT_RUN, block.reason, guard=block.guard)
+            await self._blocked(run, rec, block.guard, block.reason)
+            return _NEXT
+        result = await self._execute_write(
+            run, step, rec, fresh, actor=request.decided_by, request_id=request.id
+        )
+        if result is None:
+            return _WAIT  # claimed elsewhere
+        if result.conflict:
+            await self._release(run, rec, wrote=False, plan=fresh)
+            return await self._replan(run, rec, request.id, f"the write met 409 Conflict: {result.error}")
+        return await self._after_write(run, step, rec, fresh, result=result, request_id=request.id)
+
+    async def _after_write(
+        self,
+        run: Run,
+        step: Step,
+        rec: StepRecord,
+        fresh: Plan,
+        *,
+        result: actions_base.ActionResult,
+        request_id: str,
+    ) -> str:
+        """Close the request with what happened; start verification or release the guards."""
+        outcome = Outcome.DRY_RUN if rec.dry_run else Outcome.EXECUTED
+        await self._gate.close(request_id, outcome, rec.summary or rec.state.value)
+        if rec.state == StepState.SUCCEEDED and not rec.dry_run and self._verifiable(step, fresh):
+            # Verification takes up to its timeout: it continues in the background (and again
+            # after a restart: it only reads), so the approver gets the write's outcome at once.
+            rec.verification = {
+                "state": "verifying",
+                "detail": f"checking {len(fresh.expect)} expectation(s)",
+            }
+            await self._save(run)
+            self._background.spawn(
+                self._advance(run.id), name=f"verify:{run.id}", what=f"verification of run {run.id}"
+            )
+            return _WAIT
+        why = "dry run: nothing changed" if rec.dry_run else "nothing to check"
+        if rec.state != StepState.SUCCEEDED:
+            why = "the write failed"
+        elif not step.verify.enabled:
+            why = "disabled for this step"
+        elif self._verifier is None:
+            why = "no verifier configured"
+        rec.verification = {"state": "skipped", "detail": why}
+        self._metrics.verifications_total.labels(action=rec.action, outcome="skipped").inc()
+        await self._save(run)
+        await self._release(run, rec, wrote=result.writes_done > 0, plan=fresh)
+        return _NEXT
+
+    def _verifiable(self, step: Step, plan: Plan) -> bool:
+        return step.verify.enabled and bool(plan.expect) and self._verifier is not None
+
+    async def _problem_gone(self, run: Run) -> str | None:
+        incident = await self._incidents.get(run.incident_id)
+        if incident is not None and incident.status == IncidentStatus.RESOLVED:
+            when = f" at {incident.resolved_at.isoformat()}" if incident.resolved_at else ""
+            return f"the problem is gone: incident {incident.id} resolved{when}"
+        return None
+
+    async def _not_run(
+        self, run: Run, rec: StepRecord, request: ApprovalRequest, reason: str, *, stop: bool
+    ) -> str:
+        """Close the request without running the step; with ``stop`` end the run as stopped."""
+        self._metrics.rechecks_total.labels(outcome="gone").inc()
+        await self._gate.close(request.id, Outcome.NOT_RUN, reason)
+        rec.summary = reason
+        self._record_outcome(rec, StepState.SKIPPED)
+        if stop:
+            await self._finish(run, RunState.STOPPED, f"step {rec.name!r} not run: {reason}")
+            return _WAIT
+        await self._save(run)
+        return _NEXT
+
+    async def _replan(self, run: Run, rec: StepRecord, request_id: str, reason: str) -> str:
+        """The approved plan no longer holds: close its request and plan the step again (a new
+        request), or give up after ``safety.max_replans`` and escalate."""
+        await self._gate.close(request_id, Outcome.NOT_RUN, f"not run: {reason}; planned again")
+        rec.replans.append({"attempt": rec.attempt, "request_id": request_id, "reason": reason})
+        if rec.attempt >= self._safety.max_replans:
+            self._record_outcome(
+                rec, StepState.FAILED, error=f"the target kept changing under the plan: {reason}"
+            )
+            await self._escalate(run, rec, "stale", f"gave up after {rec.attempt + 1} plans: {reason}")
+            await self._save(run)
+            return _NEXT
+        rec.attempt += 1
+        rec.state = StepState.PENDING
+        rec.approval_id = None
+        rec.approved_by = None
+        rec.plan = None
+        await self._save(run)
+        log.info("run %s step %r planned again (attempt %d): %s", run.id, rec.name, rec.attempt, reason)
+        return _AGAIN
+
+    async def _blocked(self, run: Run, rec: StepRecord, guard: str, reason: str) -> None:
+        rec.guard = guard
+        self._record_outcome(rec, StepState.BLOCKED, error=f"blocked by {guard}: {reason}")
+        await self._escalate(run, rec, "blocked", reason, guard=guard)
+        await self._save(run)
+
+    async def _escalate(
+        self, run: Run, rec: StepRecord, kind: str, reason: str, *, guard: str | None = None
+    ) -> None:
+        escalation = Escalation(at=self._clock(), step=rec.name, kind=kind, reason=reason, guard=guard)
+        run.escalations.append(escalation)
+        self._metrics.escalations_total.labels(reason=guard or kind).inc()
+        log.warning("run %s escalated at step %r (%s): %s", run.id, rec.name, guard or kind, reason)
+        if self._on_escalation is not None:
+            try:
+                await self._on_escalation(run, escalation)
+            except Exception:  # stage boundary: a notifier failure never stops the run
+                log.exception("escalation hook failed for run %s", run.id)
+                self._metrics.pipeline_errors_total.labels(stage="escalation").inc()
+
+    async def _release(self, run: Run, rec: StepRecord, *, wrote: bool, plan: Plan | None = None) -> None:
+        plan = plan or rec.plan
+        if self._guards is None or plan is None:
+            return
+        try:
+            await self._guards.release(self._decision(run, rec, plan), wrote=wrote)
+        except errors.AiopsError:
+            log.warning("run %s step %r: could not release its guard reservations", run.id, rec.name)
+
+    async def _verify(self, run: Run, step: Step, rec: StepRecord) -> None:
+        """Check the plan's expectations (read-only); not verified escalates, skips the rest of the
+        playbook and queues the step's compensation, if it declares one."""
+        expectations = list(rec.plan.expect) if rec.plan is not None else []
+        if self._verifier is None or not expectations:
+            rec.verification = {"state": "skipped", "detail": "nothing to check"}
+            await self._save(run)
+            return
+        settle = step.verify.settle_seconds
+        timeout = step.verify.timeout_seconds
+        expectations = [
+            e.model_copy(
+                update={
+                    "settle_seconds": self._safety.verify_settle_seconds if settle is None else settle,
+                    "timeout_seconds": self._safety.verify_timeout_seconds if timeout is None else timeout,
+                }
+            )
+            for e in expectations
+        ]
+        result = await self._verifier.verify(expectations)
+        rec.verification = result.as_dict()
+        outcome = "verified" if result.verified else "not_verified"
+        self._metrics.verifications_total.labels(action=rec.action, outcome=outcome).inc()
+        if result.verified:
+            await self._save(run)
+            return
+        await self._escalate(run, rec, "not_verified", f"{rec.summary}, but not verified: {result.detail}")
+        for later in run.steps[rec.index + 1 :]:
+            if later.state == StepState.PENDING and later.compensates is None:
+                later.summary = f"skipped: step {rec.name!r} was not verified"
+                self._record_outcome(later, StepState.SKIPPED)
+        if step.compensate is not None and rec.compensates is None:
+            run.steps.append(
+                StepRecord(
+                    index=len(run.steps),
+                    name=f"compensate: {rec.name}",
+                    action=step.compensate.action,
+                    risk=step.compensate.risk,
+                    compensates=rec.index,
+                )
+            )
+        await self._save(run)
+
+    async def _execute_read(self, run: Run, step: Step, rec: StepRecord) -> bool:
+        """Run a LOW (read) step at once. False when another executor holds its claim."""
+        if not await self._store.claim(self._claim_name(run.id, rec), self.instance_id):
             log.warning("run %s step %r already claimed elsewhere; not running it again", run.id, rec.name)
             return False
         action = self._actions[step.action]
-        rec.state = StepState.RUNNING
-        rec.started_at = self._clock()
-        run.state = RunState.RUNNING
-        await self._save(run)
-        ctx = actions_base.ActionContext(
-            kube=self._kube,
-            audit=self._audit,
-            actor=actor,
-            run_id=run.id,
-            request_id=request_id,
-            limits=self._limits,
-        )
+        await self._mark_running(run, rec)
+        ctx = self._ctx(actor=None, run_id=run.id, request_id=None)
         try:
             params = action.params.model_validate(rec.params)
             async with asyncio.timeout(step.timeout_seconds):
                 result = await action.run(ctx, params)
-        except errors.ActionRefused as exc:
-            self._record_outcome(rec, StepState.REFUSED, error=str(exc))
-        except TimeoutError:
-            self._record_outcome(rec, StepState.FAILED, error=f"timed out after {step.timeout_seconds} s")
-        except (errors.AiopsError, ValidationError) as exc:
-            self._record_outcome(rec, StepState.FAILED, error=str(exc))
         except Exception as exc:  # stage boundary: record, count, never re-run
-            log.exception("run %s step %r raised", run.id, rec.name)
-            self._metrics.pipeline_errors_total.labels(stage="action").inc()
-            self._record_outcome(rec, StepState.FAILED, error=f"{type(exc).__name__}: {exc}")
+            self._record_failure(run, rec, step, exc)
         else:
-            rec.summary = result.summary
-            rec.output = _clip(result.output)
-            rec.api_calls = [dataclasses.asdict(call) for call in result.api_calls]
-            state = StepState.SUCCEEDED if result.ok else StepState.FAILED
-            self._record_outcome(rec, state, error=result.error)
+            self._record_result(rec, result)
+        await self._save(run)
+        log.info("run %s step %r %s", run.id, rec.name, rec.state)
+        return True
+
+    async def _execute_write(
+        self, run: Run, step: Step, rec: StepRecord, plan: Plan, *, actor: str | None, request_id: str | None
+    ) -> actions_base.ActionResult | None:
+        """Apply the re-checked plan once (claimed first). None when another executor holds the claim."""
+        if not await self._store.claim(self._claim_name(run.id, rec), self.instance_id):
+            log.warning("run %s step %r already claimed elsewhere; not running it again", run.id, rec.name)
+            return None
+        action = self._actions[step.action]
+        rec.plan = plan
+        await self._mark_running(run, rec)
+        ctx = self._ctx(actor=actor, run_id=run.id, request_id=request_id, dry_run=rec.dry_run)
+        result: actions_base.ActionResult | None = None
+        try:
+            params = action.params.model_validate(rec.params)
+            async with asyncio.timeout(step.timeout_seconds):
+                result = await actions_registry.applier(action.info)(ctx, params, plan)
+        except Exception as exc:  # stage boundary: record, count, never re-run
+            self._record_failure(run, rec, step, exc)
+            result = actions_base.ActionResult(
+                ok=False, summary=rec.error or "", error=rec.error, writes_done=1
+            )
+        else:
+            if result.conflict:
+                rec.api_calls = [dataclasses.asdict(call) for call in result.api_calls]
+                rec.error = result.error
+                await self._save(run)
+                return result
+            self._record_result(rec, result)
         await self._save(run)
         log.info(
             "run %s step %r %s%s", run.id, rec.name, rec.state, f" (approved by {actor})" if actor else ""
         )
-        return True
+        return result
+
+    async def _mark_running(self, run: Run, rec: StepRecord) -> None:
+        rec.state = StepState.RUNNING
+        rec.started_at = self._clock()
+        run.state = RunState.RUNNING
+        await self._save(run)
+
+    def _record_result(self, rec: StepRecord, result: actions_base.ActionResult) -> None:
+        rec.summary = result.summary
+        rec.output = _clip(result.output)
+        rec.api_calls = [dataclasses.asdict(call) for call in result.api_calls]
+        self._record_outcome(rec, StepState.SUCCEEDED if result.ok else StepState.FAILED, error=result.error)
+
+    def _record_failure(self, run: Run, rec: StepRecord, step: Step, exc: Exception) -> None:
+        if isinstance(exc, errors.ActionRefused):
+            self._record_outcome(rec, StepState.REFUSED, error=str(exc))
+        elif isinstance(exc, TimeoutError):
+            self._record_outcome(rec, StepState.FAILED, error=f"timed out after {step.timeout_seconds} s")
+        elif isinstance(exc, errors.AiopsError | ValidationError):
+            self._record_outcome(rec, StepState.FAILED, error=str(exc))
+        else:
+            log.error("run %s step %r raised", run.id, rec.name, exc_info=exc)
+            self._metrics.pipeline_errors_total.labels(stage="action").inc()
+            self._record_outcome(rec, StepState.FAILED, error=f"{type(exc).__name__}: {exc}")
 
     def _record_outcome(self, rec: StepRecord, state: StepState, *, error: str | None = None) -> None:
         rec.state = state

@@ -80,12 +80,74 @@ ParamValue = Annotated[Any, AfterValidator(_check_param)]
 _ACTION_NAMES: list[JsonValue] = [*sorted(catalog.CATALOG)]
 
 
+def _check_action(action: str) -> str:
+    if action not in catalog.CATALOG:
+        known = ", ".join(sorted(catalog.CATALOG))
+        raise located_error(f"unknown action {action!r}; known actions: {known}")
+    return action
+
+
+def _check_risk(risk: catalog.Risk, info: ValidationInfo) -> catalog.Risk:
+    action = catalog.CATALOG.get(info.data.get("action", ""))
+    if action is not None and catalog.risk_rank(risk) < catalog.risk_rank(action.base_risk):
+        why = " (it writes to the cluster)" if action.writes else ""
+        raise located_error(
+            f"risk {risk.value!r} is below the base risk of action {action.name!r}{why}; "
+            f"declare {action.base_risk.value!r} or higher"
+        )
+    return risk
+
+
+class Verify(BaseModel):
+    """How a write step's outcome is checked afterwards (the plan says what to expect).
+
+    ``enabled: false`` skips it. ``settle_seconds``: how long the expected state must hold without
+    interruption; ``timeout_seconds``: when to give up and escalate. None: the defaults in
+    ``safety`` settings (30 s and 300 s).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    settle_seconds: float | None = Field(default=None, ge=0, le=3600)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=7200)
+
+
+class Compensation(BaseModel):
+    """The step that undoes a write whose outcome was not verified (e.g. scale back down).
+
+    It runs behind the approval gate like any write (its ``risk`` is at least its action's base
+    risk). Its params may use ``steps.<step name>.output`` (e.g. ``{{ steps['scale up'].output.from }}``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: str = Field(
+        description="An action name from the catalog", json_schema_extra={"enum": _ACTION_NAMES}
+    )
+    risk: catalog.Risk = Field(description="Declared risk; at least the action's base risk")
+    timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    params: dict[str, ParamValue] = Field(default_factory=dict, description="Jinja2-templated params")
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, action: str) -> str:
+        return _check_action(action)
+
+    @field_validator("risk")
+    @classmethod
+    def _risk_at_least_base(cls, risk: catalog.Risk, info: ValidationInfo) -> catalog.Risk:
+        return _check_risk(risk, info)
+
+
 class Step(BaseModel):
     """One action of a playbook.
 
     ``params`` are passed to the action after rendering (strings are Jinja2 templates over
     ``event``, ``incident`` and ``run``). ``timeout_seconds`` bounds one run of the action (1..3600).
     ``risk`` routes the step: ``low`` runs at once, ``medium``/``high`` wait for approval.
+    ``verify`` tunes the check of a write's outcome; ``compensate`` names the step that undoes
+    the write when that check fails (run behind the gate).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -98,40 +160,34 @@ class Step(BaseModel):
     timeout_seconds: int = Field(default=60, ge=1, le=3600)
     on_failure: OnFailure = OnFailure.ABORT
     params: dict[str, ParamValue] = Field(default_factory=dict, description="Jinja2-templated params")
+    verify: Verify = Field(default_factory=Verify)
+    compensate: Compensation | None = None
 
     @field_validator("action")
     @classmethod
     def _known_action(cls, action: str) -> str:
-        if action not in catalog.CATALOG:
-            known = ", ".join(sorted(catalog.CATALOG))
-            raise located_error(f"unknown action {action!r}; known actions: {known}")
-        return action
+        return _check_action(action)
 
     @field_validator("risk")
     @classmethod
     def _risk_at_least_base(cls, risk: catalog.Risk, info: ValidationInfo) -> catalog.Risk:
-        action = catalog.CATALOG.get(info.data.get("action", ""))
-        if action is not None and catalog.risk_rank(risk) < catalog.risk_rank(action.base_risk):
-            why = " (it writes to the cluster)" if action.writes else ""
-            raise located_error(
-                f"risk {risk.value!r} is below the base risk of action {action.name!r}{why}; "
-                f"declare {action.base_risk.value!r} or higher"
-            )
-        return risk
+        return _check_risk(risk, info)
 
 
 class Playbook(BaseModel):
     """A named, ordered list of steps and the event types it is meant for.
 
-    ``triggers`` are the event types rules may route to this playbook. ``source`` (a file path or
-    ``Playbook/<namespace>/<name>``) and ``line`` (1-based line of the document, ``None`` for a
-    resource) are attached by the loader; they are not part of the YAML schema.
+    ``triggers`` are the event types rules may route to this playbook. ``dry_run``: every write of
+    this playbook goes out with ``dryRun=All`` (validated and answered, never stored).
+    ``source`` (a file path or ``Playbook/<namespace>/<name>``) and ``line`` (1-based line of the
+    document, ``None`` for a resource) are attached by the loader; they are not part of the YAML schema.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(description="Referenced by rules", json_schema_extra={"pattern": ID_PATTERN})
     description: str = ""
+    dry_run: bool = Field(default=False, description="Send every write with dryRun=All: nothing changes")
     triggers: tuple[EventType, ...] = Field(min_length=1, description="Event types this playbook accepts")
     steps: tuple[Step, ...] = Field(min_length=1)
     source: SkipJsonSchema[str] = Field(default="<memory>", exclude=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from aiops.actions.catalog import Risk
+from aiops.actions.plan import Plan
 from aiops.events.model import ClusterEvent
 
 if TYPE_CHECKING:
@@ -22,7 +23,11 @@ if TYPE_CHECKING:
 
 
 class RunState(StrEnum):
-    """running → waiting_approval ⇄ running → succeeded | failed | rejected | expired."""
+    """running → waiting_approval ⇄ running → succeeded | failed | rejected | expired | stopped.
+
+    ``stopped``: the run ended without acting because the situation changed before an approved
+    step ran (the problem was gone, or the target was deleted).
+    """
 
     RUNNING = "running"
     WAITING_APPROVAL = "waiting_approval"
@@ -30,14 +35,19 @@ class RunState(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    STOPPED = "stopped"
 
 
-TERMINAL_RUN_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.REJECTED, RunState.EXPIRED})
+TERMINAL_RUN_STATES = frozenset(
+    {RunState.SUCCEEDED, RunState.FAILED, RunState.REJECTED, RunState.EXPIRED, RunState.STOPPED}
+)
 
 
 class StepState(StrEnum):
     """A step's outcome. ``unknown``: it was claimed but the process died before recording the
-    outcome; it is never re-run (at-most-once), and the run fails with that reason."""
+    outcome; it is never re-run (at-most-once), and the run fails with that reason. ``blocked``: a
+    blast-radius guard stopped it (``StepRecord.guard`` names which). ``skipped``: nothing to do
+    (the plan was empty, the problem was gone, or an earlier step was not verified)."""
 
     PENDING = "pending"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -49,13 +59,20 @@ class StepState(StrEnum):
     EXPIRED = "expired"
     BLOCKED = "blocked"
     UNKNOWN = "unknown"
+    SKIPPED = "skipped"
 
 
 class StepRecord(BaseModel):
-    """One step of a run: the rendered params, the approval (if any) and the outcome.
+    """One step of a run: the rendered params, the plan, the approval (if any) and the outcome.
 
     ``api_calls`` are dicts with method, path, status, body and response (see
     ``aiops.actions.base.ApiCall``); ``output`` is the action's JSON-compatible output.
+    ``plan``: for a write, the :class:`aiops.actions.plan.Plan` as approved (JSON); ``attempt``
+    counts re-plans (the target changed under an approved plan, or a write met 409);
+    ``replans`` keeps why each earlier plan was dropped. ``verification``: after a write,
+    ``{"state": "verifying"|"verified"|"not_verified"|"skipped", "detail", "checks"}``.
+    ``compensates``: the index of the step this one undoes (a playbook's ``compensate``).
+    ``guard``: the blast-radius guard that blocked it. ``dry_run``: sent with ``dryRun=All``.
     """
 
     index: int
@@ -72,6 +89,24 @@ class StepRecord(BaseModel):
     output: Any = None
     api_calls: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
+    plan: Plan | None = None
+    attempt: int = 0
+    replans: list[dict[str, Any]] = Field(default_factory=list)
+    verification: dict[str, Any] | None = None
+    compensates: int | None = None
+    guard: str | None = None
+    dry_run: bool = False
+
+
+class Escalation(BaseModel):
+    """A run handing a problem to people: a guard blocked a write, a write was not verified, or a
+    plan kept changing. ``kind``: blocked | not_verified | stale | failed; ``guard`` when blocked."""
+
+    at: datetime
+    step: str
+    kind: str
+    reason: str
+    guard: str | None = None
 
 
 class Run(BaseModel):
@@ -87,6 +122,7 @@ class Run(BaseModel):
     next_step: int = 0
     steps: list[StepRecord] = Field(default_factory=list)
     reason: str | None = None
+    escalations: list[Escalation] = Field(default_factory=list)
 
 
 class RunStore:

@@ -18,12 +18,24 @@ behaves exactly like a real Redis 7. Key layout, all under ``prefix`` (default `
     incident-key:<dedup_key>       string    → id of the OPEN incident for that key
     incident:<id>                  hash      see IncidentRecord; TTL = retention once resolved
     incidents:open | incidents:all zset      id → first-seen epoch seconds
-    approval-step:<run>:<step>     string    → approval request id (one request per run step)
+    approval-step:<run>:<step>[.N] string    → approval request id (one per run step and plan attempt N)
     approval:<id>                  hash      request (JSON), decision (JSON, HSETNX: set once)
     approvals:pending              zset      id → created_at epoch seconds (pending only)
     approvals:deadline             zset      id → expires_at epoch seconds (pending only)
     approvals:all                  zset      id → created_at epoch seconds (pruned lazily)
     audit                          stream    entry=JSON, XADD MAXLEN ~ max_entries
+
+Keys the blast-radius guards (``aiops.safety.guards``) use, through the guard methods at the end
+(reserve_probe: a pipeline of reads; reserve and unreserve: Lua scripts, atomic; one round trip
+each)::
+
+    window:budget:ns:<namespace>   zset      write steps (member ``run:step``) in that namespace,
+                                             score = epoch seconds; TTL = budget window + 1 s
+    window:budget:cluster          zset      write steps in the whole cluster, same layout
+    claim:rate:<playbook>:<target> string    ``run:step`` that took the rate limit; TTL = rate limit
+    claim:lease:drain              string    ``run:step`` draining a node (one at a time); TTL 2 h
+    claim:lease:node:<node>        string    ``run:step`` disrupting that node; TTL 2 h
+    claim:lease:workload:<K/ns/n>  string    ``run:step`` disrupting that workload; TTL 2 h
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ import asyncio
 import functools
 import math
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -72,6 +84,25 @@ def _guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
 
 
 @dataclass(frozen=True)
+class Reserved:
+    """What :meth:`Store.reserve` did. ``full_window`` (an index into its ``windows``) with ``used``
+    entries, or ``held_claim`` (an index into its ``claims``) with its ``owner``: nothing was
+    written. Both None: everything was reserved; ``added`` is False when ``member`` already held
+    every window (a retry)."""
+
+    added: bool
+    full_window: int | None = None
+    used: int = 0
+    held_claim: int | None = None
+    owner: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when everything was reserved."""
+        return self.full_window is None and self.held_claim is None
+
+
+@dataclass(frozen=True)
 class IncidentRecord:
     """One incident hash, parsed. ``fields`` are the caller's opaque text fields (``status``, JSON
     snapshots, times); the rest are kept by the store as atomic counters and flags."""
@@ -93,6 +124,8 @@ class Store:
         self._prefix = prefix
         self._description = description
         self._touch_script = client.register_script(_TOUCH_LUA)
+        self._reserve_script = client.register_script(_RESERVE_LUA)
+        self._unreserve_script = client.register_script(_UNRESERVE_LUA)
 
     @classmethod
     def connect(cls, url: str, *, prefix: str = "aiops:", timeout_seconds: float = 5.0) -> Store:
@@ -429,11 +462,20 @@ class Store:
 
     @_guarded
     async def approval_create(
-        self, run_id: str, step_index: int, *, new_id: str, request_json: str, created: float, expires: float
+        self,
+        run_id: str,
+        step_index: int,
+        *,
+        new_id: str,
+        request_json: str,
+        created: float,
+        expires: float,
+        attempt: int = 0,
     ) -> str:
-        """Persist a pending request as ``new_id`` unless (run_id, step_index) already has one;
-        returns the id that stands. One MULTI under WATCH of the step key: exactly one per step."""
-        step = self._k("approval-step", run_id, str(step_index))
+        """Persist a pending request as ``new_id`` unless (run_id, step_index, attempt) already has
+        one; returns the id that stands. One MULTI under WATCH of the step key: exactly one per step
+        and plan attempt (a step re-planned after its target changed asks again, once per attempt)."""
+        step = self._k("approval-step", run_id, _step_slot(step_index, attempt))
 
         async def body(pipe: Pipeline) -> str:
             existing = _str_or_none(await pipe.get(step))
@@ -452,14 +494,31 @@ class Store:
         return await self._transact([step], body)
 
     @_guarded
-    async def approval_fetch(self, request_id: str) -> tuple[str, str | None] | None:
-        """(request JSON, decision JSON or None), or None when unknown or past retention."""
+    async def approval_fetch(self, request_id: str) -> tuple[str, str | None, str | None] | None:
+        """(request JSON, decision JSON or None, outcome JSON or None), or None when unknown or past
+        retention."""
         raw = _text_dict(await self._r.hgetall(self._k("approval", request_id)))
-        return None if "request" not in raw else (raw["request"], raw.get("decision"))
+        return None if "request" not in raw else (raw["request"], raw.get("decision"), raw.get("outcome"))
+
+    @_guarded
+    async def approval_close(self, request_id: str, outcome_json: str) -> bool:
+        """Record what became of a decided request (ran, not run and why); the last word stands.
+        False when the request is unknown or past retention (nothing is written then)."""
+        return await self._hash_write_if_exists(
+            self._k("approval", request_id),
+            lambda pipe: pipe.hset(self._k("approval", request_id), "outcome", outcome_json),
+        )
 
     @_guarded
     async def approval_decide(
-        self, request_id: str, decision_json: str, *, run_id: str, step_index: int, retention_seconds: int
+        self,
+        request_id: str,
+        decision_json: str,
+        *,
+        run_id: str,
+        step_index: int,
+        retention_seconds: int,
+        attempt: int = 0,
     ) -> tuple[bool, str]:
         """Take the one decision: HSETNX of the ``decision`` field, in one MULTI that also leaves the
         pending indexes and starts retention. Returns (this call won, the decision that stands)."""
@@ -470,7 +529,7 @@ class Store:
             pipe.zrem(self._k("approvals", "pending"), request_id)
             pipe.zrem(self._k("approvals", "deadline"), request_id)
             pipe.expire(key, retention_seconds)
-            pipe.expire(self._k("approval-step", run_id, str(step_index)), retention_seconds)
+            pipe.expire(self._k("approval-step", run_id, _step_slot(step_index, attempt)), retention_seconds)
             won, standing, *_ = await pipe.execute()
         return bool(won), str(standing)
 
@@ -512,6 +571,94 @@ class Store:
         got: Any = await self._r.xrevrange(self._k("audit"), count=limit)
         return [str(fields["entry"]) for _, fields in got or []]
 
+    # ---------------------------------------------------------------- blast-radius guards (safety.guards)
+
+    @_guarded
+    async def reserve_probe(
+        self,
+        member: str,
+        *,
+        windows: Sequence[str],
+        now_seconds: float,
+        window_seconds: float,
+        claims: Sequence[str],
+    ) -> tuple[list[int], list[str | None]]:
+        """Read-only, one round trip: (entries other than ``member`` in each rolling window of
+        ``windows`` after ``now_seconds - window_seconds``, the owner of each claim of ``claims`` or
+        None). Entries stamped later than ``now_seconds`` count too: a replica whose clock runs ahead
+        must not free budget."""
+        if not windows and not claims:
+            return [], []
+        lo = now_seconds - window_seconds
+        async with self._r.pipeline(transaction=False) as pipe:
+            for name in windows:
+                key = self._k("window", name)
+                pipe.zcount(key, f"({lo!r}", "+inf")
+                pipe.zscore(key, member)
+            for name in claims:
+                pipe.get(self._k("claim", name))
+            answers = await pipe.execute()
+        used: list[int] = []
+        for i in range(len(windows)):
+            count, score = int(answers[2 * i]), answers[2 * i + 1]
+            used.append(count - (1 if score is not None and float(score) > lo else 0))
+        return used, [_str_or_none(v) for v in answers[2 * len(windows) :]]
+
+    @_guarded
+    async def reserve(
+        self,
+        member: str,
+        *,
+        windows: Sequence[tuple[str, int]],
+        now_seconds: float,
+        window_seconds: float,
+        claims: Sequence[tuple[str, int | None, str | None]],
+    ) -> Reserved:
+        """Take a unit of several rolling-window budgets and several claims for ``member``: all or none.
+
+        ``windows``: ``(name, limit)``; ``claims``: ``(name, ttl_seconds or None, group or None)``.
+        One Lua script (atomic, one round trip) that first drops window entries at or before
+        ``now_seconds - window_seconds``, then checks everything and writes only when all pass:
+
+        * a window passes when it already holds ``member`` or holds fewer than ``limit`` entries
+          (limit 0: nothing may be recorded); ``member`` is added at ``now_seconds`` where missing
+          (an existing entry keeps its time: a retry neither counts twice nor extends the window);
+        * a claim passes when it is free (then it is SET to ``member`` with the TTL), held by
+          ``member``, or held by an owner whose part before its last ``:`` equals ``group`` (the
+          guards' rate limit: any step ``<run>:<n>`` of the same run); a claim held is left as is.
+
+        Answers a :class:`Reserved`. Raises StoreUnavailable when Redis does not answer.
+        """
+        if not windows and not claims:
+            return Reserved(added=False)
+        keys = [self._k("window", name) for name, _ in windows] + [self._k("claim", c) for c, _, _ in claims]
+        args: list[EncodableT] = [
+            member,
+            repr(now_seconds),
+            repr(now_seconds - window_seconds),
+            math.ceil(window_seconds) + 1,
+            len(windows),
+            *(limit for _, limit in windows),
+        ]
+        for _, ttl, group in claims:
+            args.extend((ttl or 0, group or ""))
+        status, index, detail = await self._reserve_script(keys=keys, args=args)
+        if int(status) == 1:
+            return Reserved(added=False, full_window=int(index), used=int(detail))
+        if int(status) == 2:
+            return Reserved(added=False, held_claim=int(index), owner=str(detail))
+        return Reserved(added=int(index) > 0)
+
+    @_guarded
+    async def unreserve(self, member: str, *, windows: Sequence[str], claims: Sequence[str]) -> None:
+        """Undo :meth:`reserve` for ``member``, one Lua script: remove it from each rolling window of
+        ``windows`` and drop each claim of ``claims`` that ``member`` holds (compare-and-delete: a
+        claim that expired and was taken by someone else stays theirs)."""
+        if not windows and not claims:
+            return
+        keys = [self._k("window", n) for n in windows] + [self._k("claim", c) for c in claims]
+        await self._unreserve_script(keys=keys, args=[member, len(windows)])
+
 
 def _window_write(pipe: Pipeline, key: str, member: str, now: float, window: float) -> None:
     pipe.zadd(key, {member: now})
@@ -521,6 +668,12 @@ def _window_write(pipe: Pipeline, key: str, member: str, now: float, window: flo
 
 def _multi(pipe: Pipeline) -> None:
     pipe.multi()  # type: ignore[no-untyped-call]
+
+
+def _step_slot(step_index: int, attempt: int) -> str:
+    """``3`` for a step's first plan, ``3.1`` for its second (keys written before attempts existed
+    stay valid)."""
+    return f"{step_index}.{attempt}" if attempt else str(step_index)
 
 
 async def _unwatch(pipe: Pipeline) -> None:
@@ -543,6 +696,69 @@ redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('HINCRBY', key, 'event_count', 1)
 redis.call('HINCRBY', key, 'sup:duplicate', 1)
 return {id, redis.call('HGETALL', key)}
+"""
+
+#: reserve: KEYS = the nw window keys, then the claim keys; ARGV[1] member, ARGV[2] now (score),
+#: ARGV[3] now - window, ARGV[4] window key TTL, ARGV[5] nw, ARGV[6 .. 5+nw] the limits, then per
+#: claim a (TTL, 0 = none; group, '' = none) pair. Checks everything before writing anything.
+#: Returns {1, window index (0-based), entries} for a full window, {2, claim index, owner} for a
+#: claim held by another, else {0, how many windows got the member, 0}.
+_RESERVE_LUA = """
+local member = ARGV[1]
+local nw = tonumber(ARGV[5])
+local nc = #KEYS - nw
+for i = 1, nw do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3])
+end
+local missing = {}
+for i = 1, nw do
+  if not redis.call('ZSCORE', KEYS[i], member) then
+    local used = redis.call('ZCARD', KEYS[i])
+    if used >= tonumber(ARGV[5 + i]) then return {1, i - 1, used} end
+    missing[#missing + 1] = KEYS[i]
+  end
+end
+local base = 5 + nw
+local free = {}
+for j = 1, nc do
+  local owner = redis.call('GET', KEYS[nw + j])
+  if not owner then
+    free[#free + 1] = j
+  elseif owner ~= member then
+    local group = ARGV[base + 2 * j]
+    if group == '' or string.match(owner, '^(.*):[^:]*$') ~= group then
+      return {2, j - 1, owner}
+    end
+  end
+end
+for _, key in ipairs(missing) do
+  redis.call('ZADD', key, ARGV[2], member)
+end
+for i = 1, nw do
+  redis.call('EXPIRE', KEYS[i], ARGV[4])
+end
+for _, j in ipairs(free) do
+  local ttl = tonumber(ARGV[base + 2 * j - 1])
+  if ttl > 0 then
+    redis.call('SET', KEYS[nw + j], member, 'EX', ttl)
+  else
+    redis.call('SET', KEYS[nw + j], member)
+  end
+end
+return {0, #missing, 0}
+"""
+
+#: unreserve: KEYS = the nw window keys, then the claim keys; ARGV[1] member, ARGV[2] nw.
+_UNRESERVE_LUA = """
+local nw = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  if i <= nw then
+    redis.call('ZREM', key, ARGV[1])
+  elseif redis.call('GET', key) == ARGV[1] then
+    redis.call('DEL', key)
+  end
+end
+return 0
 """
 
 

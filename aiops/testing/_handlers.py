@@ -19,6 +19,10 @@ Rules, from "API Concepts" (https://kubernetes.io/docs/reference/using-api/api-c
 * Delete of an object with finalizers only sets ``deletionTimestamp``; it goes away once a write
   empties ``metadata.finalizers`` (https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/).
 * A watch with a selector sees an object entering the selection as ADDED and leaving it as DELETED.
+* Every object in an answer (GET, LIST items, WATCH events, write results) goes through
+  :meth:`ClusterEmulator.present`: a PodDisruptionBudget carries the status the disruption
+  controller would maintain, computed at that moment
+  (https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/pod-disruption-budget-v1/#PodDisruptionBudgetStatus).
 """
 
 from __future__ import annotations
@@ -167,8 +171,8 @@ def existing(emu: ClusterEmulator, res: kmock.resource, ns: str | None, name: st
 
 
 def get(emu: ClusterEmulator, res: kmock.resource, ns: str | None, name: str) -> dict[str, Any]:
-    """GET one object."""
-    return existing(emu, res, ns, name)
+    """GET one object (as :meth:`ClusterEmulator.present` serves it)."""
+    return emu.present(res, existing(emu, res, ns, name))
 
 
 def _selectors_of(request: kmock.Request) -> tuple[_selectors.Selector, _selectors.FieldSelector]:
@@ -185,7 +189,8 @@ def list_objects(emu: ClusterEmulator, request: kmock.Request, spec: ResourceSpe
     """LIST with label/field selectors: ``{"kind": "PodList", "metadata": {"resourceVersion"}, "items"}``."""
     assert request.resource is not None
     labels, fields = _selectors_of(request)
-    items = emu.select(request.resource, request.namespace, labels=labels, fields=fields)
+    found = emu.select(request.resource, request.namespace, labels=labels, fields=fields)
+    items = [emu.present(request.resource, obj) for obj in found]
     meta = {"resourceVersion": str(emu.resource_version)}
     return {"apiVersion": spec.api_version, "kind": f"{spec.kind}List", "metadata": meta, "items": items}
 
@@ -225,7 +230,7 @@ def create(emu: ClusterEmulator, request: kmock.Request, spec: ResourceSpec) -> 
     for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
         meta.pop(field, None)
     stored = obj if dry else emu.commit(request.resource, obj, "ADDED", None)
-    return Response(status=201, payload=stored)
+    return Response(status=201, payload=emu.present(request.resource, stored))
 
 
 def write(
@@ -276,7 +281,7 @@ def update(emu: ClusterEmulator, request: kmock.Request, spec: ResourceSpec, nam
     old = existing(emu, request.resource, request.namespace, name)
     new = body_object(request)
     _keep_status(spec, old, new)
-    return write(emu, request.resource, old, new, dry=is_dry_run(request))
+    return emu.present(request.resource, write(emu, request.resource, old, new, dry=is_dry_run(request)))
 
 
 def patched(request: kmock.Request, target: dict[str, Any]) -> dict[str, Any]:
@@ -298,7 +303,7 @@ def patch(emu: ClusterEmulator, request: kmock.Request, spec: ResourceSpec, name
     old = existing(emu, request.resource, request.namespace, name)
     new = patched(request, old)
     _keep_status(spec, old, new)
-    return write(emu, request.resource, old, new, dry=is_dry_run(request))
+    return emu.present(request.resource, write(emu, request.resource, old, new, dry=is_dry_run(request)))
 
 
 def delete(emu: ClusterEmulator, request: kmock.Request, name: str) -> dict[str, Any]:
@@ -314,7 +319,8 @@ def delete(emu: ClusterEmulator, request: kmock.Request, name: str) -> dict[str,
                 f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {actual}"
             )
             raise ApiStatus(409, "Conflict", message, {"name": name, "kind": request.resource.plural})
-    return delete_object(emu, request.resource, old, dry=is_dry_run(request, options))
+    dry = is_dry_run(request, options)
+    return emu.present(request.resource, delete_object(emu, request.resource, old, dry=dry))
 
 
 def delete_object(
@@ -359,7 +365,7 @@ async def _stream(
     snapshot = [] if since is not None else emu.select(res, ns, name=name, labels=labels, fields=fields)
     yield b""  # send the headers now, even if nothing happens for a while
     for obj in snapshot:
-        yield {"type": "ADDED", "object": obj}
+        yield {"type": "ADDED", "object": emu.present(res, obj)}
     while not emu.closing:
         found = emu.changes_since(cursor)
         if found is None:
@@ -392,8 +398,9 @@ def _project(emu: ClusterEmulator, change: Change, scope: _Scope) -> dict[str, A
         return None
     now_in = emu.selected(change.new, labels, fields)
     was_in = change.old is not None and emu.selected(change.old, labels, fields)
+    shown = emu.present(res, change.new)  # a PDB's status as of now; change.new is never mutated
     if change.type == "MODIFIED" and now_in != was_in:
-        return {"type": "ADDED" if now_in else "DELETED", "object": change.new}
+        return {"type": "ADDED" if now_in else "DELETED", "object": shown}
     if change.type == "DELETED":
         now_in = now_in or was_in
-    return {"type": change.type, "object": change.new} if now_in else None
+    return {"type": change.type, "object": shown} if now_in else None

@@ -6,7 +6,8 @@ Consumes: the emulator's storage and the shared write path in ``_handlers``.
 Rules:
 
 * ``status``: GET answers the object; PUT/PATCH change only ``status``
-  (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-subresources).
+  (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-subresources). A
+  PodDisruptionBudget's stored status is answered as the computed one (``ClusterEmulator.present``).
 * ``scale``: an ``autoscaling/v1`` Scale ``{metadata, spec.replicas, status.replicas, status.selector}``
   where the selector is a string; PUT/PATCH set the parent's ``spec.replicas`` (a MODIFIED event on
   the parent). https://kubernetes.io/docs/reference/kubernetes-api/autoscaling-resources/scale-v1/
@@ -58,7 +59,7 @@ def status(emu: ClusterEmulator, request: kmock.Request, name: str) -> dict[str,
     assert request.resource is not None
     old = _handlers.existing(emu, request.resource, request.namespace, name)
     if request.method.value == "GET":
-        return old
+        return emu.present(request.resource, old)
     incoming = (
         _handlers.body_object(request) if request.method.value == "PUT" else _handlers.patched(request, old)
     )
@@ -68,7 +69,8 @@ def status(emu: ClusterEmulator, request: kmock.Request, name: str) -> dict[str,
         new["status"] = incoming["status"]
     else:
         new.pop("status", None)
-    return _handlers.write(emu, request.resource, old, new, dry=_handlers.is_dry_run(request))
+    written = _handlers.write(emu, request.resource, old, new, dry=_handlers.is_dry_run(request))
+    return emu.present(request.resource, written)
 
 
 def scale_of(obj: dict[str, Any]) -> dict[str, Any]:

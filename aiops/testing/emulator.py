@@ -12,9 +12,14 @@ Each rule cites the API reference; see also the private ``_selectors``, ``_patch
 ``_disruption`` modules. User-defined kmock reactions (``emu['get /x'] << 500``) take precedence
 over the emulated API, and a request they answer changes nothing.
 
+PodDisruptionBudgets are served with the ``status`` the disruption controller would write, computed
+from the current pods on every read (see :meth:`ClusterEmulator.present`); the stored object, its
+resourceVersion and the watch history are untouched by it. :meth:`ClusterEmulator.snapshot` captures
+the whole stored state so a test can assert that a run (e.g. a dry run) changed nothing.
+
 Known simplifications: there are no controllers (no ReplicaSets from Deployments, no garbage
-collection, no PDB status); a deleted pod disappears at once (no kubelet to finish a graceful
-deletion); create keeps the ``status`` it is sent (handy for seeding); ``generation`` counts
+collection; PDB status is computed, not stored); a deleted pod disappears at once (no kubelet to
+finish a graceful deletion); create keeps the ``status`` it is sent (handy for seeding); ``generation`` counts
 changes to anything outside metadata/status, for every kind; creating into a missing namespace
 succeeds; ``deletecollection``, server-side apply, ``limit``/``continue`` paging and watch
 bookmarks are not emulated.
@@ -26,6 +31,7 @@ import asyncio
 import bisect
 import contextlib
 import copy
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -38,17 +44,49 @@ import attrs
 import kmock
 from kmock._internal.rendering import Response  # kmock exports it, but not in its __all__
 
-from aiops.testing import _handlers, _resources, _selectors
+from aiops.testing import _disruption, _handlers, _resources, _selectors
 from aiops.testing._handlers import ApiStatus
 
 
 class Call(NamedTuple):
-    """One request the emulator received: ``("PATCH", "/apis/apps/v1/...", {"dryRun": "All"}, {...})``."""
+    """One request the emulator received: ``("PATCH", "/apis/apps/v1/...", {"dryRun": "All"}, {...})``.
+
+    ``query`` is the request's query string (``dryRun``, ``labelSelector``, ``watch``...), ``body``
+    the decoded JSON body (``None`` without one).
+    """
 
     method: str
     path: str
     query: dict[str, str]
     body: Any
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether the request asked for ``dryRun=All``, so it could not have stored anything.
+
+        Read from the query string (https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run),
+        the ``DeleteOptions`` body of a DELETE, or the ``deleteOptions`` of an Eviction body
+        (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/delete-options/).
+        """
+        if self.query.get("dryRun") == "All":
+            return True
+        body = self.body if isinstance(self.body, dict) else {}
+        if self.method == "DELETE":
+            options = body
+        elif self.method == "POST" and self.path.endswith("/eviction"):
+            options = body.get("deleteOptions") or {}
+        else:
+            return False
+        return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
+
+
+_PDB = kmock.resource("policy", "v1", "poddisruptionbudgets")
+_PODS = kmock.resource("", "v1", "pods")
+
+#: :meth:`ClusterEmulator.snapshot` keys for the state that is not an object (``#`` starts no apiVersion).
+SNAPSHOT_RESOURCE_VERSION = "#resourceVersion"
+SNAPSHOT_POD_LOGS = "#podLogs"
+SNAPSHOT_JSON = "#json"
 
 
 @dataclass(frozen=True)
@@ -226,6 +264,77 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         self._record(Change(self._rv, resource, "DELETED", copy.deepcopy(last), copy.deepcopy(gone)))
         return gone
 
+    def present(self, resource: kmock.resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` as the API server would answer it: a PodDisruptionBudget gets its computed status.
+
+        Every HTTP answer that carries a PodDisruptionBudget (GET, LIST, WATCH events, and the
+        results of create/update/patch/delete and ``/status``) goes through here. Its ``status`` is
+        what the disruption controller maintains (PodDisruptionBudgetStatus:
+        https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/pod-disruption-budget-v1/#PodDisruptionBudgetStatus),
+        computed from the namespace's current pods by :func:`_disruption.budget_status`, the same
+        arithmetic the eviction handler uses. A status the test stored (``put_object`` or a write to
+        ``/status``) is kept in storage but never served: the computed one replaces it, as the
+        controller would overwrite it on its next sync. Nothing is stored: the resourceVersion stays
+        that of the stored object and no watch event is sent when only the pods change. Other kinds
+        are returned unchanged; ``obj`` itself is never mutated.
+        """
+        if (resource.group, resource.version, resource.plural) != (_PDB.group, _PDB.version, _PDB.plural):
+            return obj
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        pods = self.select(_PODS, namespace) if namespace else []
+        return {**obj, "status": _disruption.budget_status(obj, pods, self.controller_scale)}
+
+    def pdb_status(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The computed ``status`` the API serves for that PodDisruptionBudget (see :meth:`present`).
+
+        ``get_object`` answers the stored object (with whatever status was stored); this is what a
+        client reads. ``None`` when the budget does not exist.
+        """
+        obj = self.load(_PDB, namespace, name)
+        return None if obj is None else dict(self.present(_PDB, obj)["status"])
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The whole stored state, for ``assert emulator.snapshot() == before`` around a run.
+
+        Keys: ``"apiVersion/Kind/namespace/name"`` (namespace ``-`` for cluster-scoped objects) map to
+        a deep copy of every live stored object, exactly as stored (a PodDisruptionBudget's stored
+        ``status``, not the computed one of :meth:`present`). Besides the objects:
+        ``"#resourceVersion": {"counter": N}`` (the last resourceVersion handed out, so even a write
+        that was undone shows), ``"#podLogs": {"ns/pod/container-or-*/current-or-previous": text}``,
+        and ``"#json": {key: canonical JSON}`` with each object as ``json.dumps(sort_keys=True)``.
+
+        Equality of two snapshots is therefore byte-level for the serialized objects: the ``#json``
+        strings differ even where Python's ``==`` would not (``1`` vs ``1.0`` vs ``True``); key order
+        is not compared (the API server serializes fields in a fixed order anyway). The object
+        copies are there for readable assertion diffs. Watch history and recorded calls are not part
+        of the snapshot (the resourceVersion counter reveals any stored write).
+        """
+        objects: dict[str, dict[str, Any]] = {}
+        canonical: dict[str, Any] = {}
+        for (res, ns, name), obj in sorted(
+            self.objects.items(), key=lambda kv: (str(kv[0][0]), kv[0][1] or "", kv[0][2])
+        ):
+            if obj.deleted:
+                continue
+            try:
+                served = self.spec_for(res)
+                key = f"{served.api_version}/{served.kind}/{ns or '-'}/{name}"
+            except ApiStatus:  # stored by a kmock reaction for a resource the emulator does not serve
+                key = f"{obj.raw.get('apiVersion')}/{obj.raw.get('kind') or res.plural}/{ns or '-'}/{name}"
+            canonical[key] = json.dumps(obj.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            objects[key] = json.loads(canonical[key])
+        logs = {
+            f"{ns}/{pod}/{container or '*'}/{'previous' if previous else 'current'}": text
+            for (ns, pod, container, previous), text in sorted(
+                self._logs.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "", kv[0][3])
+            )
+        }
+        return objects | {
+            SNAPSHOT_RESOURCE_VERSION: {"counter": self._rv},
+            SNAPSHOT_POD_LOGS: logs,
+            SNAPSHOT_JSON: canonical,
+        }
+
     def _record(self, change: Change) -> None:
         self._changes.append(change)
         if len(self._changes) > self.max_changes:
@@ -338,9 +447,28 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             )
         return str(obj["metadata"].get("uid")), int(obj["spec"]["replicas"])
 
-    def calls_matching(self, method: str | None = None, path_part: str = "") -> list[Call]:
-        """Recorded calls with that method (any if None) whose path contains ``path_part``."""
-        return [c for c in self.calls if (method is None or c.method == method) and path_part in c.path]
+    def calls_matching(
+        self,
+        method: str | None = None,
+        path_part: str = "",
+        *,
+        dry_run: bool | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> list[Call]:
+        """Recorded calls with that method (any if None) whose path contains ``path_part``.
+
+        ``dry_run=True`` keeps only ``dryRun=All`` requests (query string, DeleteOptions or the
+        Eviction's deleteOptions; see :attr:`Call.dry_run`), ``False`` only the others (the real
+        writes, for write methods); ``query`` keeps calls whose query string has every given pair.
+        """
+        return [
+            c
+            for c in self.calls
+            if (method is None or c.method == method)
+            and path_part in c.path
+            and (dry_run is None or c.dry_run == dry_run)
+            and all(c.query.get(k) == v for k, v in (query or {}).items())
+        ]
 
 
 def random_suffix(length: int = 5) -> str:

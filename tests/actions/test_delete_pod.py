@@ -38,8 +38,15 @@ async def test_deletes_a_pod_its_controller_will_replace(
         "run-1",
         "req-1",
     )
-    assert entry.params == {"namespace": "default", "pod": "web-abc-1", "grace_period_seconds": 0}
-    assert [(c.method, c.status) for c in entry.api_calls] == [("GET", 200), ("DELETE", 200)]
+    assert entry.params == {
+        "namespace": "default",
+        "pod": "web-abc-1",
+        "selector": None,
+        "grace_period_seconds": 0,
+        "max_pods": 1,
+    }
+    # The pod, its ReplicaSet (to name the workload for the guards), then the one DELETE.
+    assert [(c.method, c.status) for c in entry.api_calls] == [("GET", 200), ("GET", 200), ("DELETE", 200)]
 
 
 async def test_refuses_a_pod_without_controller(

@@ -12,7 +12,7 @@ import httpx
 
 from aiops.settings import ApprovalSettings
 from tests.operator import workloads
-from tests.support.operator_fixtures import Harness, eventually, make_settings
+from tests.support.operator_fixtures import Harness, eventually, make_settings, writes
 
 
 async def _one_pending(harness: Harness) -> dict[str, object]:
@@ -35,7 +35,7 @@ async def test_second_decision_is_refused_naming_the_first(harness: Harness) -> 
     assert first.status_code == 200
     assert second.status_code == 409 and "already approved by alice" in second.json()["detail"]
     assert third.status_code == 409
-    assert len(harness.emulator.calls_matching("DELETE", "/pods/")) == 1
+    assert len(writes(harness.emulator, "DELETE", "/pods/")) == 1
 
 
 async def test_twenty_concurrent_approvals_run_the_step_once(harness: Harness) -> None:
@@ -53,7 +53,7 @@ async def test_twenty_concurrent_approvals_run_the_step_once(harness: Harness) -
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
     assert sorted(codes) == [200] + [409] * 19
-    assert len(harness.emulator.calls_matching("DELETE", "/pods/")) == 1
+    assert len(writes(harness.emulator, "DELETE", "/pods/")) == 1
     assert len(await harness.get("/api/audit")) == 1
 
 
@@ -75,7 +75,7 @@ async def test_undecided_request_expires_and_cannot_be_approved_after(harness: H
     assert response.status_code in (409, 410)
     run = await harness.get(f"/api/runs/{request['run_id']}")
     assert run["state"] == "expired"
-    assert harness.emulator.calls_matching("DELETE") == []
+    assert writes(harness.emulator, "DELETE") == []
 
 
 async def test_tokens_are_required_and_checked(harness: Harness) -> None:
@@ -94,4 +94,4 @@ async def test_tokens_are_required_and_checked(harness: Harness) -> None:
         metrics = (await anonymous.get("/metrics")).text
         assert "aiops_approvals_pending 1.0" in metrics
         assert 'aiops_steps_total{outcome="awaiting_approval",risk="medium"} 1.0' in metrics
-    assert harness.emulator.calls_matching("DELETE") == []
+    assert writes(harness.emulator, "DELETE") == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.operator import workloads
-from tests.support.operator_fixtures import Harness, eventually
+from tests.support.operator_fixtures import Harness, eventually, replicaset_controller, writes
 
 
 async def _crash_incidents(harness: Harness) -> list[dict[str, Any]]:
@@ -49,26 +49,43 @@ async def test_one_incident_reads_at_once_restart_after_approval(harness: Harnes
     assert any("OperationalError" in str(s["output"]) for s in reads), "previous-container log was read"
     (restart,) = [s for s in states.values() if s["risk"] == "medium"]
     assert restart["state"] == "awaiting_approval"
-    assert emu.calls_matching("DELETE") == []
+    assert writes(emu, "DELETE") == []
 
     (request,) = await harness.pending()
     assert request["params"]["pod"] == pod["metadata"]["name"]
-    async with harness.api("alice") as api:
-        response = await api.post(f"/api/approvals/{request['id']}/approve", json={"reason": "known bad pod"})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["request"]["state"] == "approved" and body["request"]["decided_by"] == "alice"
-    assert body["run"]["state"] == "succeeded"
+    [planned] = request["plan"]["calls"]
+    assert (planned["method"], planned["path"]) == (
+        "DELETE",
+        f"/api/v1/namespaces/shop/pods/{pod['metadata']['name']}",
+    )
+    async with replicaset_controller(emu) as replaced:
+        async with harness.api("alice") as api:
+            response = await api.post(
+                f"/api/approvals/{request['id']}/approve", json={"reason": "known bad pod"}
+            )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["request"]["state"] == "approved" and body["request"]["decided_by"] == "alice"
+        # The answer comes once the write is done; verification goes on in the background.
+        assert body["run"]["steps"][-1]["state"] == "succeeded"
+        assert body["run"]["steps"][-1]["verification"]["state"] == "verifying"
+        run = await harness.finished_run(body["run"]["id"])
+    assert run["state"] == "succeeded", run
+    restart = run["steps"][-1]
+    assert restart["verification"]["state"] == "verified", restart["verification"]
+    assert (replaced and replaced[0] in restart["verification"]["detail"]) or restart["verification"][
+        "checks"
+    ]
 
     assert emu.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is None
-    deletes = emu.calls_matching("DELETE", "/pods/")
+    deletes = writes(emu, "DELETE", "/pods/")
     assert len(deletes) == 1
     (entry,) = await harness.get("/api/audit")
     assert entry["action"] == "delete_pod" and entry["actor"] == "alice" and entry["ok"]
     assert entry["target"].endswith(pod["metadata"]["name"])
     assert any(call["method"] == "DELETE" and call["status"] == 200 for call in entry["api_calls"])
     # The operator never wrote onto the watched objects (no annotations, no status patches).
-    assert emu.calls_matching("PATCH") == [] and emu.calls_matching("PUT") == []
+    assert writes(emu, "PATCH") == [] and writes(emu, "PUT") == []
 
 
 async def test_reject_stops_the_run_and_leaves_the_pod(harness: Harness) -> None:
@@ -86,5 +103,5 @@ async def test_reject_stops_the_run_and_leaves_the_pod(harness: Harness) -> None
     assert response.json()["run"]["state"] == "rejected"
     assert response.json()["request"]["decided_by"] == "bob"
     assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is not None
-    assert harness.emulator.calls_matching("DELETE") == []
+    assert writes(harness.emulator, "DELETE") == []
     assert await harness.get("/api/audit") == []

@@ -10,7 +10,7 @@ from typing import Any
 from aiops.settings import LlmSettings
 from tests.operator import workloads
 from tests.support import openai_mock
-from tests.support.operator_fixtures import Harness, eventually, make_settings
+from tests.support.operator_fixtures import Harness, eventually, make_settings, writes
 
 SECRET_LOG = workloads.PREVIOUS_LOG + "connecting with postgres://app:hunter2-secret@orders-db:5432/orders\n"
 
@@ -78,4 +78,4 @@ async def test_with_an_llm_the_rca_is_the_models_and_secrets_never_leave(harness
         assert enrichment["heuristic"]["source"] == "heuristic"
         assert "hunter2-secret" not in mock.received_text()
         assert not any("hunter2-secret" in line for line in enrichment["log_excerpt"])
-    assert harness.emulator.calls_matching("DELETE", "/namespaces/") == []
+    assert writes(harness.emulator, "DELETE", "/namespaces/") == []

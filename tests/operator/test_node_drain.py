@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import Harness, eventually
+from tests.support.operator_fixtures import Harness, eventually, writes
 
 
 def _seed(harness: Harness) -> None:
@@ -41,28 +41,42 @@ async def _approve_next(harness: Harness, action: str) -> dict[str, Any]:
 
 
 async def test_drain_respects_the_pod_disruption_budget(harness: Harness) -> None:
+    """The budget (minAvailable 2 of 2 healthy) allows no disruption: the PDB guard blocks the drain
+    while it is planned, so nobody is asked to approve an eviction that would violate it; the run
+    escalates naming the budget, and nothing is evicted or deleted."""
     _seed(harness)
     await harness.start()
     await _approve_next(harness, "cordon")
     node = harness.emulator.get_object("v1", "Node", None, "worker-2")
     assert node is not None and node["spec"]["unschedulable"] is True
 
-    result = await _approve_next(harness, "drain")
-    run = result["run"]
-    assert run["state"] == "failed"
+    failed: list[dict[str, Any]] = []
+
+    async def run_ended() -> bool:
+        incidents = await harness.get("/api/incidents")
+        detail = await harness.get(f"/api/incidents/{incidents[0]['id']}")
+        failed[:] = [r for r in detail["runs"] if r["state"] == "failed"]
+        return bool(failed)
+
+    await eventually(run_ended, what="the run to fail at the drain")
+    run = failed[0]
     drain = run["steps"][-1]
-    assert drain["action"] == "drain" and drain["state"] == "failed"
-    assert "disruption budget" in (drain["error"] or drain["summary"]).lower()
+    assert (drain["action"], drain["state"], drain["guard"]) == ("drain", "blocked", "pdb")
+    assert "PodDisruptionBudget shop/api" in drain["error"]
+    assert drain["approval_id"] is None, "no approval was asked for a drain the budget forbids"
+    [escalation] = run["escalations"]
+    assert (escalation["kind"], escalation["guard"], escalation["step"]) == (
+        "blocked",
+        "pdb",
+        "drain the node",
+    )
 
     emu = harness.emulator
-    evictions = emu.calls_matching("POST", "/eviction")
-    assert len(evictions) >= 2, "the 429 was retried"
-    assert all("api-6c9d8f7b5-aaaaa" in call.path for call in evictions)
-    assert emu.calls_matching("DELETE", "/pods/") == []
+    assert writes(emu, "POST", "/eviction") == []
+    assert writes(emu, "DELETE", "/pods/") == []
     assert emu.get_object("v1", "Pod", "shop", "api-6c9d8f7b5-aaaaa") is not None
     audit = await harness.get("/api/audit")
-    assert [e["action"] for e in audit] == ["drain", "cordon"]
-    assert audit[0]["ok"] is False and audit[1]["ok"] is True
+    assert [e["action"] for e in audit] == ["cordon"]
 
 
 async def test_drain_evicts_when_the_budget_allows(harness: Harness) -> None:
@@ -71,7 +85,9 @@ async def test_drain_evicts_when_the_budget_allows(harness: Harness) -> None:
     await harness.start()
     await _approve_next(harness, "cordon")
     result = await _approve_next(harness, "drain")
-    assert result["run"]["state"] == "succeeded"
+    run = await harness.finished_run(result["run"]["id"])
+    assert run["state"] == "succeeded", run
+    assert run["steps"][-1]["verification"]["state"] == "verified"
     assert harness.emulator.get_object("v1", "Pod", "shop", "api-6c9d8f7b5-aaaaa") is None
     assert harness.emulator.get_object("v1", "Pod", "shop", "api-6c9d8f7b5-bbbbb") is not None
-    assert harness.emulator.calls_matching("DELETE", "/pods/") == []
+    assert writes(harness.emulator, "DELETE", "/pods/") == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.operator import workloads
-from tests.support.operator_fixtures import Harness, eventually
+from tests.support.operator_fixtures import Harness, eventually, writes
 
 
 def playbook_resource(
@@ -66,9 +66,9 @@ async def test_resource_playbook_runs_for_its_namespace_and_reports_status(harne
     (step,) = runs["shop-crash-note"]["steps"]
     assert step["output"] == "crash loop in web: page the owning team"
     # Status written once, on aiops' own resource; the users' objects were never written.
-    status_writes = emu.calls_matching("PATCH", "/playbooks/shop-crash-note/status")
+    status_writes = writes(emu, "PATCH", "/playbooks/shop-crash-note/status")
     assert len(status_writes) == 1
-    assert emu.calls_matching("PATCH", "/pods/") == emu.calls_matching("PATCH", "/deployments/") == []
+    assert writes(emu, "PATCH", "/pods/") == writes(emu, "PATCH", "/deployments/") == []
 
 
 async def test_invalid_resource_is_refused_on_its_status_and_never_runs(harness: Harness) -> None:
@@ -92,7 +92,7 @@ async def test_invalid_resource_is_refused_on_its_status_and_never_runs(harness:
 
     await eventually(built_in_waiting, what="the built-in playbook's approval request")
     assert set(await _runs_of(harness)) == {"crash_loop_remediation"}
-    assert emu.calls_matching("DELETE") == []
+    assert writes(emu, "DELETE") == []
 
 
 async def test_deleted_resource_stops_routing(harness: Harness) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.operator import workloads
-from tests.support.operator_fixtures import Harness, eventually
+from tests.support.operator_fixtures import Harness, eventually, replicaset_controller
 
 
 async def test_pending_request_survives_a_restart(harness: Harness) -> None:
@@ -27,10 +27,12 @@ async def test_pending_request_survives_a_restart(harness: Harness) -> None:
     (after,) = await harness.pending()
     assert after["id"] == before["id"]
     assert [i["id"] for i in await harness.get("/api/incidents")] == [i["id"] for i in incidents_before]
-    async with harness.api("alice") as api:
-        response = await api.post(f"/api/approvals/{after['id']}/approve")
-    assert response.status_code == 200, response.text
-    assert response.json()["run"]["state"] == "succeeded"
+    async with replicaset_controller(harness.emulator):
+        async with harness.api("alice") as api:
+            response = await api.post(f"/api/approvals/{after['id']}/approve")
+        assert response.status_code == 200, response.text
+        run = await harness.finished_run(response.json()["run"]["id"])
+    assert run["state"] == "succeeded"
     assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is None
     # The restart re-listed the crash-looping pod: a duplicate, not a second incident or run.
     incidents = [i for i in await harness.get("/api/incidents") if i["type"] == "crash_loop"]

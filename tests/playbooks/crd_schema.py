@@ -46,6 +46,12 @@ def _structural(node: Any, defs: dict[str, Any], *, keep_description: bool = Fal
         return [_structural(item, defs) for item in node]
     if not isinstance(node, dict):
         return node
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and len(branches) == 2 and {"type": "null"} in branches:
+        # Optional[X] → X with nullable: true (structural schemas allow no anyOf at this level).
+        (other,) = [b for b in branches if b != {"type": "null"}]
+        merged = {**{k: v for k, v in node.items() if k != "anyOf"}, **other, "nullable": True}
+        return _structural(merged, defs, keep_description=keep_description)
     if "$ref" in node:
         target = defs[node["$ref"].rsplit("/", 1)[-1]]
         merged = {**_structural(target, defs), **{k: v for k, v in node.items() if k != "$ref"}}

@@ -105,7 +105,7 @@ def test_the_crd_is_namespaced_v1alpha1_with_a_structural_schema() -> None:
     assert schema["properties"]["status"]["x-kubernetes-preserve-unknown-fields"] is True
     spec = schema["properties"]["spec"]
     assert spec["required"] == ["triggers", "steps"]
-    assert set(spec["properties"]) == {"id", "description", "triggers", "steps"}
+    assert set(spec["properties"]) == {"id", "description", "dry_run", "triggers", "steps"}
     step = spec["properties"]["steps"]["items"]
     assert step["properties"]["params"]["x-kubernetes-preserve-unknown-fields"] is True
 

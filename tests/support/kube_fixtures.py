@@ -137,10 +137,19 @@ def replicaset(owner: Mapping[str, Any], *, revision: int, image: str, hash_: st
     }
 
 
-def node(name: str, *, unschedulable: bool = False) -> dict[str, Any]:
-    """A core/v1 Node."""
+def node(name: str, *, unschedulable: bool = False, ready: bool = True) -> dict[str, Any]:
+    """A core/v1 Node whose kubelet reports ``Ready`` (``True``, or ``False`` with ``ready=False``)."""
     spec = {"unschedulable": True} if unschedulable else {}
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": spec}
+    condition = {"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady"}
+    if not ready:
+        condition["reason"] = "KubeletNotReady"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "spec": spec,
+        "status": {"conditions": [condition]},
+    }
 
 
 def pdb(

@@ -8,6 +8,8 @@ Redis state (a simulated operator restart). Approvers: ``alice`` and ``bob`` wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +24,7 @@ from aiops.settings import (
     ApiSettings,
     ApprovalSettings,
     KubeSettings,
+    SafetySettings,
     Settings,
 )
 from aiops.store import Store
@@ -116,17 +119,35 @@ class Harness:
         result: list[dict[str, Any]] = await self.get("/api/approvals?state=pending")
         return result
 
+    async def finished_run(self, run_id: str, timeout_seconds: float = 15.0) -> dict[str, Any]:
+        """The run once it reached a terminal state (verification runs after the approval answer)."""
+        seen: dict[str, Any] = {}
+
+        async def ended() -> bool:
+            seen.update(await self.get(f"/api/runs/{run_id}"))
+            return seen["state"] not in ("running", "waiting_approval")
+
+        await eventually(ended, timeout_seconds=timeout_seconds, what=f"run {run_id} to end")
+        return seen
+
 
 def make_settings(emulator: ClusterEmulator, **overrides: Any) -> Settings:
     """Settings for a harness: emulator server, a free API port, short timers for tests."""
     approvals = overrides.pop("approvals", ApprovalSettings(sweep_interval_seconds=0.2))
     alertmanager = overrides.pop("alertmanager", AlertmanagerSettings(token=ALERTMANAGER_TOKEN))
+    # Verification polls fast and gives up soon: the emulator has no controllers, so a test that
+    # wants "verified" plays the controller itself (see tests/safety/test_verification_flow.py).
+    safety = overrides.pop(
+        "safety",
+        SafetySettings(verify_poll_seconds=0.05, verify_settle_seconds=0.0, verify_timeout_seconds=1.0),
+    )
     return Settings(
         kube=KubeSettings(server=emulator.url),
         api=ApiSettings(host="127.0.0.1", port=0, tokens=TOKENS),
         approvals=approvals,
         alertmanager=alertmanager,
         actions=ActionSettings(eviction_retry_seconds=0.05, eviction_timeout_seconds=1.0),
+        safety=safety,
         **overrides,
     )
 
@@ -139,3 +160,76 @@ async def harness(emulator: ClusterEmulator, store: Store) -> AsyncIterator[Harn
         yield h
     finally:
         await h.stop()
+
+
+def writes(emulator: ClusterEmulator, method: str | None = None, path_part: str = "") -> list[Any]:
+    """The calls the emulator received that could change it: ``calls_matching`` without the
+    ``dryRun=All`` ones (plans are previewed with dry-run writes before approval)."""
+    return [call for call in emulator.calls_matching(method, path_part) if call.query.get("dryRun") != "All"]
+
+
+@contextlib.asynccontextmanager
+async def replicaset_controller(
+    emulator: ClusterEmulator, *, ready: bool = True, interval_seconds: float = 0.02
+) -> AsyncIterator[list[str]]:
+    """Play the ReplicaSet controller the emulator lacks: a pod owned by a ReplicaSet that
+    disappears is replaced by a new one (same labels, owner and node, a fresh uid), ``ready`` or
+    crash-looping (waiting in CrashLoopBackOff, restartCount climbing each tick). Yields the names
+    of the replacements, in order."""
+    replaced: list[str] = []
+    known: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def owned_by_replicaset(pod: dict[str, Any]) -> bool:
+        refs = pod["metadata"].get("ownerReferences") or []
+        return any(r.get("kind") == "ReplicaSet" and r.get("controller") for r in refs)
+
+    def track() -> None:
+        for obj in emulator.list_objects("v1", "Pod"):
+            if owned_by_replicaset(obj):
+                known[(obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
+
+    async def loop() -> None:
+        restarts, tick = 0, 0
+        while True:
+            tick += 1
+            track()
+            for (namespace, name), old in list(known.items()):
+                if emulator.get_object("v1", "Pod", namespace, name) is None:
+                    del known[(namespace, name)]
+                    new = copy.deepcopy(old)
+                    new_name = f"{name.rsplit('-', 1)[0]}-r{len(replaced) + 1}"
+                    new["metadata"] = {
+                        k: v
+                        for k, v in old["metadata"].items()
+                        if k in ("namespace", "labels", "ownerReferences")
+                    } | {"name": new_name}
+                    new["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+                    emulator.put_object(new)
+                    replaced.append(new_name)
+            if not ready and tick % 10 == 0:
+                restarts += 1
+                for obj in emulator.list_objects("v1", "Pod"):
+                    if obj["metadata"]["name"] in replaced:
+                        obj["status"] = {
+                            "phase": "Running",
+                            "conditions": [{"type": "Ready", "status": "False"}],
+                            "containerStatuses": [
+                                {
+                                    "name": "app",
+                                    "ready": False,
+                                    "restartCount": restarts,
+                                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                                }
+                            ],
+                        }
+                        emulator.put_object(obj)
+            await asyncio.sleep(interval_seconds)
+
+    track()
+    task = asyncio.create_task(loop())
+    try:
+        yield replaced
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
