@@ -231,14 +231,23 @@ def approvals_list(
 
 
 @approvals_app.command("show")
-def approvals_show(request_id: str, api_url: ApiUrl = "http://127.0.0.1:8080", token: Token = None) -> None:
-    """Show one approval request with the exact params that will run."""
+def approvals_show(
+    request_id: str, api_url: ApiUrl = "http://127.0.0.1:8080", token: Token = None, json_out: JsonOut = False
+) -> None:
+    """Show one approval request and its plan: the exact API calls, the server's dry-run answer and
+    the diff each makes, what is verified afterwards, and the facts the guards saw."""
+    from aiops.approvals import render
 
     async def _go() -> dict[str, Any]:
         async with client_mod.AiopsClient(api_url, token) as api:
             return await api.approval(request_id)
 
-    sys.stdout.write(json.dumps(_run_api(_go()), indent=2) + "\n")
+    request = _run_api(_go())
+    if json_out:
+        sys.stdout.write(json.dumps(request, indent=2) + "\n")
+        return
+    for line in render.request_lines(request):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _decide(request_id: str, api_url: str, token: str | None, reason: str | None, *, approve: bool) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import jsonpatch
 
 from aiops import kube
+from aiops.actions import _common
 from aiops.actions import apply as apply_mod
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import NOISE_POINTERS, Plan, PlannedCall
@@ -31,8 +32,16 @@ REMOVED = [{"op": "remove", "path": ""}]
 
 
 def diff(before: Any, after: Any) -> list[dict[str, Any]]:
-    """RFC 6902 operations turning ``before`` into ``after``, metadata noise and ``status`` left out."""
-    ops: list[dict[str, Any]] = jsonpatch.make_patch(_clean(before), _clean(after)).patch
+    """RFC 6902 operations turning ``before`` into ``after``, metadata noise and ``status`` left out.
+
+    A ``replace`` or ``remove`` also carries ``was``: the value it replaces, for people reading the
+    plan (RFC 6902 §4: members an operation does not define are ignored by appliers).
+    """
+    clean = _clean(before)
+    ops: list[dict[str, Any]] = jsonpatch.make_patch(clean, _clean(after)).patch
+    for op in ops:
+        if op.get("op") in ("replace", "remove"):
+            op["was"] = _common.pointer_get(clean, str(op.get("path", "")))
     return ops
 
 

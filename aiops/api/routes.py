@@ -84,9 +84,16 @@ def build_router(deps: ApiDeps) -> APIRouter:
             raise HTTPException(404, f"no incident {incident_id}")
         runs = [await deps.executor.get(run_id) for run_id in incident.run_ids]
         enrichment = await deps.enrichments.get(incident_id) if deps.enrichments is not None else None
+        found = [run for run in runs if run is not None]
+        escalations = [
+            {"run_id": run.id, "playbook_id": run.playbook_id, **escalation.model_dump(mode="json")}
+            for run in found
+            for escalation in run.escalations
+        ]
         return {
             "incident": incident.model_dump(mode="json"),
-            "runs": [run.model_dump(mode="json") for run in runs if run is not None],
+            "escalations": escalations,
+            "runs": [run.model_dump(mode="json") for run in found],
             "enrichment": enrichment.model_dump(mode="json") if enrichment is not None else None,
         }
 

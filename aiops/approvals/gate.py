@@ -108,7 +108,7 @@ class ApprovalGate:
         attempt, whatever its state."""
         now = self._clock()
         fresh = ApprovalRequest(
-            id=secrets.token_urlsafe(16),
+            id=secrets.token_hex(16),
             run_id=run_id,
             incident_id=incident_id,
             playbook_id=playbook_id,

@@ -29,7 +29,7 @@ class ApprovalState(StrEnum):
 class Outcome(StrEnum):
     """What became of a decided request: the step ``executed``, was ``dry_run`` (sent with
     ``dryRun=All``), or was ``not_run`` (the problem was gone, the target changed under the plan,
-    a guard blocked it, or it failed before writing); see ``outcome_reason``."""
+    a guard blocked it, or it failed before writing); see :class:`RequestOutcome`."""
 
     EXECUTED = "executed"
     DRY_RUN = "dry_run"
@@ -48,7 +48,8 @@ class RequestOutcome(BaseModel):
 class ApprovalRequest(BaseModel):
     """A request to run one step of one playbook run.
 
-    ``id`` is unguessable (``secrets.token_urlsafe(16)``, 128 bits). ``params`` are the step's
+    ``id`` is unguessable (``secrets.token_hex(16)``, 128 bits; hex, so it never starts with ``-``
+    and reads as an option on a command line). ``params`` are the step's
     rendered parameters; ``plan`` the exact API calls the step will make, with the diff the API
     server answered in a dry run (None for a step without writes). ``attempt`` counts re-plans of
     the step (0 for the first plan). ``expires_at`` = ``created_at`` + the TTL for ``risk``.

@@ -10,6 +10,7 @@ Runs against the real Redis and the in-memory store.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,7 +60,7 @@ async def test_request_then_approve(any_store: Store) -> None:
     clock, metrics = Clock(), Metrics()
     gate = ApprovalGate(any_store, ApprovalPolicy(), metrics=metrics, clock=clock)
     request = await ask(gate)
-    assert len(request.id) >= 22  # token_urlsafe(16): 128 bits
+    assert re.fullmatch(r"[0-9a-f]{32}", request.id)  # token_hex(16): 128 bits, never "-..."
     assert request.state is ApprovalState.PENDING
     assert request.expires_at == T0 + timedelta(seconds=900)
     assert await gate.pending_count() == 1

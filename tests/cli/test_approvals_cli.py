@@ -65,8 +65,16 @@ async def test_list_show_approve_and_a_second_decision_is_refused(harness: Harne
         == []
     )
 
-    shown = json_of(await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob")))
+    shown = json_of(await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob"), "--json"))
     assert shown["id"] == request["id"] and shown["params"] == row["params"]
+    [planned] = shown["plan"]["calls"]
+    assert planned["method"] == "DELETE" and planned["path"].endswith(f"/pods/{pod_name}")
+    # Without --json: the plan for people, call by call, with the server's dry-run answer.
+    text = (await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob"))).flat_stdout
+    assert f"Plan: delete_pod on Pod/shop/{pod_name}" in text
+    assert f"1. DELETE /api/v1/namespaces/shop/pods/{pod_name}" in text
+    assert "server dry run: code 200" in text and "- (the whole object)" in text
+    assert f"then verify: pod_replaced on Pod/shop/{pod_name}" in text
     assert writes(harness.emulator, "DELETE") == [], "listing and showing change nothing"
 
     async with replicaset_controller(harness.emulator):
@@ -92,7 +100,7 @@ async def test_list_show_approve_and_a_second_decision_is_refused(harness: Harne
 
     (entry,) = await harness.get("/api/audit")
     assert (entry["action"], entry["actor"], entry["ok"]) == ("delete_pod", "alice", True)
-    after = json_of(await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob")))
+    after = json_of(await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob"), "--json"))
     assert (after["state"], after["decided_by"]) == ("approved", "alice")
 
 
@@ -209,6 +217,6 @@ async def test_environment_variables_replace_the_flags(harness: Harness) -> None
 
     # A flag still wins over the environment: alice's token, bob's in the environment.
     shown = json_of(
-        await arun_cli("approvals", "show", request["id"], "--token", TOKENS["alice"], env=as_bob)
+        await arun_cli("approvals", "show", request["id"], "--token", TOKENS["alice"], "--json", env=as_bob)
     )
     assert (shown["state"], shown["decided_by"], shown["reason"]) == ("rejected", "bob", "DB is down")

@@ -138,4 +138,23 @@ actions:
   log_tail_lines: {{ .Values.actions.logTailLines | int64 }}
 runs:
   max_wait_seconds: {{ .Values.runs.maxWaitSeconds | int64 }}
+safety:
+  dry_run: {{ .Values.safety.dryRun | toJson }}
+  paused: {{ .Values.safety.paused | toJson }}
+  pause_annotation: {{ .Values.safety.pauseAnnotation | toJson }}
+  namespaces: {{ .Values.safety.namespaces | toJson }}
+  exclude_namespaces: {{ .Values.safety.excludeNamespaces | toJson }}
+  protected_namespaces: {{ .Values.safety.protectedNamespaces | toJson }}
+  budget_per_namespace: {{ .Values.safety.budgetPerNamespace | int64 }}
+  budget_per_cluster: {{ .Values.safety.budgetPerCluster | int64 }}
+  budget_window_seconds: {{ .Values.safety.budgetWindowSeconds | int64 }}
+  rate_limit_seconds: {{ .Values.safety.rateLimitSeconds | int64 }}
+  max_not_ready_node_share: {{ .Values.safety.maxNotReadyNodeShare | toJson }}
+  ok_not_ready_nodes: {{ .Values.safety.okNotReadyNodes | int64 }}
+  max_unavailable_workload_share: {{ .Values.safety.maxUnavailableWorkloadShare | toJson }}
+  workload_min_pods: {{ .Values.safety.workloadMinPods | int64 }}
+  verify_settle_seconds: {{ .Values.safety.verifySettleSeconds | toJson }}
+  verify_timeout_seconds: {{ .Values.safety.verifyTimeoutSeconds | toJson }}
+  verify_poll_seconds: {{ .Values.safety.verifyPollSeconds | toJson }}
+  max_replans: {{ .Values.safety.maxReplans | int64 }}
 {{- end }}
