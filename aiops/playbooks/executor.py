@@ -238,7 +238,16 @@ class Executor:
             for rec in run.steps:
                 if rec.state == StepState.RUNNING:
                     owner = await self._store.claim_owner(self._claim_name(run.id, rec))
-                    if owner != self.instance_id:
+                    if owner is None:
+                        # Marked running but never claimed: the action never started. Back to
+                        # where it stood; an approved write is re-checked before it runs.
+                        rec.state = StepState.AWAITING_APPROVAL if rec.approval_id else StepState.PENDING
+                        run.state = RunState.RUNNING
+                        await self._save(run)
+                        log.info(
+                            "run %s step %r never started before the restart; going on", run.id, rec.name
+                        )
+                    elif owner != self.instance_id:
                         rec.state = StepState.UNKNOWN
                         rec.error = (
                             f"claimed by {owner} which stopped before recording an outcome; "
@@ -711,11 +720,9 @@ class Executor:
 
     async def _execute_read(self, run: Run, step: Step, rec: StepRecord) -> bool:
         """Run a LOW (read) step at once. False when another executor holds its claim."""
-        if not await self._store.claim(self._claim_name(run.id, rec), self.instance_id):
-            log.warning("run %s step %r already claimed elsewhere; not running it again", run.id, rec.name)
+        if not await self._claim(run, rec):
             return False
         action = self._actions[step.action]
-        await self._mark_running(run, rec)
         ctx = self._ctx(actor=None, run_id=run.id, request_id=None)
         try:
             params = action.params.model_validate(rec.params)
@@ -733,12 +740,10 @@ class Executor:
         self, run: Run, step: Step, rec: StepRecord, plan: Plan, *, actor: str | None, request_id: str | None
     ) -> actions_base.ActionResult | None:
         """Apply the re-checked plan once (claimed first). None when another executor holds the claim."""
-        if not await self._store.claim(self._claim_name(run.id, rec), self.instance_id):
-            log.warning("run %s step %r already claimed elsewhere; not running it again", run.id, rec.name)
+        rec.plan = plan
+        if not await self._claim(run, rec):
             return None
         action = self._actions[step.action]
-        rec.plan = plan
-        await self._mark_running(run, rec)
         ctx = self._ctx(actor=actor, run_id=run.id, request_id=request_id, dry_run=rec.dry_run)
         result: actions_base.ActionResult | None = None
         try:
@@ -763,11 +768,18 @@ class Executor:
         )
         return result
 
-    async def _mark_running(self, run: Run, rec: StepRecord) -> None:
+    async def _claim(self, run: Run, rec: StepRecord) -> bool:
+        """Record the step as running, then take its claim (``SET NX``). In that order: a step
+        found ``running`` with no claim after a crash never started, and may go on; one with a
+        claim of another instance may have, and is never run again. False: claimed elsewhere."""
         rec.state = StepState.RUNNING
         rec.started_at = self._clock()
         run.state = RunState.RUNNING
         await self._save(run)
+        if await self._store.claim(self._claim_name(run.id, rec), self.instance_id):
+            return True
+        log.warning("run %s step %r already claimed elsewhere; not running it again", run.id, rec.name)
+        return False
 
     def _record_result(self, rec: StepRecord, result: actions_base.ActionResult) -> None:
         rec.summary = result.summary
