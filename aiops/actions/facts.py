@@ -82,10 +82,9 @@ async def _budgets(
 
 
 async def _annotations(ctx: ActionContext, namespace: str) -> dict[str, str]:
-    try:
-        return _common.annotations_of(await ctx.kube.get("v1", "Namespace", None, namespace))
-    except kube.NotFound:
-        return {}
+    """The namespace's annotations. Fails closed: a namespace that cannot be read (even 404) makes
+    the plan fail, so a pause annotation is never missed."""
+    return _common.annotations_of(await ctx.kube.get("v1", "Namespace", None, namespace))
 
 
 async def complete(ctx: ActionContext, plan: Plan) -> Plan:

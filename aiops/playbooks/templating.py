@@ -45,8 +45,9 @@ __all__ = [
     "template_context",
 ]
 
-#: The top-level names a template may use (the executor also provides ``run``: id, playbook_id).
-CONTEXT_NAMES = frozenset({"event", "incident", "run"})
+#: The top-level names a template may use: ``event``, ``incident``, ``run`` (id, playbook_id) and
+#: ``steps`` (each earlier step of the run by name: output, params, state, summary).
+CONTEXT_NAMES = frozenset({"event", "incident", "run", "steps"})
 
 #: Longest string a single template may produce, and the largest ``*`` repetition it may build.
 MAX_RENDERED_CHARS = 64 * 1024

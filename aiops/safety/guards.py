@@ -18,7 +18,8 @@ The guards, in the order they are evaluated (the first that blocks answers):
 3. ``empty_target``: every PATCH/PUT/DELETE addresses one named object and every POST is a pod
    eviction; never a collection (defence in depth against "empty selector means everything").
 4. ``budget``: writes per namespace and per cluster in a rolling window (Redis sorted sets).
-5. ``rate_limit``: one write-run per (playbook, target) per ``rate_limit_seconds``.
+5. ``rate_limit``: one write-run per (playbook, target) per ``rate_limit_seconds``; the target of
+   a pod action is its workload (a replacement pod has a new name: it is the same problem).
 6. ``concurrency``: one drain at a time cluster-wide; one disruptive action per workload and per
    node at a time (leases in Redis).
 7. ``node_storm``: no disruptive action while too many nodes are NotReady (cluster-autoscaler
@@ -341,7 +342,8 @@ class Guards:
             if owner is not None and _run_of(owner) != decision.run_id:
                 return Block(
                     "rate_limit",
-                    f"playbook {decision.playbook_id} already wrote to {decision.plan.target} within the "
+                    f"playbook {decision.playbook_id} already wrote to {_rate_target(decision.plan)}"
+                    " within the "
                     f"last {self._settings.rate_limit_seconds} s (run {_run_of(owner)}); "
                     "one write-run per playbook and target in that time",
                 )
@@ -368,7 +370,9 @@ class Guards:
         facts = decision.plan.facts
         windows = [f"budget:ns:{ns}" for ns in sorted(facts.namespaces)] + [_CLUSTER_BUDGET]
         limits = [s.budget_per_namespace] * len(facts.namespaces) + [s.budget_per_cluster]
-        rate = f"rate:{decision.playbook_id}:{decision.plan.target}" if s.rate_limit_seconds > 0 else None
+        rate = (
+            f"rate:{decision.playbook_id}:{_rate_target(decision.plan)}" if s.rate_limit_seconds > 0 else None
+        )
         leases: list[str] = []
         if facts.drain:
             leases.append("lease:drain")
@@ -490,3 +494,9 @@ def _pdb_block(removal: PodRemoval, verb: str) -> Block | None:
                 f"(needs {desired} healthy pods, has {healthy}; unhealthyPodEvictionPolicy {policy})",
             )
     return None
+
+
+def _rate_target(plan: Plan) -> str:
+    """What the rate limit counts per playbook: the workload a write disrupts (a Deployment whose
+    replacement pods keep crashing is one target, whatever the pods are called), else the target."""
+    return plan.facts.workload or plan.target

@@ -33,6 +33,7 @@ import contextlib
 import copy
 import json
 import random
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ from kmock._internal.rendering import Response  # kmock exports it, but not in i
 
 from aiops.testing import _disruption, _handlers, _resources, _selectors
 from aiops.testing._handlers import ApiStatus
+
+#: ``/api/v1/namespaces/NAME`` (not a namespaced resource below it).
+_NAMESPACES_PATH = re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)/?$")
 
 
 class Call(NamedTuple):
@@ -130,6 +134,11 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         # Discovery (/api, /apis, ...) from the scaffold; kmock's own storage fallbacks are skipped:
         # every resource request goes to _serve, below user-defined reactions.
         kmock.KubernetesScaffold.__attrs_post_init__(self)
+        # kmock reads /api/v1/namespaces/NAME as a namespace prefix, not as the namespaces
+        # resource (404 "Endpoint Not Found"): GETs of it go to _serve_namespaces first, so a
+        # Namespace (its annotations) can be read like any other object. (Listing namespaces
+        # fails inside kmock's path parsing, before any fallback; aiops never lists them.)
+        self.fallback[self._is_namespaces_request] << self._serve_namespaces
         self.fallback[self._is_resource_request] << self._serve
         for spec in _resources.SERVED:
             self.register(spec)
@@ -164,6 +173,26 @@ class ClusterEmulator(kmock.KubernetesEmulator):
     def _is_resource_request(request: kmock.Request) -> bool:
         res = request.resource
         return res is not None and res.version is not None and res.plural is not None
+
+    @staticmethod
+    def _is_namespaces_request(request: kmock.Request) -> bool:
+        return request.method.value == "GET" and _NAMESPACES_PATH.match(request.url.path) is not None
+
+    @property
+    def _namespaces(self) -> kmock.resource:
+        return self.resource_of("v1", "Namespace")
+
+    def _serve_namespaces(self, request: kmock.Request) -> Response:
+        """GET one Namespace, as the API reference describes ``/api/v1/namespaces/{name}``."""
+        match = _NAMESPACES_PATH.match(request.url.path)
+        assert match is not None
+        name = match.group("name")
+        headers = {"Content-Type": "application/json"}
+        obj = self.load(self.resource_of("v1", "Namespace"), None, name)
+        if obj is None:
+            status = ApiStatus(404, "NotFound", f'namespaces "{name}" not found')
+            return Response(status=404, payload=status.body(), headers=headers)
+        return Response(status=200, payload=obj, headers=headers)
 
     def _serve(self, request: kmock.Request) -> Response:
         # kmock keeps the status/headers of a returned Response on the reaction (they stick for
@@ -374,8 +403,9 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         """Create or replace ``obj`` as stored state (status included), emitting ADDED or MODIFIED.
 
         ``obj`` needs ``apiVersion``, ``kind`` and ``metadata.name`` (and ``metadata.namespace`` for
-        namespaced kinds). Fills uid, creationTimestamp and generation when absent; bumps generation
-        when anything outside metadata/status changes. Returns the stored copy (with resourceVersion).
+        namespaced kinds; that Namespace is created first when it does not exist). Fills uid,
+        creationTimestamp and generation when absent; bumps generation when anything outside
+        metadata/status changes. Returns the stored copy (with resourceVersion).
         Raises ``KeyError`` for a kind the emulator does not serve.
         """
         res = self.resource_of(obj["apiVersion"], obj["kind"])
@@ -384,6 +414,12 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         meta = new.setdefault("metadata", {})
         if not spec.namespaced:
             meta.pop("namespace", None)
+        elif meta.get("namespace") and self.load(self._namespaces, None, meta["namespace"]) is None:
+            # A real API server stores nothing in a namespace that does not exist; seeding an
+            # object creates its Namespace first, so the namespace can be read like a real one.
+            self.put_object(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": meta["namespace"]}}
+            )
         old = self.load(res, meta.get("namespace"), meta["name"])
         if old is None:
             meta.setdefault("uid", str(uuid.uuid4()))

@@ -35,6 +35,7 @@ def test_snapshot_keys_objects_counter_and_logs(emulator: ClusterEmulator) -> No
     snap = emulator.snapshot()
     objects = {k for k in snap if not k.startswith("#")}
     assert objects == {
+        "v1/Namespace/-/default",  # created with the first object stored in it
         "v1/Pod/default/a",
         "v1/Pod/default/b",
         "apps/v1/Deployment/default/web",

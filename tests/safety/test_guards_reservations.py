@@ -160,10 +160,13 @@ async def test_release_after_write_keeps_budget_and_rate_limit_frees_leases(stor
     assert await g.acquire(d) is None
     await g.release(d, wrote=True)
     assert await store.claim_owner("lease:workload:Deployment/shop/web") is None
-    same_target = await g.acquire(decision(pod_plan(), run="r2"))
+    # The rate limit counts the workload: another pod of the same Deployment is the same target.
+    same_target = await g.acquire(
+        decision(pod_plan(pod="web-9", workload="Deployment/shop/web", disruptive=True), run="r2")
+    )
     assert same_target is not None and same_target.guard == "rate_limit"
     assert (
-        "playbook pb already wrote to Pod/shop/web-1 within the last 14400 s (run run-1)"
+        "playbook pb already wrote to Deployment/shop/web within the last 14400 s (run run-1)"
         in same_target.reason
     )
     assert await g.acquire(decision(pod_plan(pod="web-2"), run="r3")) is None

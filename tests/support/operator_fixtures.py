@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +28,7 @@ from aiops.settings import (
 )
 from aiops.store import Store
 from aiops.testing import ClusterEmulator
+from aiops.testing.controllers import running_controllers
 
 if TYPE_CHECKING:
     from aiops import runtime
@@ -172,64 +172,8 @@ def writes(emulator: ClusterEmulator, method: str | None = None, path_part: str 
 async def replicaset_controller(
     emulator: ClusterEmulator, *, ready: bool = True, interval_seconds: float = 0.02
 ) -> AsyncIterator[list[str]]:
-    """Play the ReplicaSet controller the emulator lacks: a pod owned by a ReplicaSet that
-    disappears is replaced by a new one (same labels, owner and node, a fresh uid), ``ready`` or
-    crash-looping (waiting in CrashLoopBackOff, restartCount climbing each tick). Yields the names
-    of the replacements, in order."""
-    replaced: list[str] = []
-    known: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def owned_by_replicaset(pod: dict[str, Any]) -> bool:
-        refs = pod["metadata"].get("ownerReferences") or []
-        return any(r.get("kind") == "ReplicaSet" and r.get("controller") for r in refs)
-
-    def track() -> None:
-        for obj in emulator.list_objects("v1", "Pod"):
-            if owned_by_replicaset(obj):
-                known[(obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
-
-    async def loop() -> None:
-        restarts, tick = 0, 0
-        while True:
-            tick += 1
-            track()
-            for (namespace, name), old in list(known.items()):
-                if emulator.get_object("v1", "Pod", namespace, name) is None:
-                    del known[(namespace, name)]
-                    new = copy.deepcopy(old)
-                    new_name = f"{name.rsplit('-', 1)[0]}-r{len(replaced) + 1}"
-                    new["metadata"] = {
-                        k: v
-                        for k, v in old["metadata"].items()
-                        if k in ("namespace", "labels", "ownerReferences")
-                    } | {"name": new_name}
-                    new["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
-                    emulator.put_object(new)
-                    replaced.append(new_name)
-            if not ready and tick % 10 == 0:
-                restarts += 1
-                for obj in emulator.list_objects("v1", "Pod"):
-                    if obj["metadata"]["name"] in replaced:
-                        obj["status"] = {
-                            "phase": "Running",
-                            "conditions": [{"type": "Ready", "status": "False"}],
-                            "containerStatuses": [
-                                {
-                                    "name": "app",
-                                    "ready": False,
-                                    "restartCount": restarts,
-                                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-                                }
-                            ],
-                        }
-                        emulator.put_object(obj)
-            await asyncio.sleep(interval_seconds)
-
-    track()
-    task = asyncio.create_task(loop())
-    try:
-        yield replaced
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    """Play the controllers the emulator lacks (``aiops.testing.controllers``): a vanished
+    ReplicaSet pod is replaced, Ready or (``ready=False``) crash-looping; rollouts complete.
+    Yields the names of the replacement pods, in order."""
+    async with running_controllers(emulator, healthy=ready, interval_seconds=interval_seconds) as controllers:
+        yield controllers.replaced
