@@ -123,6 +123,7 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     clock: Callable[[], datetime] = _utcnow
     max_changes: int = 10_000
+    request_log_size: int = 200
     calls: list[Call] = attrs.field(factory=list, init=False)
     _rv: int = attrs.field(default=0, init=False)
     _changes: list[Change] = attrs.field(factory=list, init=False)
@@ -162,7 +163,24 @@ class ClusterEmulator(kmock.KubernetesEmulator):
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         self.calls.append(Call(request.method.value, request.url.path, dict(request.params), request.data))
+        self._bound_request_log()
         return await kmock.RawHandler._handle(self, request)
+
+    def _bound_request_log(self) -> None:
+        """Keep kmock's own request log to the last ``request_log_size`` entries.
+
+        kmock matches every request against views that scan its whole log, so without a bound
+        each request costs more than the last (minutes for a few thousand requests). A request is
+        checked against the log only while it is dispatched, which the most recent entries cover;
+        ``calls`` keeps the full history for assertions.
+        """
+        size = self.request_log_size
+        if len(self._requests) > 2 * size:
+            del self._requests[:-size]
+            for payload in self._payloads:
+                log = getattr(payload, "_requests", None)
+                if isinstance(log, list) and len(log) > 2 * size:
+                    del log[:-size]
 
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
         if isinstance(exc, ApiStatus):

@@ -113,7 +113,7 @@ async def test_logs_scale_and_events(kube: kube_mod.Kube, emulator: ClusterEmula
 
 async def test_recording_is_per_context(kube: kube_mod.Kube, emulator: ClusterEmulator) -> None:
     """Each recording sees its own calls (tasks started inside included); concurrent ones do not mix."""
-    emulator.put_object(pod("a"))
+    stored = emulator.put_object(pod("a"))
     emulator.put_object(pod("b"))
 
     async def read(name: str) -> list[kube_mod.ApiCall]:
@@ -125,7 +125,8 @@ async def test_recording_is_per_context(kube: kube_mod.Kube, emulator: ClusterEm
     first, second = await asyncio.gather(read("a"), read("b"))
     assert [c.path for c in first] == ["/api/v1/namespaces/default/pods/a"] * 2
     assert [c.path for c in second] == ["/api/v1/namespaces/default/pods/b"] * 2
-    assert first[0].response == {"code": 200, "kind": "Pod", "name": "a", "resourceVersion": "1"}
+    rv = stored["metadata"]["resourceVersion"]
+    assert first[0].response == {"code": 200, "kind": "Pod", "name": "a", "resourceVersion": rv}
 
 
 async def test_bearer_token_is_sent(emulator: ClusterEmulator) -> None:

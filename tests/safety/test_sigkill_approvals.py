@@ -1,0 +1,364 @@
+"""The operator is SIGKILLed at random points of 100 approval runs: no approval lost, no step run twice.
+
+Setup: the emulated cluster (in this process) holds 100 Deployments, each with a ReplicaSet and one
+crash-looping pod, so the built-in ``crash_loop_remediation`` playbook starts 100 runs whose last
+step, ``delete_pod`` (medium risk), waits behind the approval gate; the emulated ReplicaSet
+controller replaces a deleted pod with a Ready one, so verification has something to observe.
+``aiops run`` is a real child process (tests/support/operator_process.py) on real Redis. A seeded
+``random.Random`` decides which pending requests are approved in each round (through the HTTP API,
+as ``alice`` or ``bob``, concurrently, plus retries of requests whose answer was lost), and whether
+and when the operator is killed with SIGKILL: right as a batch of approvals is sent, after a random
+delay of up to 1 s (steps planned, claimed, writing or verifying), or while a fresh process is
+still starting (its ``resume()`` runs approved steps before the API opens). After each kill the
+operator is started again on the same Redis prefix and API port. Once nothing is pending, a last
+incarnation runs every run to a terminal state.
+
+Deterministic in outcome: the schedule comes from ``SEED``; which step a kill lands in depends on
+timing, and every invariant must hold wherever it lands. No assertion is about time (the waits
+are bounds that fail with the operator's log).
+
+Invariants proved (dry-run writes, ``dryRun=All``, are ignored: they change nothing):
+
+1. No approval lost: every request the API confirmed as approved (200) is still ``approved`` with
+   ``decided_by`` = the approver who sent it; every request whose answer was lost to a kill (or was
+   answered 409) is ``approved`` by one of the approvers that tried; every one of the 100 runs has
+   exactly one ``delete_pod`` approval request, and it is decided.
+2. No step run twice: at most one real ``DELETE`` reaches each pod.
+3. No step run without a recorded approval: every real pod ``DELETE`` targets the pod of a run
+   whose ``delete_pod`` request is ``approved``, and the run's step names that request.
+4. No approved step silently vanished: every run ends terminal, and its approved step either ran
+   exactly once (one real DELETE; step ``succeeded``/``failed`` with its API calls recorded) or is
+   ``unknown`` (its outcome died with a process: at most one DELETE, never a second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from aiops.playbooks.runs import TERMINAL_RUN_STATES
+from aiops.store import Store
+from aiops.testing import ClusterEmulator
+from aiops.testing.controllers import running_controllers
+from tests.operator import workloads
+from tests.support import kube_fixtures as kf
+from tests.support.operator_fixtures import TOKENS, free_port
+from tests.support.operator_process import OperatorProcess, operator_env
+
+SEED = 20_261_121
+NAMESPACES = ("sigkill-a", "sigkill-b", "sigkill-c", "sigkill-d")
+DEPLOYMENTS = 100
+APPROVERS = ("alice", "bob")
+#: Kills are capped (each restart costs a Python start-up); the seed reaches it (printed).
+MAX_KILLS = 10
+MIN_KILLS = 6
+TERMINAL = {state.value for state in TERMINAL_RUN_STATES}
+#: The knobs that keep the blast-radius guards out of this durability test.
+SAFETY_OPEN = {
+    "AIOPS_SAFETY__BUDGET_PER_NAMESPACE": "1000",
+    "AIOPS_SAFETY__BUDGET_PER_CLUSTER": "1000",
+    "AIOPS_SAFETY__RATE_LIMIT_SECONDS": "0",
+    "AIOPS_SAFETY__MAX_UNAVAILABLE_WORKLOAD_SHARE": "1",
+    "AIOPS_SAFETY__VERIFY_TIMEOUT_SECONDS": "1",
+    "AIOPS_SAFETY__VERIFY_SETTLE_SECONDS": "0",
+    "AIOPS_SAFETY__VERIFY_POLL_SECONDS": "0.2",
+    "AIOPS_APPROVALS__SWEEP_INTERVAL_SECONDS": "1",
+}
+
+
+def _pod_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}"
+
+
+def _seed(emu: ClusterEmulator) -> set[str]:
+    """100 Deployments → ReplicaSet → one crash-looping pod each; returns the pods' API paths."""
+    for namespace in NAMESPACES:
+        emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    paths: set[str] = set()
+    for i in range(DEPLOYMENTS):
+        namespace = NAMESPACES[i % len(NAMESPACES)]
+        deploy = emu.put_object(kf.deployment(f"app-{i:03d}", namespace, replicas=1, revision=1))
+        rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="6b4f9d8c7"))
+        name = f"{rs['metadata']['name']}-{i:05d}"
+        pod = kf.pod(name, namespace, labels=rs["metadata"]["labels"], owner=rs, node="worker-1")
+        emu.put_object(workloads.crashing(pod, restarts=5))
+        emu.set_pod_log(namespace, name, workloads.PREVIOUS_LOG, container="app", previous=True)
+        paths.add(_pod_path(namespace, name))
+    return paths
+
+
+@dataclass
+class Ledger:
+    """What the test sent and what the API answered."""
+
+    attempted: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    confirmed: dict[str, str] = field(default_factory=dict)
+    conflicts: set[str] = field(default_factory=set)
+    lost: int = 0
+    unexpected: list[str] = field(default_factory=list)
+
+
+class Api:
+    """HTTP clients of the operator's API, one per approver."""
+
+    def __init__(self, base_url: str) -> None:
+        self.clients = {
+            # No keep-alive: a pooled connection to a killed incarnation must not be reused.
+            who: httpx.AsyncClient(
+                base_url=base_url,
+                headers={"Authorization": f"Bearer {TOKENS[who]}"},
+                timeout=30,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
+            for who in APPROVERS
+        }
+
+    async def get(self, path: str, **params: Any) -> Any:
+        response = await self.clients["alice"].get(path, params=params)
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    async def approve(self, request_id: str, approver: str, ledger: Ledger) -> None:
+        ledger.attempted[request_id].add(approver)
+        try:
+            response = await self.clients[approver].post(
+                f"/api/approvals/{request_id}/approve", json={"reason": "sigkill test"}
+            )
+        except httpx.HTTPError:  # the operator died under the request: outcome unknown to us
+            ledger.lost += 1
+            return
+        if response.status_code == 200:
+            decided = response.json()["request"]
+            if decided["state"] != "approved" or decided["decided_by"] != approver:
+                ledger.unexpected.append(f"{request_id}: 200 but {decided}")
+            ledger.confirmed[request_id] = approver
+        elif response.status_code == 409:  # approved earlier by a call whose answer was lost
+            ledger.conflicts.add(request_id)
+        else:
+            ledger.unexpected.append(f"{request_id}: {response.status_code} {response.text}")
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+
+@pytest.fixture
+async def operator(
+    emulator: ClusterEmulator, redis_url: str, tmp_path: Path
+) -> AsyncIterator[OperatorProcess]:
+    """An ``aiops run`` child (not started) on the emulator and a fresh Redis prefix, removed after."""
+    prefix = f"aiops-test:{uuid.uuid4()}:"
+    store = Store.connect(redis_url, prefix=prefix)
+    if not await store.ping():
+        await store.close()
+        pytest.fail(f"Redis does not answer at {redis_url}; tests that need Redis never skip.")
+    port = free_port()
+    env = operator_env(
+        kube_server=emulator.url,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        api_port=port,
+        tokens=TOKENS,
+        extra=SAFETY_OPEN,
+    )
+    proc = OperatorProcess(env, port=port, log_path=tmp_path / "aiops-run.log")
+    try:
+        yield proc
+    finally:
+        await proc.stop()
+        await store.delete_prefix_for_tests()
+        await store.close()
+
+
+async def _wait_for(
+    what: str, predicate: Callable[[], Awaitable[bool | str]], op: OperatorProcess, timeout_seconds: float
+) -> None:
+    """Await ``predicate()`` until it returns True (a string says why not yet); fail after the timeout."""
+    deadline = time.monotonic() + timeout_seconds
+    last: bool | str = False
+    while time.monotonic() < deadline:
+        last = await predicate()
+        if last is True:
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what} ({last}):\n{op.log_tail()}")
+
+
+@dataclass
+class Outcome:
+    """What the API holds once every run ended."""
+
+    requests: list[dict[str, Any]]
+    runs: dict[str, dict[str, Any]]
+    incidents: list[dict[str, Any]]
+
+
+class Scenario:
+    """Approves every request through the API while killing the operator at seeded-random points."""
+
+    def __init__(self, op: OperatorProcess, rng: random.Random) -> None:
+        self.op = op
+        self.rng = rng
+        self.api = Api(op.base_url)
+        self.ledger = Ledger()
+        self.startup_seconds = 3.0
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        await self.op.start()
+        self.startup_seconds = time.monotonic() - started
+
+    async def pending(self) -> list[str]:
+        return sorted(r["id"] for r in await self.api.get("/api/approvals", state="pending", limit=1000))
+
+    async def all_requested(self) -> bool | str:
+        pending = await self.pending()
+        return len(pending) == DEPLOYMENTS or f"{len(pending)} pending"
+
+    async def approve_all_with_kills(self) -> None:
+        """Rounds of: (re)start if dead; approve a random batch concurrently; maybe SIGKILL mid-way."""
+        rng, op = self.rng, self.op
+        for _ in range(200):
+            if not op.running:
+                if op.kills < MAX_KILLS and self.ledger.attempted and rng.random() < 0.15:
+                    # Killed while starting: resume() may be executing approved steps right now.
+                    await op.spawn()
+                    await asyncio.sleep(rng.uniform(0.5, 1.0) * self.startup_seconds)
+                    await op.kill()
+                    continue
+                await self.start()
+            pending = await self.pending()
+            if not pending:
+                return
+            batch = rng.sample(pending, k=min(len(pending), rng.randint(3, 10)))
+            # A user whose answer was lost retries: the request must answer 409 if it was decided.
+            lost = sorted(set(self.ledger.attempted) - set(self.ledger.confirmed) - set(pending))
+            batch += rng.sample(lost, k=min(len(lost), rng.randint(0, 2)))
+            tasks = [
+                asyncio.create_task(self.api.approve(request_id, rng.choice(APPROVERS), self.ledger))
+                for request_id in batch
+            ]
+            if op.kills < MAX_KILLS and rng.random() < 0.7:
+                await asyncio.sleep(0.0 if rng.random() < 0.3 else rng.uniform(0.0, 1.0))
+                await op.kill()
+            await asyncio.gather(*tasks)
+        raise AssertionError("no progress after 200 rounds: approvals keep getting lost")
+
+    async def finish(self) -> Outcome:
+        """Start a last incarnation (never killed) and wait until every run is terminal."""
+        if not self.op.running:
+            await self.start()
+        approvals = await self.api.get("/api/approvals", limit=1000)
+        requests = [r for r in approvals if r["action"] == "delete_pod"]
+        runs: dict[str, dict[str, Any]] = {}
+
+        async def all_terminal() -> bool | str:
+            for run_id in sorted({r["run_id"] for r in requests}):
+                if runs.get(run_id, {}).get("state") not in TERMINAL:
+                    runs[run_id] = await self.api.get(f"/api/runs/{run_id}")
+            waiting = [r for r in runs.values() if r["state"] not in TERMINAL]
+            return not waiting or f"{len(waiting)} not terminal, e.g. {waiting[0]}"
+
+        await _wait_for("every run to end", all_terminal, self.op, 60)
+        incidents = await self.api.get("/api/incidents", limit=1000)
+        crash_incidents = [i for i in incidents if i["type"] == "crash_loop"]
+        return Outcome(requests=requests, runs=runs, incidents=crash_incidents)
+
+
+def _check_no_approval_lost(ledger: Ledger, outcome: Outcome) -> None:
+    """Invariant 1."""
+    assert not ledger.unexpected, ledger.unexpected
+    by_id = {r["id"]: r for r in outcome.requests}
+    per_run = Counter(r["run_id"] for r in outcome.requests)
+    assert len(per_run) == DEPLOYMENTS, f"{len(per_run)} runs asked for approval, not {DEPLOYMENTS}"
+    assert all(n == 1 for n in per_run.values()), {run: n for run, n in per_run.items() if n != 1}
+    incident_runs = sorted(run for incident in outcome.incidents for run in incident["run_ids"])
+    assert incident_runs == sorted(per_run), "one incident per Deployment, one run per incident"
+    for request_id, approver in ledger.confirmed.items():
+        request = by_id[request_id]
+        assert (request["state"], request["decided_by"]) == ("approved", approver), request
+    for request_id, approvers in ledger.attempted.items():
+        request = by_id[request_id]
+        assert request["state"] == "approved" and request["decided_by"] in approvers, request
+    assert set(ledger.attempted) == set(by_id), "every request was decided, by this test"
+
+
+def _check_deletes(emulator: ClusterEmulator, outcome: Outcome, pod_paths: set[str]) -> Counter[str]:
+    """Invariants 2 and 3; returns the real DELETEs per pod path."""
+    deletes = Counter(
+        call.path for call in emulator.calls_matching("DELETE", "/pods/") if call.query.get("dryRun") != "All"
+    )
+    twice = {path: n for path, n in deletes.items() if n > 1}
+    assert not twice, f"pods deleted more than once: {twice}"
+    approved = {
+        _pod_path(r["params"]["namespace"], r["params"]["pod"])
+        for r in outcome.requests
+        if r["state"] == "approved"
+    }
+    assert approved == pod_paths, "every seeded pod has its approved request"
+    unapproved = sorted(set(deletes) - approved)
+    assert not unapproved, f"deleted without an approved request: {unapproved}"
+    return deletes
+
+
+def _check_each_approved_step(outcome: Outcome, deletes: Counter[str]) -> Counter[str]:
+    """Invariant 4; returns how the approved steps ended (ran, unknown after/before the DELETE)."""
+    ended: Counter[str] = Counter()
+    vanished: list[str] = []
+    for request in outcome.requests:
+        run = outcome.runs[request["run_id"]]
+        (step,) = [s for s in run["steps"] if s["action"] == "delete_pod"]
+        assert step["approval_id"] == request["id"], (step, request)
+        assert step["params"]["pod"] == request["params"]["pod"], (step, request)
+        deleted = deletes[_pod_path(request["params"]["namespace"], request["params"]["pod"])]
+        if step["state"] == "unknown":
+            ended["unknown after its DELETE" if deleted else "unknown before its DELETE"] += 1
+        elif step["state"] in {"succeeded", "failed"} and deleted == 1:
+            assert step["approved_by"] == request["decided_by"], (step, request)
+            assert any(c["method"] == "DELETE" for c in step["api_calls"]), step
+            ended["ran once"] += 1
+        else:
+            vanished.append(f"{run['id']}: step {step['state']} ({step['error']}), {deleted} DELETE(s)")
+    assert not vanished, "approved steps that neither ran once nor are unknown:\n" + "\n".join(vanished)
+    return ended
+
+
+@pytest.mark.slow
+async def test_sigkill_at_random_points_loses_no_approval_and_runs_no_step_twice(
+    emulator: ClusterEmulator, operator: OperatorProcess
+) -> None:
+    pod_paths = _seed(emulator)
+    scenario = Scenario(operator, random.Random(SEED))
+    try:
+        async with running_controllers(emulator, interval_seconds=0.1):
+            await scenario.start()
+            # Kills begin once every run waits at its gate: a run killed during its low-risk reads
+            # ends there (unknown) and never reaches the approval this test is about.
+            await _wait_for(f"{DEPLOYMENTS} pending approvals", scenario.all_requested, operator, 60)
+            await scenario.approve_all_with_kills()
+            outcome = await scenario.finish()
+    finally:
+        await scenario.api.close()
+        await operator.stop()
+
+    ledger = scenario.ledger
+    _check_no_approval_lost(ledger, outcome)
+    deletes = _check_deletes(emulator, outcome, pod_paths)
+    ended = _check_each_approved_step(outcome, deletes)
+    print(
+        f"\nsigkill: seed {SEED}, {operator.starts} starts, {operator.kills} SIGKILLs; approvals: "
+        f"{len(ledger.confirmed)} confirmed, {ledger.lost} answers lost to kills, "
+        f"{len(ledger.conflicts)} retries answered 409; {deletes.total()} real DELETEs; "
+        f"approved steps: {dict(ended)}"
+    )
+    assert operator.kills >= MIN_KILLS, f"only {operator.kills} kills: the schedule tested too little"
