@@ -24,9 +24,11 @@ Guarantees, each enforced here:
   and the step is planned and put up for approval again (up to ``safety.max_replans`` times). A
   write that meets 409 Conflict before writing anything is re-planned the same way: never
   overwritten blindly.
-* Guards: ``Guards.check`` before the request is opened and ``Guards.acquire`` right before acting
-  (budget, rate limit, concurrency, storm halts, PodDisruptionBudgets, namespaces, pause). A
-  blocked step is never dropped silently: the run escalates with the guard's name and reason.
+* Guards: ``Guards.acquire`` before the request is opened (budget, rate limit and leases are
+  reserved then, so nobody is asked to approve a write there is no room for; given back when the
+  step ends without writing) and again, on fresh facts, right before acting (storm halts,
+  PodDisruptionBudgets, namespaces, pause). A blocked step is never dropped silently: the run
+  escalates with the guard's name and reason.
 * Verify after acting: the plan's expectations are checked within a bounded time (``Verifier``);
   not verified escalates and, when the step declares ``compensate``, adds the compensating step
   (behind the gate) and skips the rest of the playbook.
@@ -224,6 +226,9 @@ class Executor(writes.WriteSteps):
         for run in await self._runs.active():
             now = self._clock()
             if now - run.created_at > self._max_wait:
+                for rec in run.steps:
+                    if rec.state == StepState.AWAITING_APPROVAL:
+                        await self._release(run, rec, wrote=False)
                 await self._finish(
                     run, RunState.EXPIRED, f"no progress within {self._max_wait}; expired on resume"
                 )
@@ -423,7 +428,10 @@ class Executor(writes.WriteSteps):
             self._record_outcome(rec, StepState.SKIPPED)
             await self._save(run)
             return None
-        block = await self._guards.check(self._decision(run, rec, plan)) if self._guards else None
+        # Reserve now (budget, rate limit, leases): nobody is asked to approve a write the budget
+        # has no room for. Given back when the step ends without writing (rejected, expired,
+        # not run); taken again, idempotently, right before acting.
+        block = await self._guards.acquire(self._decision(run, rec, plan)) if self._guards else None
         if block is not None:
             await self._blocked(run, rec, block.guard, block.reason)
             return None
@@ -437,6 +445,8 @@ class Executor(writes.WriteSteps):
             return _NEXT
         if request.state == ApprovalState.PENDING:
             return _WAIT
+        if request.state in (ApprovalState.REJECTED, ApprovalState.EXPIRED):
+            await self._release(run, rec, wrote=False)
         if request.state == ApprovalState.REJECTED:
             self._record_outcome(
                 rec, StepState.REJECTED, error=f"rejected by {request.decided_by}: {request.reason}"

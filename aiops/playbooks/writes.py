@@ -156,11 +156,13 @@ class WriteSteps:
         except errors.ActionRefused as exc:
             self._metrics.rechecks_total.labels(outcome="refused").inc()
             await self._gate.close(request.id, Outcome.NOT_RUN, f"refused on re-check: {exc}")
+            await self._release(run, rec, wrote=False)
             self._record_outcome(rec, StepState.REFUSED, error=f"refused on re-check: {exc}")
             await self._save(run)
             return NEXT
         except (errors.AiopsError, ValidationError) as exc:
             await self._gate.close(request.id, Outcome.NOT_RUN, f"re-check failed: {exc}")
+            await self._release(run, rec, wrote=False)
             self._record_outcome(rec, StepState.FAILED, error=f"re-check failed: {exc}")
             await self._save(run)
             return NEXT
@@ -170,6 +172,7 @@ class WriteSteps:
             return await self._replan(run, rec, request.id, verdict.reason)
         if verdict.verdict == "noop":
             await self._gate.close(request.id, Outcome.NOT_RUN, verdict.reason)
+            await self._release(run, rec, wrote=False)
             rec.summary = verdict.reason
             self._record_outcome(rec, StepState.SKIPPED)
             await self._save(run)
@@ -185,6 +188,7 @@ class WriteSteps:
         block = await self._guards.acquire(decision) if self._guards else None
         if block is not None:
             await self._gate.close(request.id, Outcome.NOT_RUN, block.reason, guard=block.guard)
+            await self._release(run, rec, wrote=False)  # what was reserved when it was asked for
             await self._blocked(run, rec, block.guard, block.reason)
             return NEXT
         result = await self._execute_write(
@@ -251,6 +255,7 @@ class WriteSteps:
         """Close the request without running the step; with ``stop`` end the run as stopped."""
         self._metrics.rechecks_total.labels(outcome="gone").inc()
         await self._gate.close(request.id, Outcome.NOT_RUN, reason)
+        await self._release(run, rec, wrote=False)
         rec.summary = reason
         self._record_outcome(rec, StepState.SKIPPED)
         if stop:
@@ -269,6 +274,7 @@ class WriteSteps:
                 rec, StepState.FAILED, error=f"the target kept changing under the plan: {reason}"
             )
             await self._escalate(run, rec, "stale", f"gave up after {rec.attempt + 1} plans: {reason}")
+            await self._release(run, rec, wrote=False)
             await self._save(run)
             return NEXT
         rec.attempt += 1

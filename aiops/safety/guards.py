@@ -1,8 +1,10 @@
 """Blast-radius guards: may this write step happen now? Decided on its :class:`~aiops.actions.plan.Plan`.
 
 Fed by: the executor, which builds a :class:`WriteDecision` per write step and calls
-:meth:`Guards.check` before it opens the approval request, :meth:`Guards.acquire` right before
-acting and :meth:`Guards.release` once the step (and its verification) ended.
+:meth:`Guards.acquire` before it opens the approval request (reserving budget, rate limit and
+leases) and again right before acting (idempotent for the step, on fresh facts), and
+:meth:`Guards.release` once the step (and its verification) ended. :meth:`Guards.check` answers
+the same question without reserving anything (the benchmark, and callers that only ask).
 Consumed by: the executor (a :class:`Block` escalates the run with ``guard`` as the reason), the
 metrics (``aiops_guard_blocks_total{guard}``, ``aiops_guard_decision_seconds{phase}``).
 
