@@ -508,3 +508,35 @@ async def test_same_playbook_on_the_same_pod_within_the_rate_limit_is_blocked(
     assert len(_real_writes(emu, "DELETE", "/pods/")) == 1
     assert emu.get_object("v1", "Pod", "shop", name) is not None
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "rate_limit"}) == 1.0
+
+
+async def test_a_rejected_request_gives_its_budget_back(harness: Harness, tmp_path: Path) -> None:
+    """The budget unit reserved when a request is opened returns when nobody approves it: with a
+    namespace budget of 1, a rejected restart leaves room for the next crash loop's request (it is
+    asked, not blocked), and nothing is deleted."""
+    emu = harness.emulator
+    [first_pod] = _seed_many_crash_loops(emu, 1)
+    harness.settings = make_settings(
+        emu,
+        safety=_safety(budget_per_namespace=1),
+        playbook_dirs=[PLAYBOOKS / "restart_only"],
+        rules_file=_rules_file(tmp_path, "restart_only"),
+    )
+    await harness.start()
+
+    async def asked(pod: str) -> bool:
+        return [r["params"]["pod"] for r in await harness.pending()] == [pod]
+
+    await eventually(lambda: asked(first_pod), what="the first restart request")
+    (request,) = await harness.pending()
+    async with harness.api("alice") as api:
+        response = await api.post(f"/api/approvals/{request['id']}/reject", json={"reason": "not now"})
+    assert response.status_code == 200, response.text
+
+    deploy = emu.put_object(kf.deployment("late", "shop", replicas=1, revision=1))
+    rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="7c8d9e0f1"))
+    late = kf.pod("late-7c8d9e0f1-abcde", "shop", labels=rs["metadata"]["labels"], owner=rs)
+    emu.put_object(workloads.crashing(late, restarts=5))
+    await eventually(lambda: asked("late-7c8d9e0f1-abcde"), what="the second restart request")
+    assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "budget"}) == 0.0
+    assert _real_writes(emu, "DELETE", "/pods/") == []
