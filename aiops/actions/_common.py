@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
 from aiops import kube
-from aiops.actions.plan import Observation
+from aiops.actions.plan import Observation, PlannedCall
 
 #: How a rendered template spells "no value"; optional params treat these as ``None``.
 _NONE_STRINGS = frozenset({"", "None", "null", "none"})
@@ -176,3 +176,25 @@ def is_ready(pod: Mapping[str, Any]) -> bool:
         return False
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def patch_call(
+    api_version: str,
+    kind: str,
+    namespace: str | None,
+    name: str,
+    body: Any,
+    *,
+    patch_type: kube.PatchType,
+    effect: str,
+    subresource: str | None = None,
+) -> PlannedCall:
+    """A planned PATCH of one named object (or its ``subresource``) with ``patch_type``'s content type."""
+    return PlannedCall(
+        method="PATCH",
+        path=kube.resource_path(api_version, kind, namespace, name, subresource),
+        body=body,
+        content_type=kube.PATCH_CONTENT_TYPES[patch_type],
+        object=ref(kind, namespace, name),
+        effect=effect,
+    )

@@ -101,7 +101,7 @@ async def complete(ctx: ActionContext, plan: Plan) -> Plan:
         nodes = await ctx.kube.list("v1", "Node")
         facts.nodes_total = len(nodes)
         facts.nodes_not_ready = sum(1 for node in nodes if not node_ready(node))
-    if facts.workload and not plan.noop:
+    if facts.workload and facts.workload_replicas is None and not plan.noop:  # unless the planner read it
         kind, namespace, name = facts.workload.split("/", 2)
         if kind in _WORKLOAD_API:
             try:

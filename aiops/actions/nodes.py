@@ -39,12 +39,13 @@ def _unschedulable_call(node: dict[str, Any], name: str, unschedulable: bool) ->
         "metadata": {"resourceVersion": _common.meta(node).get("resourceVersion")},
         "spec": {"unschedulable": True if unschedulable else None},
     }
-    return PlannedCall(
-        method="PATCH",
-        path=kube.resource_path("v1", "Node", None, name),
-        body=body,
-        content_type=kube.PATCH_CONTENT_TYPES["strategic"],
-        object=_common.ref("Node", None, name),
+    return _common.patch_call(
+        "v1",
+        "Node",
+        None,
+        name,
+        body,
+        patch_type="strategic",
         effect=f"mark node {name} {'unschedulable (cordon)' if unschedulable else 'schedulable (uncordon)'}",
     )
 

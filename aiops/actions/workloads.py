@@ -16,9 +16,9 @@ from typing import Any, Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from aiops import errors, kube
-from aiops.actions import _common, quantity, reads
+from aiops.actions import _common, facts, quantity, reads
 from aiops.actions.base import ActionContext
-from aiops.actions.plan import Expectation, Facts, Observation, Plan, PlannedCall
+from aiops.actions.plan import Expectation, Facts, Observation, Plan
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -73,6 +73,44 @@ def _rollout_expectation(kind: str, namespace: str, name: str, obj: dict[str, An
     )
 
 
+def _template_plan(
+    ctx: ActionContext,
+    action: str,
+    obj: dict[str, Any],
+    body: Any,
+    *,
+    patch_type: kube.PatchType,
+    effect: str,
+    summary: str,
+    output: Any,
+    also_observed: tuple[Observation, ...] = (),
+) -> Plan:
+    """The plan of one patch to a workload's pod template (restart, roll back, new limits): the
+    controller then replaces every pod, so the write is disruptive and its rollout must complete.
+    The workload's pod counts go into the facts from ``obj``, the object just read."""
+    kind, meta = str(obj.get("kind")), _common.meta(obj)
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    replicas, unavailable = facts.workload_counts(obj)
+    return Plan(
+        action=action,
+        target=_common.ref(kind, namespace, name),
+        planned_at=ctx.now(),
+        calls=[
+            _common.patch_call("apps/v1", kind, namespace, name, body, patch_type=patch_type, effect=effect)
+        ],
+        observed=[_observe_workload(obj), *also_observed],
+        expect=[_rollout_expectation(kind, namespace, name, obj)],
+        facts=Facts(
+            workload=_common.ref(kind, namespace, name),
+            workload_replicas=replicas,
+            workload_unavailable=unavailable,
+            disruptive=True,
+        ),
+        summary=summary,
+        output=output,
+    )
+
+
 async def plan_rollout_restart(ctx: ActionContext, params: RolloutRestartParams) -> Plan:
     """Plan what ``kubectl rollout restart`` does: a strategic patch of the pod template annotation
     ``kubectl.kubernetes.io/restartedAt`` to the plan's time (RFC 3339, UTC), with the
@@ -88,22 +126,13 @@ async def plan_rollout_restart(ctx: ActionContext, params: RolloutRestartParams)
         "metadata": {"resourceVersion": _common.meta(obj).get("resourceVersion")},
         "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}},
     }
-    call = PlannedCall(
-        method="PATCH",
-        path=kube.resource_path("apps/v1", params.kind, params.namespace, params.name),
-        body=body,
-        content_type=kube.PATCH_CONTENT_TYPES["strategic"],
-        object=params.target(),
+    return _template_plan(
+        ctx,
+        "rollout_restart",
+        obj,
+        body,
+        patch_type="strategic",
         effect=f"set the pod template annotation {RESTARTED_AT}={now}: every pod is replaced",
-    )
-    return Plan(
-        action="rollout_restart",
-        target=params.target(),
-        planned_at=ctx.now(),
-        calls=[call],
-        observed=[_observe_workload(obj)],
-        expect=[_rollout_expectation(params.kind, params.namespace, params.name, obj)],
-        facts=Facts(workload=params.target(), disruptive=True),
         summary=f"restarted {params.target()}",
         output={"restartedAt": now},
     )
@@ -175,22 +204,13 @@ async def plan_rollback(ctx: ActionContext, params: RollbackParams) -> Plan:
         {"op": "add", "path": "/metadata/annotations", "value": notes},
     ]
     images = [c.get("image") for c in (template.get("spec") or {}).get("containers") or []]
-    call = PlannedCall(
-        method="PATCH",
-        path=kube.resource_path("apps/v1", "Deployment", params.namespace, params.name),
-        body=patch,
-        content_type=kube.PATCH_CONTENT_TYPES["json"],
-        object=params.target(),
+    return _template_plan(
+        ctx,
+        "rollback",
+        deployment,
+        patch,
+        patch_type="json",
         effect=f"replace the pod template with revision {wanted}'s ({', '.join(map(str, images))})",
-    )
-    return Plan(
-        action="rollback",
-        target=params.target(),
-        planned_at=ctx.now(),
-        calls=[call],
-        observed=[_observe_workload(deployment), _common.observe("apps/v1", rs, "/spec/template")],
-        expect=[_rollout_expectation("Deployment", params.namespace, params.name, deployment)],
-        facts=Facts(workload=params.target(), disruptive=True),
         summary=f"rolled {params.target()} back from revision {current} to {wanted}",
         output={
             "from_revision": current,
@@ -198,6 +218,7 @@ async def plan_rollback(ctx: ActionContext, params: RollbackParams) -> Plan:
             "replicaset": _common.meta(rs).get("name"),
             "images": images,
         },
+        also_observed=(_common.observe("apps/v1", rs, "/spec/template"),),
     )
 
 
@@ -241,7 +262,7 @@ async def plan_scale(ctx: ActionContext, params: ScaleParams) -> Plan:
         spec = obj.get("spec") or {}
         before = int(spec.get("maxReplicas", 0))
         after = _bounded(params, before, floor=max(1, int(spec.get("minReplicas") or 1)), what="maxReplicas")
-        path = kube.resource_path("autoscaling/v2", params.kind, params.namespace, params.name)
+        api_version, subresource = "autoscaling/v2", None
         observed = _common.observe("autoscaling/v2", obj, "/spec/maxReplicas", "/spec/scaleTargetRef")
         expect = Expectation(
             check="autoscaler_ceiling",
@@ -256,12 +277,12 @@ async def plan_scale(ctx: ActionContext, params: ScaleParams) -> Plan:
         effect = f"set spec.maxReplicas {before} → {after}"
         done = f"raised the ceiling of {params.target()} from {before} to {after} replicas"
         same = f"{params.target()} already allows at most {after} replicas"
-        workload = None
+        workload = Facts()
     else:
         obj = await ctx.kube.get("apps/v1", params.kind, params.namespace, params.name)
         before = int((obj.get("spec") or {}).get("replicas", 1))
         after = _bounded(params, before, floor=0, what="replicas")
-        path = kube.resource_path("apps/v1", params.kind, params.namespace, params.name, "scale")
+        api_version, subresource = "apps/v1", "scale"
         observed = _common.observe("apps/v1", obj, "/spec/replicas")
         expect = Expectation(
             check="replicas_ready",
@@ -276,17 +297,22 @@ async def plan_scale(ctx: ActionContext, params: ScaleParams) -> Plan:
         effect = f"set replicas {before} → {after} through the scale subresource"
         done = f"scaled {params.target()} from {before} to {after}"
         same = f"{params.target()} already has {after} replicas"
-        workload = params.target()
+        replicas, unavailable = facts.workload_counts(obj)
+        workload = Facts(
+            workload=params.target(), workload_replicas=replicas, workload_unavailable=unavailable
+        )
     calls = []
     if after != before:
         calls.append(
-            PlannedCall(
-                method="PATCH",
-                path=path,
-                body=body,
-                content_type=kube.PATCH_CONTENT_TYPES["merge"],
-                object=params.target(),
+            _common.patch_call(
+                api_version,
+                params.kind,
+                params.namespace,
+                params.name,
+                body,
+                patch_type="merge",
                 effect=effect,
+                subresource=subresource,
             )
         )
     return Plan(
@@ -296,7 +322,7 @@ async def plan_scale(ctx: ActionContext, params: ScaleParams) -> Plan:
         calls=calls,
         observed=[observed],
         expect=[expect] if calls else [],
-        facts=Facts(workload=workload, disruptive=after < before),
+        facts=workload.model_copy(update={"disruptive": after < before}),
         summary=done if calls else same,
         output={"from": before, "to": after},
     )
@@ -411,22 +437,13 @@ async def plan_patch_resources(ctx: ActionContext, params: PatchResourcesParams)
         },
     }
     changes = ", ".join(f"{k} limit {limits.get(k, 'unset')} → {v}" for k, v in new_limits.items())
-    call = PlannedCall(
-        method="PATCH",
-        path=kube.resource_path("apps/v1", params.kind, params.namespace, params.name),
-        body=body,
-        content_type=kube.PATCH_CONTENT_TYPES["strategic"],
-        object=params.target(),
+    return _template_plan(
+        ctx,
+        "patch_resources",
+        obj,
+        body,
+        patch_type="strategic",
         effect=f"container {params.container}: {changes}; the controller rolls every pod",
-    )
-    return Plan(
-        action="patch_resources",
-        target=params.target(),
-        planned_at=ctx.now(),
-        calls=[call],
-        observed=[_observe_workload(obj)],
-        expect=[_rollout_expectation(params.kind, params.namespace, params.name, obj)],
-        facts=Facts(workload=params.target(), disruptive=True),
         summary=f"{params.target()} container {params.container}: {changes}",
         output=output,
     )
