@@ -213,10 +213,6 @@ def resource_path(
 def summarize(payload: Any, status: int = 200) -> dict[str, Any]:
     """A short JSON summary of an API answer: code, kind, name, resourceVersion; a Status's reason,
     message and causes; a list's item count; a text's size in bytes."""
-    return _summary(status, payload)
-
-
-def _summary(status: int, payload: Any) -> dict[str, Any]:
     summary: dict[str, Any] = {"code": status}
     if isinstance(payload, str):
         return summary | {"bytes": len(payload.encode())}
@@ -345,7 +341,7 @@ class Kube:
         if not (text and status < 300):
             with contextlib.suppress(ValueError):
                 payload = json.loads(decoded)
-        self._record(ApiCall(method, shown, status, body, _summary(status, payload)))
+        self._record(ApiCall(method, shown, status, body, summarize(payload, status)))
         if status >= 400:
             raise error_for(status, payload, retry_after=retry_after)
         return payload

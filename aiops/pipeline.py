@@ -130,11 +130,8 @@ class Pipeline:
     async def submit(self, event: ClusterEvent, *, member: str | None = None) -> Outcome:
         """Route one event: filter, dedup, and for a new incident run the matching playbooks."""
         self._metrics.events_total.labels(type=event.type.value, source=event.source.value).inc()
-        if not self._namespaces.allows(event.resource.namespace):
-            self._metrics.suppressed_total.labels(
-                reason=SuppressReason.MUTED.value, type=event.type.value
-            ).inc()
-            return Outcome(event, None, suppressed=SuppressReason.MUTED)
+        if (muted := self._muted(event)) is not None:
+            return muted
         event = self._with_owner(event)
         observation = await self._dedup.observe(event, member=member)
         if not observation.new:
@@ -164,6 +161,13 @@ class Pipeline:
         )
         return Outcome(event, observation, tuple(launched), suppressed)
 
+    def _muted(self, event: ClusterEvent) -> Outcome | None:
+        """The outcome for an event outside the namespaces in scope (counted as muted), else None."""
+        if self._namespaces.allows(event.resource.namespace):
+            return None
+        self._metrics.suppressed_total.labels(reason=SuppressReason.MUTED.value, type=event.type.value).inc()
+        return Outcome(event, None, suppressed=SuppressReason.MUTED)
+
     async def alert(self, event: ClusterEvent, duplicate: bool) -> Outcome | None:
         """Route one Alertmanager alert (see ``sources.alertmanager.intake``).
 
@@ -172,11 +176,8 @@ class Pipeline:
         one). Resolved (``details["status"] == "resolved"``): the alert's resource leaves the
         incident for that key; the incident resolves when no member still shows the problem.
         """
-        if not self._namespaces.allows(event.resource.namespace):
-            self._metrics.suppressed_total.labels(
-                reason=SuppressReason.MUTED.value, type=event.type.value
-            ).inc()
-            return Outcome(event, None, suppressed=SuppressReason.MUTED)
+        if (muted := self._muted(event)) is not None:
+            return muted
         event = self._with_owner(event)
         member = event.resource.key
         if event.details.get("status") == "resolved":

@@ -367,15 +367,16 @@ class WriteSteps:
             return None
         action = self._actions[step.action]
         ctx = self._ctx(actor=actor, run_id=run.id, request_id=request_id, dry_run=rec.dry_run)
-        result: actions_base.ActionResult | None = None
         try:
             params = action.params.model_validate(rec.params)
             async with asyncio.timeout(step.timeout_seconds):
                 result = await actions_registry.applier(action.info)(ctx, params, plan)
         except Exception as exc:  # stage boundary: record, count, never re-run
             self._record_failure(run, rec, step, exc)
+            # A timeout or crash mid-plan: whether something was written is unknown, so count it
+            # as written (the budget unit is kept, never given back for a write that happened).
             result = actions_base.ActionResult(
-                ok=False, summary=rec.error or "", error=rec.error, writes_done=1
+                ok=False, summary=rec.error or "", error=rec.error, writes_done=len(plan.calls)
             )
         else:
             if result.conflict:
