@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any
 
+from aiops.testing.controllers import running_controllers
 from tests.cli.helpers import CliResult, arun_cli, cli_env
 from tests.operator import workloads
 from tests.support.operator_fixtures import (
@@ -22,7 +23,6 @@ from tests.support.operator_fixtures import (
     Harness,
     eventually,
     free_port,
-    replicaset_controller,
     writes,
 )
 
@@ -77,7 +77,7 @@ async def test_list_show_approve_and_a_second_decision_is_refused(harness: Harne
     assert f"then verify: pod_replaced on Pod/shop/{pod_name}" in text
     assert writes(harness.emulator, "DELETE") == [], "listing and showing change nothing"
 
-    async with replicaset_controller(harness.emulator):
+    async with running_controllers(harness.emulator):
         approved = await arun_cli(
             "approvals", "approve", request["id"], *as_user(harness, "alice"), "--reason", "known bad pod"
         )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
-from tests.support.operator_fixtures import Harness, eventually, replicaset_controller, writes
+from tests.support.operator_fixtures import Harness, eventually, writes
 
 
 async def _crash_incidents(harness: Harness) -> list[dict[str, Any]]:
@@ -58,7 +59,7 @@ async def test_one_incident_reads_at_once_restart_after_approval(harness: Harnes
         "DELETE",
         f"/api/v1/namespaces/shop/pods/{pod['metadata']['name']}",
     )
-    async with replicaset_controller(emu) as replaced:
+    async with running_controllers(emu) as controllers:
         async with harness.api("alice") as api:
             response = await api.post(
                 f"/api/approvals/{request['id']}/approve", json={"reason": "known bad pod"}
@@ -73,9 +74,9 @@ async def test_one_incident_reads_at_once_restart_after_approval(harness: Harnes
     assert run["state"] == "succeeded", run
     restart = run["steps"][-1]
     assert restart["verification"]["state"] == "verified", restart["verification"]
-    assert (replaced and replaced[0] in restart["verification"]["detail"]) or restart["verification"][
-        "checks"
-    ]
+    assert (controllers.replaced and controllers.replaced[0] in restart["verification"]["detail"]) or restart[
+        "verification"
+    ]["checks"]
 
     assert emu.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is None
     deletes = writes(emu, "DELETE", "/pods/")

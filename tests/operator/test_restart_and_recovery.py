@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
-from tests.support.operator_fixtures import Harness, eventually, replicaset_controller
+from tests.support.operator_fixtures import Harness, eventually
 
 
 async def test_pending_request_survives_a_restart(harness: Harness) -> None:
@@ -27,7 +28,7 @@ async def test_pending_request_survives_a_restart(harness: Harness) -> None:
     (after,) = await harness.pending()
     assert after["id"] == before["id"]
     assert [i["id"] for i in await harness.get("/api/incidents")] == [i["id"] for i in incidents_before]
-    async with replicaset_controller(harness.emulator):
+    async with running_controllers(harness.emulator):
         async with harness.api("alice") as api:
             response = await api.post(f"/api/approvals/{after['id']}/approve")
         assert response.status_code == 200, response.text

@@ -21,10 +21,9 @@ from aiops.testing import ClusterEmulator
 from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import Harness, eventually, make_settings
+from tests.support.operator_fixtures import WRITE_METHODS, Harness, eventually, make_settings, writes
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
-WRITE_METHODS = ("DELETE", "PATCH", "PUT", "POST")
 
 
 def _safety(**overrides: Any) -> SafetySettings:
@@ -50,15 +49,6 @@ def _rules_file(tmp_path: Path, *playbooks: str, types: str = "crash_loop") -> P
         "    cooldown_seconds: 0\n"
     )
     return path
-
-
-def _real_writes(emu: ClusterEmulator, method: str | None = None, path_part: str = "") -> list[Any]:
-    """Write calls that could have changed the cluster (not ``dryRun=All``, in the query or body)."""
-    return [
-        c
-        for c in emu.calls_matching(method, path_part, dry_run=False)
-        if c.method in WRITE_METHODS and c.query.get("watch") is None
-    ]
 
 
 async def _metric(harness: Harness, name: str, labels: dict[str, str]) -> float:
@@ -188,9 +178,9 @@ async def test_fifty_crash_loops_at_once_are_capped_by_the_namespace_budget(
         await eventually(approve_all, timeout_seconds=30, what="every pending request to be decided")
         runs = await _ended_runs(harness, "crash_loop", 50, poll_seconds=0.5)
 
-    real_deletes = _real_writes(emu, "DELETE", "/pods/")
+    real_deletes = writes(emu, "DELETE", "/pods/")
     assert len(real_deletes) == 5, [c.path for c in real_deletes]
-    assert _real_writes(emu, "POST") == [] and _real_writes(emu, "PATCH") == []
+    assert writes(emu, "POST") == [] and writes(emu, "PATCH") == []
     deleted = {c.path.rsplit("/", 1)[-1] for c in real_deletes}
     assert deleted <= set(pods) and len(deleted) == 5
 
@@ -250,8 +240,8 @@ async def test_half_the_nodes_not_ready_blocks_every_cordon_and_drain(harness: H
         _assert_blocked_before_request(run, "cordon", "node_storm", "2 of 4 nodes are NotReady (50%)")
         assert _write_step(run, "drain")["state"] == "pending", "the drain is never reached"
     assert await harness.pending() == []
-    assert _real_writes(emu, "PATCH", "/nodes/") == [] and _real_writes(emu, "PUT", "/nodes/") == []
-    assert _real_writes(emu, "POST", "/eviction") == [] and _real_writes(emu, "DELETE") == []
+    assert writes(emu, "PATCH", "/nodes/") == [] and writes(emu, "PUT", "/nodes/") == []
+    assert writes(emu, "POST", "/eviction") == [] and writes(emu, "DELETE") == []
     cordoned = emu.get_object("v1", "Node", None, "worker-3")
     assert cordoned is not None and not (cordoned.get("spec") or {}).get("unschedulable")
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "node_storm"}) == 2.0
@@ -272,7 +262,7 @@ async def test_one_node_of_four_not_ready_may_be_cordoned(harness: Harness) -> N
     await eventually(cordon_waits, what="the cordon to wait for approval")
     (request,) = await harness.pending()
     assert request["params"]["node"] == "worker-4"
-    assert _real_writes(emu, "PATCH", "/nodes/") == []
+    assert writes(emu, "PATCH", "/nodes/") == []
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "node_storm"}) == 0.0
 
 
@@ -299,7 +289,7 @@ async def test_ready_pod_under_an_exhausted_pdb_is_not_deleted(harness: Harness)
         "pdb",
         f"deleting shop/{pod['metadata']['name']} would violate PodDisruptionBudget shop/web",
     )
-    assert _real_writes(emu, "DELETE") == []
+    assert writes(emu, "DELETE") == []
     assert emu.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is not None
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "pdb"}) == 1.0
 
@@ -345,7 +335,7 @@ async def test_unready_pod_under_a_healthy_enough_budget_may_be_deleted(harness:
         body = await _approve(harness, request["id"])
         run = await harness.finished_run(body["run"]["id"])
     assert _write_step(run, "delete_pod")["state"] == "succeeded", run
-    assert [c.path for c in _real_writes(emu, "DELETE")] == [f"/api/v1/namespaces/shop/pods/{crashing}"]
+    assert [c.path for c in writes(emu, "DELETE")] == [f"/api/v1/namespaces/shop/pods/{crashing}"]
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "pdb"}) == 0.0
 
 
@@ -362,7 +352,7 @@ async def test_unready_pod_under_an_unhealthy_budget_is_not_deleted(harness: Har
         "pdb",
         f"deleting the unready pod shop/{crashing} is refused by PodDisruptionBudget shop/web",
     )
-    assert _real_writes(emu, "DELETE") == []
+    assert writes(emu, "DELETE") == []
 
 
 # ------------------------------------------------------------------------------- empty targets
@@ -401,7 +391,7 @@ async def test_empty_or_unmatched_targets_touch_nothing(harness: Harness, tmp_pa
     assert step["approval_id"] is None and step["plan"]["calls"] == []
 
     assert await harness.pending() == []
-    assert _real_writes(emu) == []
+    assert writes(emu) == []
     collection = [
         c
         for c in emu.calls_matching()
@@ -449,7 +439,7 @@ async def test_paused_or_protected_namespace_gets_no_write(
     (run,) = await _ended_runs(harness, "crash_loop", 1, timeout_seconds=5)  # blocked within ~1 s
     _assert_blocked_before_request(run, "delete_pod", guard, reason)
     assert [s["state"] for s in run["steps"] if s["risk"] == "low"] == ["succeeded", "succeeded"]
-    assert _real_writes(emu) == []
+    assert writes(emu) == []
     assert emu.get_object("v1", "Pod", namespace, pod["metadata"]["name"]) is not None
     assert await harness.pending() == []
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": guard}) == 1.0
@@ -505,7 +495,7 @@ async def test_same_playbook_on_the_same_pod_within_the_rate_limit_is_blocked(
         f"playbook crash_loop_remediation already wrote to Deployment/shop/web within the last 14400 s "
         f"(run {first_run_id})",
     )
-    assert len(_real_writes(emu, "DELETE", "/pods/")) == 1
+    assert len(writes(emu, "DELETE", "/pods/")) == 1
     assert emu.get_object("v1", "Pod", "shop", name) is not None
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "rate_limit"}) == 1.0
 
@@ -539,4 +529,4 @@ async def test_a_rejected_request_gives_its_budget_back(harness: Harness, tmp_pa
     emu.put_object(workloads.crashing(late, restarts=5))
     await eventually(lambda: asked("late-7c8d9e0f1-abcde"), what="the second restart request")
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "budget"}) == 0.0
-    assert _real_writes(emu, "DELETE", "/pods/") == []
+    assert writes(emu, "DELETE", "/pods/") == []

@@ -25,9 +25,8 @@ from aiops.testing.emulator import Call
 from tests.cli.helpers import arun_cli
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import TOKENS, Harness, eventually, make_settings
+from tests.support.operator_fixtures import TOKENS, Harness, eventually, make_settings, writes
 
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 FAST_VERIFY = {"verify_poll_seconds": 0.05, "verify_settle_seconds": 0.0, "verify_timeout_seconds": 1.0}
 
 
@@ -75,16 +74,6 @@ def seed_not_ready_node(emu: ClusterEmulator) -> None:
     emu.put_object(kf.pod("api-6c9d8f7b5-aaaaa", "shop", labels=labels, owner=rs, node="worker-2"))
     emu.put_object(kf.pod("api-6c9d8f7b5-bbbbb", "shop", labels=labels, owner=rs, node="worker-1"))
     emu.put_object(kf.pdb("api", "shop", match_labels={"app": "api"}, max_unavailable=1))
-
-
-def real_writes(emu: ClusterEmulator, since: int = 0) -> list[Call]:
-    """Requests that could change the cluster (write methods without ``dryRun=All``), from call ``since``."""
-    return [c for c in emu.calls[since:] if c.method in WRITE_METHODS and not c.dry_run]
-
-
-def dry_run_writes(emu: ClusterEmulator, since: int = 0) -> list[Call]:
-    """Write requests sent with ``dryRun=All``, from call ``since``."""
-    return [c for c in emu.calls[since:] if c.method in WRITE_METHODS and c.dry_run]
 
 
 def planned(request: dict[str, Any]) -> list[tuple[str, str, dict[str, str], Any]]:
@@ -147,8 +136,8 @@ async def test_delete_pod_plan_equals_the_calls_made_when_approved(harness: Harn
     assert call["preview"] is not None and call["preview"]["code"] == 200
     assert request["plan"]["action"] == "delete_pod" and request["plan"]["dry_run"] is False
     # Previewing sent the same DELETE with dryRun=All; nothing was written for real.
-    assert received(dry_run_writes(emu)) == [("DELETE", path, {}, body)]
-    assert real_writes(emu) == []
+    assert received(writes(emu, dry_run=True)) == [("DELETE", path, {}, body)]
+    assert writes(emu) == []
 
     shown = await harness.get(f"/api/approvals/{request['id']}")
     assert shown["plan"] == request["plan"]
@@ -162,7 +151,7 @@ async def test_delete_pod_plan_equals_the_calls_made_when_approved(harness: Harn
     async with running_controllers(emu):
         result = await approve(harness, request["id"])
         run = await harness.finished_run(result["run"]["id"])
-    assert real_writes(emu, before) == [Call("DELETE", path, {}, body)], (
+    assert writes(emu, since=before) == [Call("DELETE", path, {}, body)], (
         "exactly the planned call, nothing else, was sent for real"
     )
     assert run["state"] == "succeeded", run
@@ -205,13 +194,13 @@ async def test_patch_resources_plan_equals_the_patch_sent_and_shows_its_diff(har
     assert call["preview"]["code"] == 200 and call["preview"]["kind"] == "Deployment"
     assert request["plan"]["summary"] == "Deployment/shop/cart container app: memory limit 256Mi → 384Mi"
     assert (await harness.get(f"/api/approvals/{request['id']}"))["plan"] == request["plan"]
-    assert real_writes(emu) == []
+    assert writes(emu) == []
 
     before = len(emu.calls)
     async with running_controllers(emu):
         result = await approve(harness, request["id"])
         run = await harness.finished_run(result["run"]["id"])
-    assert real_writes(emu, before) == [Call("PATCH", path, {}, body)]
+    assert writes(emu, since=before) == [Call("PATCH", path, {}, body)]
     stored = emu.get_object("apps/v1", "Deployment", "shop", "cart")
     assert stored is not None
     [container] = stored["spec"]["template"]["spec"]["containers"]
@@ -259,9 +248,9 @@ async def test_global_dry_run_drain_leaves_the_cluster_byte_identical(
     for request in (cordon, drain):
         closed = (await harness.get(f"/api/approvals/{request['id']}"))["closed"]
         assert closed["outcome"] == "dry_run", closed
-    assert received(dry_run_writes(emulator, before)) == planned(drain)
-    assert all(c.query.get("dryRun") == "All" for c in dry_run_writes(emulator, before))
-    assert real_writes(emulator) == []
+    assert received(writes(emulator, since=before, dry_run=True)) == planned(drain)
+    assert all(c.query.get("dryRun") == "All" for c in writes(emulator, since=before, dry_run=True))
+    assert writes(emulator) == []
     assert step_of(run, "drain")["output"]["dry_run"][1]["answer"] == "evicted"
 
 
@@ -313,5 +302,5 @@ async def test_playbook_dry_run_flag_alone_changes_nothing(
     assert step["dry_run"] is True and step["state"] == "succeeded"
     closed = (await harness.get(f"/api/approvals/{request['id']}"))["closed"]
     assert closed["outcome"] == "dry_run"
-    assert received(dry_run_writes(emulator, before)) == planned(request)
-    assert real_writes(emulator) == []
+    assert received(writes(emulator, since=before, dry_run=True)) == planned(request)
+    assert writes(emulator) == []

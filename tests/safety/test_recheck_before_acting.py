@@ -37,9 +37,8 @@ from aiops.testing.controllers import running_controllers
 from aiops.testing.emulator import Call
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import Harness, eventually, make_settings
+from tests.support.operator_fixtures import Harness, eventually, make_settings, writes
 
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/shop/deployments/cart"
 
 
@@ -72,11 +71,6 @@ def seed_oom(emu: ClusterEmulator, *, namespace: str = "shop", name: str = "cart
     ]
     emu.put_object(pod)
     return deploy
-
-
-def real_writes(emu: ClusterEmulator, since: int = 0) -> list[Call]:
-    """Requests that could change the cluster (write methods without ``dryRun=All``), from call ``since``."""
-    return [c for c in emu.calls[since:] if c.method in WRITE_METHODS and not c.dry_run]
 
 
 def edit_deployment(emu: ClusterEmulator, change: Any) -> dict[str, Any]:
@@ -157,7 +151,7 @@ async def test_replaced_pod_is_not_deleted_and_the_step_is_planned_again(harness
     emu.put_object(successor)
 
     result = await approve(harness, first["id"])
-    assert real_writes(emu) == []
+    assert writes(emu) == []
     stored = emu.get_object("v1", "Pod", "shop", name)
     assert stored is not None and stored["metadata"]["uid"] == new_uid
     closed = (await harness.get(f"/api/approvals/{first['id']}"))["closed"]
@@ -179,7 +173,7 @@ async def test_replaced_pod_is_not_deleted_and_the_step_is_planned_again(harness
     async with running_controllers(emu):
         done = await approve(harness, second["id"])
         run = await harness.finished_run(done["run"]["id"])
-    assert real_writes(emu, before) == [Call("DELETE", path, {}, body)]
+    assert writes(emu, since=before) == [Call("DELETE", path, {}, body)]
     assert run["state"] == "succeeded", run
     assert (await harness.get(f"/api/approvals/{second['id']}"))["closed"]["outcome"] == "executed"
 
@@ -195,7 +189,7 @@ async def test_moved_planned_field_is_not_overwritten(harness: Harness) -> None:
     edited = edit_deployment(emu, set_image("app:2"))
 
     result = await approve(harness, first["id"])
-    assert real_writes(emu) == []
+    assert writes(emu) == []
     closed = (await harness.get(f"/api/approvals/{first['id']}"))["closed"]
     assert closed["outcome"] == "not_run"
     assert "Deployment/shop/cart changed under the plan at /spec/template" in closed["reason"], closed
@@ -227,7 +221,7 @@ async def test_unrelated_change_only_moves_the_resource_version_and_the_step_run
     async with running_controllers(emu):
         result = await approve(harness, request["id"])
         run = await harness.finished_run(result["run"]["id"])
-    [patch] = real_writes(emu)
+    [patch] = writes(emu)
     expected = copy.deepcopy(request["plan"]["calls"][0]["body"])
     expected["metadata"]["resourceVersion"] = fresh_rv
     assert (patch.method, patch.path, patch.body) == ("PATCH", DEPLOYMENT_PATH, expected)
@@ -261,7 +255,7 @@ async def test_resolved_incident_stops_the_run_without_acting(harness: Harness) 
     await eventually(resolved, what="the incident to resolve on recovery")
     result = await approve(harness, request["id"])
 
-    assert real_writes(emu) == []
+    assert writes(emu) == []
     assert emu.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is not None
     closed = (await harness.get(f"/api/approvals/{request['id']}"))["closed"]
     assert closed["outcome"] == "not_run"
@@ -298,7 +292,7 @@ async def test_conflict_at_the_write_is_planned_again_never_overwritten(harness:
 
     result = await approve(harness, first["id"])
     assert len(fired) == 1
-    [refused] = real_writes(emu)
+    [refused] = writes(emu)
     assert refused.body == first["plan"]["calls"][0]["body"]
     stored = emu.get_object("apps/v1", "Deployment", "shop", "cart")
     assert stored is not None
@@ -316,7 +310,7 @@ async def test_conflict_at_the_write_is_planned_again_never_overwritten(harness:
     async with running_controllers(emu):
         done = await approve(harness, second["id"])
         run = await harness.finished_run(done["run"]["id"])
-    assert [c.body["metadata"]["resourceVersion"] for c in real_writes(emu)] == [
+    assert [c.body["metadata"]["resourceVersion"] for c in writes(emu)] == [
         first["plan"]["calls"][0]["body"]["metadata"]["resourceVersion"],
         fresh_rv,
     ]
@@ -409,5 +403,5 @@ async def test_target_changing_before_every_approval_escalates_stale(
     for request in requests:
         closed = (await harness.get(f"/api/approvals/{request['id']}"))["closed"]
         assert closed["outcome"] == "not_run" and "/spec/template" in closed["reason"], closed
-    assert real_writes(emulator) == []
+    assert writes(emulator) == []
     assert await harness.pending() == []

@@ -52,7 +52,7 @@ from aiops.testing import ClusterEmulator
 from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import TOKENS, free_port
+from tests.support.operator_fixtures import TOKENS, free_port, writes
 from tests.support.operator_process import OperatorProcess, operator_env
 
 SEED = 20_261_121
@@ -295,9 +295,7 @@ def _check_no_approval_lost(ledger: Ledger, outcome: Outcome) -> None:
 
 def _check_deletes(emulator: ClusterEmulator, outcome: Outcome, pod_paths: set[str]) -> Counter[str]:
     """Invariants 2 and 3; returns the real DELETEs per pod path."""
-    deletes = Counter(
-        call.path for call in emulator.calls_matching("DELETE", "/pods/") if call.query.get("dryRun") != "All"
-    )
+    deletes = Counter(call.path for call in writes(emulator, "DELETE", "/pods/"))
     twice = {path: n for path, n in deletes.items() if n > 1}
     assert not twice, f"pods deleted more than once: {twice}"
     approved = {

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from aiops.testing import ClusterEmulator
 from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
-from tests.support.operator_fixtures import Harness, eventually, make_settings
+from tests.support.operator_fixtures import Harness, eventually, make_settings, writes
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 
@@ -33,11 +33,6 @@ def _rules_file(tmp_path: Path, playbook: str) -> Path:
         "    cooldown_seconds: 0\n"
     )
     return path
-
-
-def _real_writes(emu: ClusterEmulator, method: str, path_part: str = "") -> list[Any]:
-    """Calls that could have changed the cluster (not ``dryRun=All``, in the query or DeleteOptions)."""
-    return emu.calls_matching(method, path_part, dry_run=False)
 
 
 async def _metric(harness: Harness, name: str, labels: dict[str, str]) -> float | None:
@@ -110,7 +105,7 @@ async def test_restart_whose_replacement_keeps_crashing_is_not_verified_and_esca
     assert "not verified" in escalation["reason"] and replaced[0] in escalation["reason"]
 
     # One real DELETE, of the original pod; the replacement is left alone.
-    deletes = _real_writes(emu, "DELETE", "/pods/")
+    deletes = writes(emu, "DELETE", "/pods/")
     assert [c.path for c in deletes] == [f"/api/v1/namespaces/shop/pods/{pod['metadata']['name']}"]
     assert emu.get_object("v1", "Pod", "shop", replaced[0]) is not None
 
@@ -152,7 +147,7 @@ async def test_restart_with_healthy_replacement_is_verified(harness: Harness) ->
     assert len(replaced) == 1 and replaced[0] != pod["metadata"]["name"]
     assert "1/1 pods of ReplicaSet" in restart["verification"]["detail"], restart["verification"]
     assert run["escalations"] == []
-    assert len(_real_writes(emu, "DELETE", "/pods/")) == 1
+    assert len(writes(emu, "DELETE", "/pods/")) == 1
     assert (
         await _metric(harness, "aiops_verifications_total", {"action": "delete_pod", "outcome": "verified"})
         == 1.0
@@ -227,9 +222,9 @@ async def test_not_verified_scale_is_compensated_behind_the_gate(harness: Harnes
     assert steps["compensate: scale up"]["approved_by"] == "alice"
     escalated = [(e["kind"], e["step"]) for e in run["escalations"]]
     assert ("not_verified", "scale up") in escalated, escalated
-    patches = _real_writes(emu, "PATCH", "/deployments/web/scale")
+    patches = writes(emu, "PATCH", "/deployments/web/scale")
     assert [c.body["spec"]["replicas"] for c in patches] == [2, 1]
-    assert _real_writes(emu, "PATCH", "/deployments/web") == patches, "no rollout restart ran"
+    assert writes(emu, "PATCH", "/deployments/web") == patches, "no rollout restart ran"
 
 
 async def test_compensation_params_may_use_the_undone_steps_output(harness: Harness, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ Redis state (a simulated operator restart). Approvers: ``alice`` and ``bob`` wit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,7 +27,7 @@ from aiops.settings import (
 )
 from aiops.store import Store
 from aiops.testing import ClusterEmulator
-from aiops.testing.controllers import running_controllers
+from aiops.testing.emulator import Call
 
 if TYPE_CHECKING:
     from aiops import runtime
@@ -162,18 +161,27 @@ async def harness(emulator: ClusterEmulator, store: Store) -> AsyncIterator[Harn
         await h.stop()
 
 
-def writes(emulator: ClusterEmulator, method: str | None = None, path_part: str = "") -> list[Any]:
-    """The calls the emulator received that could change it: ``calls_matching`` without the
-    ``dryRun=All`` ones (plans are previewed with dry-run writes before approval)."""
-    return [call for call in emulator.calls_matching(method, path_part) if call.query.get("dryRun") != "All"]
+#: The HTTP methods that write.
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-@contextlib.asynccontextmanager
-async def replicaset_controller(
-    emulator: ClusterEmulator, *, ready: bool = True, interval_seconds: float = 0.02
-) -> AsyncIterator[list[str]]:
-    """Play the controllers the emulator lacks (``aiops.testing.controllers``): a vanished
-    ReplicaSet pod is replaced, Ready or (``ready=False``) crash-looping; rollouts complete.
-    Yields the names of the replacement pods, in order."""
-    async with running_controllers(emulator, healthy=ready, interval_seconds=interval_seconds) as controllers:
-        yield controllers.replaced
+def writes(
+    emulator: ClusterEmulator,
+    method: str | None = None,
+    path_part: str = "",
+    *,
+    since: int = 0,
+    dry_run: bool = False,
+) -> list[Call]:
+    """The requests that could change the emulated cluster: write methods (POST, PUT, PATCH,
+    DELETE) not sent with ``dryRun=All`` (plans are previewed with dry-run writes before approval),
+    from call number ``since``, optionally of one ``method`` and with ``path_part`` in the path.
+    ``dry_run=True``: only the dry-run ones."""
+    return [
+        call
+        for call in emulator.calls[since:]
+        if call.method in WRITE_METHODS
+        and (method is None or call.method == method)
+        and path_part in call.path
+        and call.dry_run == dry_run
+    ]
