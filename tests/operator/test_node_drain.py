@@ -15,16 +15,7 @@ from tests.support.operator_fixtures import Harness, eventually, writes
 
 
 def _seed(harness: Harness) -> None:
-    emu = harness.emulator
-    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
-    emu.put_object(workloads.not_ready(kf.node("worker-2")))
-    emu.put_object(kf.node("worker-1"))
-    deploy = emu.put_object(kf.deployment("api", "shop", replicas=2, revision=1))
-    rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="6c9d8f7b5"))
-    labels = rs["metadata"]["labels"]
-    emu.put_object(kf.pod("api-6c9d8f7b5-aaaaa", "shop", labels=labels, owner=rs, node="worker-2"))
-    emu.put_object(kf.pod("api-6c9d8f7b5-bbbbb", "shop", labels=labels, owner=rs, node="worker-1"))
-    emu.put_object(kf.pdb("api", "shop", match_labels={"app": "api"}, min_available=2))
+    workloads.seed_not_ready_node(harness.emulator, min_available=2)
 
 
 async def _approve_next(harness: Harness, action: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Container statuses follow the Pod API reference (ContainerStatus, ContainerState
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiops.testing import ClusterEmulator
@@ -89,3 +90,47 @@ def not_ready(node: dict[str, Any]) -> dict[str, Any]:
         ]
     }
     return node
+
+
+def seed_oom(emu: ClusterEmulator, *, namespace: str = "shop", name: str = "cart") -> dict[str, Any]:
+    """A Deployment ``name`` (memory limit 256Mi, rollout complete) whose one pod was OOM-killed a
+    minute ago and runs again; returns the stored Deployment."""
+    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    resources = {"limits": {"memory": "256Mi"}, "requests": {"memory": "128Mi"}}
+    body = kf.deployment(name, namespace, replicas=1, revision=1, resources=resources)
+    # observedGeneration = generation: the emulated Deployment controller has nothing to do until
+    # the patch, so the Deployment's resourceVersion only moves when aiops writes.
+    body["status"] = {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1}
+    deploy = emu.put_object(body)
+    rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="7f8c9d6b5"))
+    pod = kf.pod(
+        f"{name}-7f8c9d6b5-q7w2x", namespace, labels=rs["metadata"]["labels"], owner=rs, node="worker-1"
+    )
+    finished = (datetime.now(UTC) - timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pod["status"]["containerStatuses"] = [
+        {
+            "name": "app",
+            "image": "app:1",
+            "ready": True,
+            "started": True,
+            "restartCount": 1,
+            "state": {"running": {"startedAt": finished}},
+            "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": finished}},
+        }
+    ]
+    emu.put_object(pod)
+    return deploy
+
+
+def seed_not_ready_node(emu: ClusterEmulator, **budget: int | str) -> None:
+    """worker-2 NotReady hosting one of two ``api`` replicas in ``shop`` (the other on worker-1),
+    under a PodDisruptionBudget ``api`` with ``budget`` (``min_available=2``, ``max_unavailable=1``)."""
+    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    emu.put_object(not_ready(kf.node("worker-2")))
+    emu.put_object(kf.node("worker-1"))
+    deploy = emu.put_object(kf.deployment("api", "shop", replicas=2, revision=1))
+    rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="6c9d8f7b5"))
+    labels = rs["metadata"]["labels"]
+    emu.put_object(kf.pod("api-6c9d8f7b5-aaaaa", "shop", labels=labels, owner=rs, node="worker-2"))
+    emu.put_object(kf.pod("api-6c9d8f7b5-bbbbb", "shop", labels=labels, owner=rs, node="worker-1"))
+    emu.put_object(kf.pdb("api", "shop", match_labels={"app": "api"}, **budget))

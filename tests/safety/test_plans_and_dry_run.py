@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,56 +23,12 @@ from aiops.testing.controllers import running_controllers
 from aiops.testing.emulator import Call
 from tests.cli.helpers import arun_cli
 from tests.operator import workloads
-from tests.support import kube_fixtures as kf
 from tests.support.operator_fixtures import TOKENS, Harness, eventually, make_settings, writes
 
 FAST_VERIFY = {"verify_poll_seconds": 0.05, "verify_settle_seconds": 0.0, "verify_timeout_seconds": 1.0}
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def seed_oom(emu: ClusterEmulator, *, namespace: str = "shop", name: str = "cart") -> dict[str, Any]:
-    """A Deployment ``name`` (memory limit 256Mi, rollout complete) whose one pod was OOM-killed a
-    minute ago and runs again; returns the stored Deployment."""
-    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    resources = {"limits": {"memory": "256Mi"}, "requests": {"memory": "128Mi"}}
-    body = kf.deployment(name, namespace, replicas=1, revision=1, resources=resources)
-    # observedGeneration = generation: the emulated Deployment controller has nothing to do until
-    # the patch, so the Deployment's resourceVersion only moves when aiops writes.
-    body["status"] = {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1}
-    deploy = emu.put_object(body)
-    rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="7f8c9d6b5"))
-    pod = kf.pod(
-        f"{name}-7f8c9d6b5-q7w2x", namespace, labels=rs["metadata"]["labels"], owner=rs, node="worker-1"
-    )
-    finished = (datetime.now(UTC) - timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    pod["status"]["containerStatuses"] = [
-        {
-            "name": "app",
-            "image": "app:1",
-            "ready": True,
-            "started": True,
-            "restartCount": 1,
-            "state": {"running": {"startedAt": finished}},
-            "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": finished}},
-        }
-    ]
-    emu.put_object(pod)
-    return deploy
-
-
-def seed_not_ready_node(emu: ClusterEmulator) -> None:
-    """worker-2 NotReady hosting one of two ``api`` replicas; a budget lets one be evicted."""
-    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
-    emu.put_object(workloads.not_ready(kf.node("worker-2")))
-    emu.put_object(kf.node("worker-1"))
-    deploy = emu.put_object(kf.deployment("api", "shop", replicas=2, revision=1))
-    rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="6c9d8f7b5"))
-    labels = rs["metadata"]["labels"]
-    emu.put_object(kf.pod("api-6c9d8f7b5-aaaaa", "shop", labels=labels, owner=rs, node="worker-2"))
-    emu.put_object(kf.pod("api-6c9d8f7b5-bbbbb", "shop", labels=labels, owner=rs, node="worker-1"))
-    emu.put_object(kf.pdb("api", "shop", match_labels={"app": "api"}, max_unavailable=1))
 
 
 def planned(request: dict[str, Any]) -> list[tuple[str, str, dict[str, str], Any]]:
@@ -169,7 +124,7 @@ async def test_patch_resources_plan_equals_the_patch_sent_and_shows_its_diff(har
     answered; after approval the server received exactly that PATCH, the limit is 384Mi and the
     image is untouched."""
     emu = harness.emulator
-    deploy = seed_oom(emu)
+    deploy = workloads.seed_oom(emu)
     await harness.start()
     request = await pending_for(harness, "patch_resources")
 
@@ -224,7 +179,7 @@ async def test_global_dry_run_drain_leaves_the_cluster_byte_identical(
     recorded ``dry_run`` and its request closed ``dry_run``; the approved drain's calls reached the
     server exactly as planned, each with ``dryRun=All``, and no write went out without it."""
     harness.settings = make_settings(emulator, safety=SafetySettings(dry_run=True, **FAST_VERIFY))
-    seed_not_ready_node(emulator)
+    workloads.seed_not_ready_node(emulator, max_unavailable=1)
     seeded = emulator.snapshot()
     await harness.start()
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiops import kube as kube_mod
@@ -36,41 +35,12 @@ from aiops.testing import ClusterEmulator
 from aiops.testing.controllers import running_controllers
 from aiops.testing.emulator import Call
 from tests.operator import workloads
-from tests.support import kube_fixtures as kf
 from tests.support.operator_fixtures import Harness, eventually, make_settings, writes
 
 DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/shop/deployments/cart"
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-def seed_oom(emu: ClusterEmulator, *, namespace: str = "shop", name: str = "cart") -> dict[str, Any]:
-    """A Deployment ``name`` (memory limit 256Mi, rollout complete) whose one pod was OOM-killed a
-    minute ago and runs again; returns the stored Deployment."""
-    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    resources = {"limits": {"memory": "256Mi"}, "requests": {"memory": "128Mi"}}
-    body = kf.deployment(name, namespace, replicas=1, revision=1, resources=resources)
-    body["status"] = {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1}
-    deploy = emu.put_object(body)
-    rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="7f8c9d6b5"))
-    pod = kf.pod(
-        f"{name}-7f8c9d6b5-q7w2x", namespace, labels=rs["metadata"]["labels"], owner=rs, node="worker-1"
-    )
-    finished = (datetime.now(UTC) - timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    pod["status"]["containerStatuses"] = [
-        {
-            "name": "app",
-            "image": "app:1",
-            "ready": True,
-            "started": True,
-            "restartCount": 1,
-            "state": {"running": {"startedAt": finished}},
-            "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": finished}},
-        }
-    ]
-    emu.put_object(pod)
-    return deploy
 
 
 def edit_deployment(emu: ClusterEmulator, change: Any) -> dict[str, Any]:
@@ -183,7 +153,7 @@ async def test_moved_planned_field_is_not_overwritten(harness: Harness) -> None:
     approving sends no real PATCH, the request is closed ``not_run`` naming ``/spec/template``, the
     new image stays, and attempt 1 is opened with a plan pinned to the new resourceVersion."""
     emu = harness.emulator
-    seed_oom(emu)
+    workloads.seed_oom(emu)
     await harness.start()
     first = await pending_for(harness, "patch_resources")
     edited = edit_deployment(emu, set_image("app:2"))
@@ -210,7 +180,7 @@ async def test_unrelated_change_only_moves_the_resource_version_and_the_step_run
     field: the approved step runs (one real PATCH, the approved change) with the fresh
     resourceVersion as precondition instead of the stale one, and the limit becomes 384Mi."""
     emu = harness.emulator
-    seed_oom(emu)
+    workloads.seed_oom(emu)
     await harness.start()
     request = await pending_for(harness, "patch_resources")
     approved_rv = request["plan"]["calls"][0]["body"]["metadata"]["resourceVersion"]
@@ -277,7 +247,7 @@ async def test_conflict_at_the_write_is_planned_again_never_overwritten(harness:
     ``not_run`` with the conflict, and the step is planned again (attempt 1). Approving attempt 1
     then patches with the new resourceVersion."""
     emu = harness.emulator
-    seed_oom(emu)
+    workloads.seed_oom(emu)
     await harness.start()
     first = await pending_for(harness, "patch_resources")
     fired: list[dict[str, Any]] = []
@@ -326,7 +296,7 @@ async def test_apply_with_a_stale_resource_version_is_a_conflict(
 ) -> None:
     """The apply layer alone: a patch plan pinned to a resourceVersion that moved meets 409; the result
     is ``conflict`` with no write done and the object is exactly as the concurrent writer left it."""
-    seed_oom(emulator)
+    workloads.seed_oom(emulator)
     ctx = ActionContext(kube=kube, audit=AuditLog(store))
     action = actions_registry.builtin_actions()["patch_resources"]
     assert action.plan is not None
@@ -380,7 +350,7 @@ async def test_target_changing_before_every_approval_escalates_stale(
             max_replans=1, verify_poll_seconds=0.05, verify_settle_seconds=0.0, verify_timeout_seconds=1.0
         ),
     )
-    seed_oom(emulator)
+    workloads.seed_oom(emulator)
     await harness.start()
     requests: list[dict[str, Any]] = []
     result: dict[str, Any] = {}
