@@ -122,9 +122,11 @@ def seed_oom(emu: ClusterEmulator, *, namespace: str = "shop", name: str = "cart
     return deploy
 
 
-def seed_not_ready_node(emu: ClusterEmulator, **budget: int | str) -> None:
+def seed_not_ready_node(
+    emu: ClusterEmulator, *, min_available: int | None = None, max_unavailable: int | None = None
+) -> None:
     """worker-2 NotReady hosting one of two ``api`` replicas in ``shop`` (the other on worker-1),
-    under a PodDisruptionBudget ``api`` with ``budget`` (``min_available=2``, ``max_unavailable=1``)."""
+    under a PodDisruptionBudget ``api`` with ``min_available`` or ``max_unavailable``."""
     emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
     emu.put_object(not_ready(kf.node("worker-2")))
     emu.put_object(kf.node("worker-1"))
@@ -133,4 +135,11 @@ def seed_not_ready_node(emu: ClusterEmulator, **budget: int | str) -> None:
     labels = rs["metadata"]["labels"]
     emu.put_object(kf.pod("api-6c9d8f7b5-aaaaa", "shop", labels=labels, owner=rs, node="worker-2"))
     emu.put_object(kf.pod("api-6c9d8f7b5-bbbbb", "shop", labels=labels, owner=rs, node="worker-1"))
-    emu.put_object(kf.pdb("api", "shop", match_labels={"app": "api"}, **budget))
+    budget = kf.pdb(
+        "api",
+        "shop",
+        match_labels={"app": "api"},
+        min_available=min_available,
+        max_unavailable=max_unavailable,
+    )
+    emu.put_object(budget)
