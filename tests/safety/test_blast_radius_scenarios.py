@@ -21,7 +21,7 @@ from aiops.testing import ClusterEmulator
 from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import WRITE_METHODS, Harness, eventually, make_settings, writes
+from tests.support.operator_fixtures import WRITE_METHODS, Harness, eventually, make_settings, step_of, writes
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 
@@ -92,25 +92,10 @@ async def _ended_runs(
     return runs
 
 
-async def _approve(harness: Harness, request_id: str) -> dict[str, Any]:
-    async with harness.api("alice") as api:
-        response = await api.post(f"/api/approvals/{request_id}/approve", json={"reason": "test"})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _write_step(run: dict[str, Any], action: str) -> dict[str, Any]:
-    """The one step of ``run`` running ``action``."""
-    steps: list[dict[str, Any]] = [s for s in run["steps"] if s["action"] == action]
-    (step,) = steps
-    return step
-
-
 def _assert_blocked_before_request(run: dict[str, Any], action: str, guard: str, reason: str) -> None:
     """``run`` failed at its ``action`` step, blocked by ``guard`` before any approval was asked,
     with a matching escalation whose reason contains ``reason``."""
-    step = _write_step(run, action)
+    step = step_of(run, action)
     assert (step["state"], step["guard"]) == ("blocked", guard), step
     assert step["approval_id"] is None, "no approval is asked for a write a guard forbids"
     assert reason in step["error"], step["error"]
@@ -172,7 +157,7 @@ async def test_fifty_crash_loops_at_once_are_capped_by_the_namespace_budget(
             for request in fresh:
                 assert request["action"] == "delete_pod"
                 approved.add(request["id"])
-            await asyncio.gather(*(_approve(harness, r["id"]) for r in fresh))
+            await asyncio.gather(*(harness.approve(r["id"], reason="test") for r in fresh))
             return not fresh
 
         await eventually(approve_all, timeout_seconds=30, what="every pending request to be decided")
@@ -185,16 +170,16 @@ async def test_fifty_crash_loops_at_once_are_capped_by_the_namespace_budget(
     assert deleted <= set(pods) and len(deleted) == 5
 
     succeeded = [r for r in runs if r["state"] == "succeeded"]
-    blocked = [r for r in runs if _write_step(r, "delete_pod")["state"] == "blocked"]
+    blocked = [r for r in runs if step_of(r, "delete_pod")["state"] == "blocked"]
     assert len(succeeded) == 5 and len(blocked) == 45, sorted(r["state"] for r in runs)
-    assert {_write_step(r, "delete_pod")["params"]["pod"] for r in succeeded} == deleted
+    assert {step_of(r, "delete_pod")["params"]["pod"] for r in succeeded} == deleted
     for run in succeeded:
-        assert _write_step(run, "delete_pod")["verification"]["state"] == "verified"
+        assert step_of(run, "delete_pod")["verification"]["state"] == "verified"
         assert run["escalations"] == []
     before_request: list[str | None] = []
     after_approval: list[str] = []
     for run in blocked:
-        step = _write_step(run, "delete_pod")
+        step = step_of(run, "delete_pod")
         assert run["state"] == "failed" and step["guard"] == "budget", step
         [escalation] = run["escalations"]
         assert (escalation["kind"], escalation["guard"]) == ("blocked", "budget")
@@ -235,10 +220,10 @@ async def test_half_the_nodes_not_ready_blocks_every_cordon_and_drain(harness: H
     await harness.start()
 
     runs = await _ended_runs(harness, "node_not_ready", 2)
-    assert sorted(_write_step(r, "cordon")["params"]["node"] for r in runs) == ["worker-3", "worker-4"]
+    assert sorted(step_of(r, "cordon")["params"]["node"] for r in runs) == ["worker-3", "worker-4"]
     for run in runs:
         _assert_blocked_before_request(run, "cordon", "node_storm", "2 of 4 nodes are NotReady (50%)")
-        assert _write_step(run, "drain")["state"] == "pending", "the drain is never reached"
+        assert step_of(run, "drain")["state"] == "pending", "the drain is never reached"
     assert await harness.pending() == []
     assert writes(emu, "PATCH", "/nodes/") == [] and writes(emu, "PUT", "/nodes/") == []
     assert writes(emu, "POST", "/eviction") == [] and writes(emu, "DELETE") == []
@@ -332,9 +317,9 @@ async def test_unready_pod_under_a_healthy_enough_budget_may_be_deleted(harness:
     (request,) = await harness.pending()
     assert request["params"]["pod"] == crashing
     async with running_controllers(emu, healthy=True):
-        body = await _approve(harness, request["id"])
+        body = await harness.approve(request["id"], reason="test")
         run = await harness.finished_run(body["run"]["id"])
-    assert _write_step(run, "delete_pod")["state"] == "succeeded", run
+    assert step_of(run, "delete_pod")["state"] == "succeeded", run
     assert [c.path for c in writes(emu, "DELETE")] == [f"/api/v1/namespaces/shop/pods/{crashing}"]
     assert await _metric(harness, "aiops_guard_blocks_total", {"guard": "pdb"}) == 0.0
 
@@ -377,7 +362,7 @@ async def test_empty_or_unmatched_targets_touch_nothing(harness: Harness, tmp_pa
 
     for playbook in ("delete_by_empty_selector", "delete_by_empty_pod_name"):
         run = runs[playbook]
-        step = _write_step(run, "delete_pod")
+        step = step_of(run, "delete_pod")
         assert (run["state"], step["state"]) == ("failed", "failed"), run
         assert step["error"].startswith("invalid params"), step["error"]
         assert "give exactly one of pod or selector" in step["error"], step["error"]
@@ -385,7 +370,7 @@ async def test_empty_or_unmatched_targets_touch_nothing(harness: Harness, tmp_pa
         assert step["plan"] is None and step["approval_id"] is None
 
     unmatched = runs["delete_by_unmatched_selector"]
-    step = _write_step(unmatched, "delete_pod")
+    step = step_of(unmatched, "delete_pod")
     assert (unmatched["state"], step["state"]) == ("succeeded", "skipped"), unmatched
     assert "nothing matched" in step["summary"], step["summary"]
     assert step["approval_id"] is None and step["plan"]["calls"] == []
@@ -468,7 +453,7 @@ async def test_same_playbook_on_the_same_pod_within_the_rate_limit_is_blocked(
 
     await eventually(restart_waits, what="the first restart to wait for approval")
     (request,) = await harness.pending()
-    body = await _approve(harness, request["id"])
+    body = await harness.approve(request["id"], reason="test")
     first_run_id = body["run"]["id"]
     assert emu.get_object("v1", "Pod", "shop", name) is None
     # The pod comes back under the same name (as a StatefulSet would recreate it), Ready.
@@ -486,7 +471,7 @@ async def test_same_playbook_on_the_same_pod_within_the_rate_limit_is_blocked(
 
     runs = await _ended_runs(harness, "crash_loop", 2)
     (second,) = [r for r in runs if r["id"] != first_run_id]
-    assert _write_step(second, "delete_pod")["params"]["pod"] == name
+    assert step_of(second, "delete_pod")["params"]["pod"] == name
     _assert_blocked_before_request(
         second,
         "delete_pod",

@@ -23,7 +23,7 @@ from aiops.testing.controllers import running_controllers
 from aiops.testing.emulator import Call
 from tests.cli.helpers import arun_cli
 from tests.operator import workloads
-from tests.support.operator_fixtures import TOKENS, Harness, eventually, make_settings, writes
+from tests.support.operator_fixtures import TOKENS, Harness, eventually, make_settings, step_of, writes
 
 FAST_VERIFY = {"verify_poll_seconds": 0.05, "verify_settle_seconds": 0.0, "verify_timeout_seconds": 1.0}
 
@@ -50,22 +50,6 @@ async def pending_for(harness: Harness, action: str, *, attempt: int = 0) -> dic
     await eventually(there, what=f"a pending {action} request (attempt {attempt})")
     (request,) = [r for r in await harness.pending() if r["action"] == action and r["attempt"] == attempt]
     return request
-
-
-async def approve(harness: Harness, request_id: str, identity: str = "alice") -> dict[str, Any]:
-    """Approve through the API; the answer (``request`` and ``run``) once the step acted."""
-    async with harness.api(identity) as api:
-        response = await api.post(f"/api/approvals/{request_id}/approve", json={"reason": "go"})
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def step_of(run: dict[str, Any], action: str) -> dict[str, Any]:
-    """The run's (one) step record for ``action``."""
-    steps: list[dict[str, Any]] = [s for s in run["steps"] if s["action"] == action]
-    assert len(steps) == 1, steps
-    return steps[0]
 
 
 # --- the plan is what runs ---------------------------------------------------------------------------
@@ -104,7 +88,7 @@ async def test_delete_pod_plan_equals_the_calls_made_when_approved(harness: Harn
 
     before = len(emu.calls)
     async with running_controllers(emu):
-        result = await approve(harness, request["id"])
+        result = await harness.approve(request["id"])
         run = await harness.finished_run(result["run"]["id"])
     assert writes(emu, since=before) == [Call("DELETE", path, {}, body)], (
         "exactly the planned call, nothing else, was sent for real"
@@ -153,7 +137,7 @@ async def test_patch_resources_plan_equals_the_patch_sent_and_shows_its_diff(har
 
     before = len(emu.calls)
     async with running_controllers(emu):
-        result = await approve(harness, request["id"])
+        result = await harness.approve(request["id"])
         run = await harness.finished_run(result["run"]["id"])
     assert writes(emu, since=before) == [Call("PATCH", path, {}, body)]
     stored = emu.get_object("apps/v1", "Deployment", "shop", "cart")
@@ -186,11 +170,11 @@ async def test_global_dry_run_drain_leaves_the_cluster_byte_identical(
     cordon = await pending_for(harness, "cordon")
     assert cordon["dry_run"] is True and cordon["plan"]["dry_run"] is True
     assert emulator.snapshot() == seeded, "the operator wrote nothing while planning"
-    await approve(harness, cordon["id"])
+    await harness.approve(cordon["id"])
     drain = await pending_for(harness, "drain")
     assert [c["method"] for c in drain["plan"]["calls"]] == ["PATCH", "POST"], "cordon, then one eviction"
     before = len(emulator.calls)
-    result = await approve(harness, drain["id"])
+    result = await harness.approve(drain["id"])
     run = await harness.finished_run(result["run"]["id"])
 
     assert emulator.snapshot() == seeded
@@ -247,7 +231,7 @@ async def test_playbook_dry_run_flag_alone_changes_nothing(
     request = await pending_for(harness, "delete_pod")
     assert request["playbook_id"] == "rehearse_crash_loop" and request["dry_run"] is True
     before = len(emulator.calls)
-    result = await approve(harness, request["id"])
+    result = await harness.approve(request["id"])
     run = await harness.finished_run(result["run"]["id"])
 
     assert emulator.snapshot() == seeded

@@ -35,7 +35,7 @@ from aiops.testing import ClusterEmulator
 from aiops.testing.controllers import running_controllers
 from aiops.testing.emulator import Call
 from tests.operator import workloads
-from tests.support.operator_fixtures import Harness, eventually, make_settings, writes
+from tests.support.operator_fixtures import Harness, eventually, make_settings, step_of, writes
 
 DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/shop/deployments/cart"
 
@@ -82,22 +82,6 @@ async def pending_for(harness: Harness, action: str, *, attempt: int = 0) -> dic
     return request
 
 
-async def approve(harness: Harness, request_id: str) -> dict[str, Any]:
-    """Approve as alice; the answer (``request`` and ``run``) once the executor acted on it."""
-    async with harness.api("alice") as api:
-        response = await api.post(f"/api/approvals/{request_id}/approve", json={"reason": "go"})
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def step_of(run: dict[str, Any], action: str) -> dict[str, Any]:
-    """The run's (one) step record for ``action``."""
-    steps: list[dict[str, Any]] = [s for s in run["steps"] if s["action"] == action]
-    assert len(steps) == 1, steps
-    return steps[0]
-
-
 # --- the target changed after the request ------------------------------------------------------------
 
 
@@ -120,7 +104,7 @@ async def test_replaced_pod_is_not_deleted_and_the_step_is_planned_again(harness
     successor["metadata"] |= {"uid": new_uid, "creationTimestamp": emu.now()}
     emu.put_object(successor)
 
-    result = await approve(harness, first["id"])
+    result = await harness.approve(first["id"])
     assert writes(emu) == []
     stored = emu.get_object("v1", "Pod", "shop", name)
     assert stored is not None and stored["metadata"]["uid"] == new_uid
@@ -141,7 +125,7 @@ async def test_replaced_pod_is_not_deleted_and_the_step_is_planned_again(harness
 
     before = len(emu.calls)
     async with running_controllers(emu):
-        done = await approve(harness, second["id"])
+        done = await harness.approve(second["id"])
         run = await harness.finished_run(done["run"]["id"])
     assert writes(emu, since=before) == [Call("DELETE", path, {}, body)]
     assert run["state"] == "succeeded", run
@@ -158,7 +142,7 @@ async def test_moved_planned_field_is_not_overwritten(harness: Harness) -> None:
     first = await pending_for(harness, "patch_resources")
     edited = edit_deployment(emu, set_image("app:2"))
 
-    result = await approve(harness, first["id"])
+    result = await harness.approve(first["id"])
     assert writes(emu) == []
     closed = (await harness.get(f"/api/approvals/{first['id']}"))["closed"]
     assert closed["outcome"] == "not_run"
@@ -189,7 +173,7 @@ async def test_unrelated_change_only_moves_the_resource_version_and_the_step_run
     assert fresh_rv != approved_rv
 
     async with running_controllers(emu):
-        result = await approve(harness, request["id"])
+        result = await harness.approve(request["id"])
         run = await harness.finished_run(result["run"]["id"])
     [patch] = writes(emu)
     expected = copy.deepcopy(request["plan"]["calls"][0]["body"])
@@ -223,7 +207,7 @@ async def test_resolved_incident_stops_the_run_without_acting(harness: Harness) 
         return bool(incident["incident"]["status"] == "resolved")
 
     await eventually(resolved, what="the incident to resolve on recovery")
-    result = await approve(harness, request["id"])
+    result = await harness.approve(request["id"])
 
     assert writes(emu) == []
     assert emu.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is not None
@@ -260,7 +244,7 @@ async def test_conflict_at_the_write_is_planned_again_never_overwritten(harness:
 
     emu[f"patch {DEPLOYMENT_PATH}"][is_real_write] >> concurrent_write
 
-    result = await approve(harness, first["id"])
+    result = await harness.approve(first["id"])
     assert len(fired) == 1
     [refused] = writes(emu)
     assert refused.body == first["plan"]["calls"][0]["body"]
@@ -278,7 +262,7 @@ async def test_conflict_at_the_write_is_planned_again_never_overwritten(harness:
     fresh_rv = fired[0]["metadata"]["resourceVersion"]
     assert second["plan"]["calls"][0]["body"]["metadata"]["resourceVersion"] == fresh_rv
     async with running_controllers(emu):
-        done = await approve(harness, second["id"])
+        done = await harness.approve(second["id"])
         run = await harness.finished_run(done["run"]["id"])
     assert [c.body["metadata"]["resourceVersion"] for c in writes(emu)] == [
         first["plan"]["calls"][0]["body"]["metadata"]["resourceVersion"],
@@ -358,7 +342,7 @@ async def test_target_changing_before_every_approval_escalates_stale(
         request = await pending_for(harness, "patch_resources", attempt=attempt)
         requests.append(request)
         edit_deployment(emulator, set_image(image))
-        result = await approve(harness, request["id"])
+        result = await harness.approve(request["id"])
 
     run = await harness.finished_run(result["run"]["id"])
     assert run["state"] == "failed", run

@@ -58,14 +58,6 @@ async def _one_pending(harness: Harness, action: str) -> dict[str, Any]:
     return request
 
 
-async def _approve(harness: Harness, request_id: str) -> dict[str, Any]:
-    async with harness.api("alice") as api:
-        response = await api.post(f"/api/approvals/{request_id}/approve", json={"reason": "test"})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def test_restart_whose_replacement_keeps_crashing_is_not_verified_and_escalates(
     harness: Harness,
 ) -> None:
@@ -80,7 +72,7 @@ async def test_restart_whose_replacement_keeps_crashing_is_not_verified_and_esca
     assert request["params"]["pod"] == pod["metadata"]["name"]
 
     async with running_controllers(emu, healthy=False) as controllers:
-        body = await _approve(harness, request["id"])
+        body = await harness.approve(request["id"], reason="test")
         run = await harness.finished_run(body["run"]["id"])
         replaced = list(controllers.replaced)
 
@@ -137,7 +129,7 @@ async def test_restart_with_healthy_replacement_is_verified(harness: Harness) ->
     request = await _one_pending(harness, "delete_pod")
 
     async with running_controllers(emu, healthy=True) as controllers:
-        body = await _approve(harness, request["id"])
+        body = await harness.approve(request["id"], reason="test")
         run = await harness.finished_run(body["run"]["id"])
         replaced = list(controllers.replaced)
 
@@ -159,7 +151,7 @@ async def _scale_then_compensate(harness: Harness, emu: ClusterEmulator) -> dict
     """Approve the scale-up, wait for the compensation request, approve it; the finished run."""
     scale_up = await _one_pending(harness, "scale")
     assert scale_up["step_name"] == "scale up"
-    body = await _approve(harness, scale_up["id"])
+    body = await harness.approve(scale_up["id"], reason="test")
     run_id = body["run"]["id"]
     deploy = emu.get_object("apps/v1", "Deployment", "shop", "web")
     assert deploy is not None and deploy["spec"]["replicas"] == 2
@@ -192,7 +184,7 @@ async def _scale_then_compensate(harness: Harness, emu: ClusterEmulator) -> dict
         "PATCH",
         "/apis/apps/v1/namespaces/shop/deployments/web/scale",
     )
-    await _approve(harness, undo["id"])
+    await harness.approve(undo["id"], reason="test")
     return await harness.finished_run(run_id)
 
 

@@ -118,6 +118,14 @@ class Harness:
         result: list[dict[str, Any]] = await self.get("/api/approvals?state=pending")
         return result
 
+    async def approve(self, request_id: str, identity: str = "alice", reason: str = "go") -> dict[str, Any]:
+        """Approve through the API as ``identity``, asserting 200; the answer (``request``, ``run``)."""
+        async with self.api(identity) as api:
+            response = await api.post(f"/api/approvals/{request_id}/approve", json={"reason": reason})
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
     async def finished_run(self, run_id: str, timeout_seconds: float = 15.0) -> dict[str, Any]:
         """The run once it reached a terminal state (verification runs after the approval answer)."""
         seen: dict[str, Any] = {}
@@ -185,3 +193,10 @@ def writes(
         and path_part in call.path
         and call.dry_run == dry_run
     ]
+
+
+def step_of(run: dict[str, Any], action: str) -> dict[str, Any]:
+    """The run's (one) step record for ``action``."""
+    steps: list[dict[str, Any]] = [s for s in run["steps"] if s["action"] == action]
+    assert len(steps) == 1, steps
+    return steps[0]
