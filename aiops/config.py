@@ -208,6 +208,15 @@ def _environment() -> dict[str, str]:
     return names
 
 
+#: What to write instead, per pydantic error type.
+_HINTS = {
+    "int_parsing": "; write a whole number without exponent or decimals, e.g. 1048576",
+    "int_from_float": "; write a whole number without exponent or decimals, e.g. 1048576",
+    "float_parsing": "; write a number, e.g. 2.5",
+    "bool_parsing": "; write true or false",
+}
+
+
 class _Sources:
     """Where a setting's value came from: an environment variable, or the settings file's line and key."""
 
@@ -259,7 +268,7 @@ class _Sources:
             shown = detail["input"]
             if isinstance(shown, str | int | float | bool) or shown is None:
                 message = f"{message} (got {shown!r})"
-        return self.at(loc, message)
+        return self.at(loc, message + _HINTS.get(detail["type"], ""))
 
     def undecodable(self) -> list[errors.Problem]:
         """Environment values of list, mapping or section settings that are not JSON (pydantic-settings
