@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -74,27 +74,38 @@ class ApiSettings(_Section):
     tokens: dict[str, SecretStr] = Field(default_factory=dict)
     allow_unauthenticated: bool = False
 
-    @model_validator(mode="after")
-    def _one_identity_per_token(self) -> ApiSettings:
+    @field_validator("token")
+    @classmethod
+    def _token_not_empty(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError("empty token: give a long random token, or leave it unset")
+        return token
+
+    @field_validator("tokens")
+    @classmethod
+    def _one_identity_per_token(
+        cls, tokens: dict[str, SecretStr], info: ValidationInfo
+    ) -> dict[str, SecretStr]:
         """Refuse an empty token and a token shared by two identities (``token`` counts as ``admin``):
         the API could not tell them apart, so one person's approvals would be recorded as another's."""
-        named = [(name, secret.get_secret_value()) for name, secret in self.tokens.items()]
-        if self.token is not None:
-            named.append(("admin (api.token)", self.token.get_secret_value()))
-        empty = [name for name, token in named if not token.strip()]
+        named = [(repr(name), secret.get_secret_value()) for name, secret in tokens.items()]
+        token = info.data.get("token")
+        if isinstance(token, SecretStr):
+            named.append(("'admin' (api.token)", token.get_secret_value()))
+        empty = [name for name, value in named if not value.strip()]
         if empty:
             raise ValueError(f"empty token for {', '.join(empty)}: give each identity a long random token")
         owners: dict[str, list[str]] = {}
-        for name, token in named:
-            owners.setdefault(token, []).append(name)
+        for name, value in named:
+            owners.setdefault(value, []).append(name)
         shared = [names for names in owners.values() if len(names) > 1]
         if shared:
-            pairs = "; ".join(" and ".join(repr(n) for n in names) for names in shared)
+            pairs = "; ".join(" and ".join(names) for names in shared)
             raise ValueError(
                 f"{pairs} have the same token, so the API cannot tell them apart and one's approvals "
                 "would be recorded as the other's: give each identity its own token"
             )
-        return self
+        return tokens
 
     def identities(self) -> dict[str, str]:
         """Bearer token → approver identity. ``token`` maps to ``admin``; ``tokens`` is name → token."""
