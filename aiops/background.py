@@ -61,7 +61,7 @@ class Background:
         if left:
             await asyncio.wait(left)
             self._log.warning(
-                "shutdown: cancelled %d %s task(s) still running after %.0f s",
+                "shutdown: cancelled %d %s task(s) still running after %g s",
                 len(left),
                 self._stage,
                 timeout_seconds,
