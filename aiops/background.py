@@ -46,3 +46,24 @@ class Background:
         """Wait (at most ``timeout_seconds``) for the tasks running now."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout_seconds)
+
+    async def drain(self, timeout_seconds: float = 10.0) -> int:
+        """On shutdown: wait (at most ``timeout_seconds``) for the tasks running now, then cancel the
+        rest and wait until they have ended, so none of them uses a client closed after this.
+
+        Returns how many were cancelled. A cancelled task ends as if the process had stopped there:
+        what it had recorded stays, and the next start resumes from it (see ``Executor.resume``).
+        """
+        await self.wait_idle(timeout_seconds)
+        left = [task for task in self._tasks if not task.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left)
+            self._log.warning(
+                "shutdown: cancelled %d %s task(s) still running after %g s",
+                len(left),
+                self._stage,
+                timeout_seconds,
+            )
+        return len(left)

@@ -37,11 +37,13 @@ alerts_app = typer.Typer(help="Alertmanager payloads, offline.", no_args_is_help
 logs_app = typer.Typer(
     help="Analyze container logs offline: failure patterns and templates.", no_args_is_help=True
 )
+config_app = typer.Typer(help="Check the configuration aiops run would start with.", no_args_is_help=True)
 app.add_typer(playbooks_app, name="playbooks")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(logs_app, name="logs")
+app.add_typer(config_app, name="config")
 
 console = Console()
 err = Console(stderr=True)
@@ -83,28 +85,48 @@ def _run_api(coro: Any) -> Any:
         raise _fail(str(exc)) from exc
 
 
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="AIOPS_CONFIG",
+        help="YAML settings file; it must exist. The environment (AIOPS_*) overrides its keys.",
+    ),
+]
+
+
+def _configuration_problems(exc: errors.ConfigError) -> str:
+    """One indented line per problem (``WHERE: FIELD: MESSAGE``)."""
+    lines = [str(p) for p in exc.problems] if isinstance(exc, errors.ValidationFailed) else [str(exc)]
+    return "\n".join(f"  {line}" for line in lines)
+
+
 @app.command()
-def run(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", envvar="AIOPS_CONFIG", help="YAML settings file.")
-    ] = None,
-) -> None:
-    """Run the operator and the API against the cluster (kubeconfig or in-cluster)."""
-    import os
+def run(config: ConfigFile = None) -> None:
+    """Run the operator and the API against the cluster (kubeconfig or in-cluster).
 
-    from aiops import runtime
-    from aiops import settings as settings_mod
+    Exit codes: 2 invalid configuration (nothing started; as [bold]aiops config check[/] reports);
+    1 Redis or the Kubernetes API unreachable at start (after startup_wait_seconds), or the
+    operator stopped on an error; 0 stopped by a signal.
+    """
+    from aiops import config as config_mod
+    from aiops import preflight, runtime
 
-    if config is not None:
-        os.environ["AIOPS_CONFIG"] = str(config)
     try:
-        settings = settings_mod.load()
-    except Exception as exc:  # pydantic's ValidationError lists every field
-        raise _fail(f"invalid settings:\n{exc}", 2) from exc
+        loaded = config_mod.load(config)
+    except errors.ConfigError as exc:
+        raise _fail(
+            "refusing to start on invalid configuration (nothing was started; every setting is in "
+            f"docs/configuration.md):\n{_configuration_problems(exc)}",
+            2,
+        ) from exc
+    settings = loaded.settings
     setup_logging(settings.log_level, json_logs=settings.log_json)
 
     async def _main() -> None:
-        services = await runtime.build(settings)
+        store, kube = await preflight.connect(settings)
+        services = await runtime.build(settings, store=store, kube=kube, config=loaded)
         stop = asyncio.Event()
         try:
             await runtime.serve(services, stop=stop)
@@ -113,10 +135,42 @@ def run(
 
     try:
         asyncio.run(_main())
-    except errors.ConfigError as exc:
-        raise _fail(f"refusing to start on invalid configuration:\n{exc}", 2) from exc
     except KeyboardInterrupt:
         pass
+    except errors.ConfigError as exc:
+        raise _fail(
+            f"refusing to start on invalid configuration:\n{_configuration_problems(exc)}", 2
+        ) from exc
+    except preflight.StartupFailed as exc:
+        raise _fail(f"cannot start, nothing was started:\n{exc}") from exc
+    except Exception as exc:  # the operator's last words: one line, the traceback at DEBUG
+        logging.getLogger("aiops").debug("aiops run stopped on an error", exc_info=exc)
+        raise _fail(
+            f"aiops stopped on an error: {type(exc).__name__}: {exc} (the log above says more; "
+            "AIOPS_LOG_LEVEL=DEBUG adds the traceback)"
+        ) from exc
+
+
+@config_app.command("check")
+def config_check(config: ConfigFile = None) -> None:
+    """Check the settings [bold]aiops run[/] would start with: environment and settings file, rules,
+    playbooks, the alert mapping. Touches neither Redis nor the Kubernetes API.
+
+    Exit codes: 0 valid (a summary is printed), 2 invalid (every problem is printed).
+    """
+    from aiops import config as config_mod
+
+    try:
+        loaded = config_mod.load(config)
+    except errors.ConfigError as exc:
+        err.print(_configuration_problems(exc), markup=False, highlight=False, soft_wrap=True)
+        count = len(exc.problems) if isinstance(exc, errors.ValidationFailed) else 1
+        raise _fail(
+            f"{count} problem(s): aiops run would refuse to start (every setting: docs/configuration.md)", 2
+        ) from exc
+    console.print("ok: aiops run would start with this configuration", markup=False, highlight=False)
+    for line in config_mod.describe(loaded):
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -447,9 +501,12 @@ def logs_analyze(
 @logs_app.command("templates")
 def logs_templates(
     file: Annotated[str, typer.Option("--file", "-f", help="A log file; - for stdin.")],
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per input line.")] = True,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per input line instead of tab-separated text.")
+    ] = False,
 ) -> None:
-    """Per input line, its template id and template (Drain with masking), as JSON lines."""
+    """Per input line, its template id and template (Drain with masking): LINE, TEMPLATE_ID and
+    TEMPLATE separated by tabs (for cut, sort, uniq), or JSON lines with --json."""
     from aiops.enrichment.logs import templates
 
     miner = templates.TemplateMiner()
@@ -462,6 +519,25 @@ def logs_templates(
             sys.stdout.write(f"{number}\t{template_id}\t{template}\n")
 
 
+def _plain_flags(command: Any) -> None:
+    """Show boolean flags (``--json``, ``--script``, ``--help``) without a ``<bool>`` value in ``--help``.
+
+    typer 0.29's rich help prints the type of every option, flags included, as if ``--json`` took
+    a value; an empty metavar leaves that column blank for flags only (options with values keep
+    theirs). Applied to ``command`` and every subcommand, the help option included.
+    """
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    help_option = command.get_help_option(typer.Context(command))
+    if help_option is not None:
+        help_option.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_flags(sub)
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    command = typer.main.get_command(app)
+    _plain_flags(command)
+    command()

@@ -27,12 +27,15 @@ import builtins
 import contextlib
 import contextvars
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlencode
 
 import aiohttp
+import yaml
 
 from aiops import errors
 
@@ -165,6 +168,38 @@ def error_for(status: int, body: Any, *, retry_after: str | None = None) -> ApiE
     return cls(status, reason or "Failure", message, body)
 
 
+class CredentialsError(errors.ConfigError):
+    """No usable Kubernetes client configuration; ``tried`` says what was tried and why it failed, in
+    order (``["kubeconfig /root/.kube/config: does not exist"]``); the message joins them."""
+
+    def __init__(self, tried: builtins.list[str]) -> None:
+        super().__init__("; ".join(tried))
+        self.tried = list(tried)
+
+
+def kubeconfig_paths(kubeconfig: str | None = None) -> builtins.list[Path]:
+    """The kubeconfig files kubectl would read: ``kubeconfig``, else each entry of ``$KUBECONFIG``
+    (separated by ``os.pathsep``), else ``~/.kube/config`` ("Organizing Cluster Access Using
+    kubeconfig Files", https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/)."""
+    named = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    return [Path(part).expanduser() for part in named.split(os.pathsep) if part]
+
+
+def _contexts(paths: builtins.list[Path]) -> builtins.list[str]:
+    """The context names the kubeconfig files define (unreadable files define none)."""
+    names: builtins.list[str] = []
+    for path in paths:
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        contexts = doc.get("contexts") if isinstance(doc, dict) else None
+        for item in contexts if isinstance(contexts, builtins.list) else []:
+            if isinstance(item, dict) and item.get("name"):
+                names.append(str(item["name"]))
+    return names
+
+
 class ObjectRefLike(Protocol):
     """What :meth:`Kube.events_for` needs of an object reference (``aiops.events.model.ObjectRef``)."""
 
@@ -252,24 +287,44 @@ class Kube:
         """In-cluster service account when ``in_cluster`` is True, or None with no ``kubeconfig`` and
         running in a pod; else the kubeconfig (``None``: ``$KUBECONFIG`` or ``~/.kube/config``).
 
-        Raises :class:`aiops.errors.ConfigError` when no usable configuration is found.
+        Raises :class:`CredentialsError` (a :class:`aiops.errors.ConfigError`) saying what was tried:
+        a kubeconfig that does not exist is named as missing (kubernetes-asyncio would report
+        "Expected key current-context"), a context it lacks is named with the ones it has.
         """
         from kubernetes_asyncio import client, config
 
         cfg = client.Configuration()
+        tried: builtins.list[str] = []
+        if in_cluster or (in_cluster is None and kubeconfig is None):
+            try:
+                config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+                return cls(client.ApiClient(configuration=cfg))
+            except config.ConfigException as exc:
+                why = (
+                    str(exc)
+                    if os.environ.get("KUBERNETES_SERVICE_HOST")
+                    else "KUBERNETES_SERVICE_HOST is unset"
+                )
+                tried.append(f"in-cluster service account: not usable ({why})")
+                if in_cluster:
+                    raise CredentialsError(tried) from exc
+        paths = kubeconfig_paths(kubeconfig)
+        shown = os.pathsep.join(str(p) for p in paths)
+        if not any(p.is_file() for p in paths):
+            tried.append(f"kubeconfig {shown}: does not exist")
+            raise CredentialsError(tried)
         try:
-            if in_cluster or (in_cluster is None and kubeconfig is None):
-                try:
-                    config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-                    return cls(client.ApiClient(configuration=cfg))
-                except config.ConfigException:
-                    if in_cluster:
-                        raise
             await config.load_kube_config(
-                config_file=kubeconfig, context=context, client_configuration=cfg, persist_config=False
+                config_file=shown, context=context, client_configuration=cfg, persist_config=False
             )
-        except (config.ConfigException, OSError) as exc:
-            raise errors.ConfigError(f"cannot load Kubernetes credentials: {exc}") from exc
+        except (config.ConfigException, OSError, ValueError, AttributeError, TypeError) as exc:
+            known = _contexts(paths)
+            if context is not None and context not in known:
+                has = ", ".join(known) or "none"
+                tried.append(f"kubeconfig {shown}: no context {context!r} (it has: {has})")
+            else:
+                tried.append(f"kubeconfig {shown}: not usable ({exc})")
+            raise CredentialsError(tried) from exc
         return cls(client.ApiClient(configuration=cfg))
 
     @classmethod
@@ -283,6 +338,11 @@ class Kube:
             cfg.api_key = {"BearerToken": token}
             cfg.api_key_prefix = {"BearerToken": "Bearer"}
         return cls(client.ApiClient(configuration=cfg))
+
+    @property
+    def server(self) -> str:
+        """The API server's base URL this client talks to (``https://10.0.0.1:443``)."""
+        return str(self._api.configuration.host)
 
     async def close(self) -> None:
         """Close the HTTP connection pool."""

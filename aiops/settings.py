@@ -1,24 +1,28 @@
 """The one settings root: environment variables (prefix ``AIOPS_``, nested with ``__``) and a YAML file.
 
-Fed by: the environment and, when ``AIOPS_CONFIG`` names one, a YAML file (environment wins).
-Consumed by: ``cli.py`` and the app factory, which build every component from it and pass
-the pieces down; no other module reads the environment. Every field is documented in
-``docs/configuration.md``.
+Fed by: the environment and the parsed YAML settings file that :func:`load` is given (environment
+wins). ``aiops.config`` reads that file (``aiops run --config``/``AIOPS_CONFIG``), calls :func:`load`
+and turns every error into a located problem. Consumed by: ``cli.py`` and the runtime, which build
+every component from it and pass the pieces down; no other module reads the environment. Every
+field is documented in ``docs/configuration.md``.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+#: URL schemes ``redis_url`` accepts: those of redis-py's ``Redis.from_url``
+#: (https://redis.readthedocs.io/en/stable/connections.html#redis.Redis.from_url).
+REDIS_URL_SCHEMES: tuple[str, ...] = ("redis", "rediss", "unix")
 
 
 class _Section(BaseModel):
@@ -69,6 +73,39 @@ class ApiSettings(_Section):
     token: SecretStr | None = None
     tokens: dict[str, SecretStr] = Field(default_factory=dict)
     allow_unauthenticated: bool = False
+
+    @field_validator("token")
+    @classmethod
+    def _token_not_empty(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError("empty token: give a long random token, or leave it unset")
+        return token
+
+    @field_validator("tokens")
+    @classmethod
+    def _one_identity_per_token(
+        cls, tokens: dict[str, SecretStr], info: ValidationInfo
+    ) -> dict[str, SecretStr]:
+        """Refuse an empty token and a token shared by two identities (``token`` counts as ``admin``):
+        the API could not tell them apart, so one person's approvals would be recorded as another's."""
+        named = [(repr(name), secret.get_secret_value()) for name, secret in tokens.items()]
+        token = info.data.get("token")
+        if isinstance(token, SecretStr):
+            named.append(("'admin' (api.token)", token.get_secret_value()))
+        empty = [name for name, value in named if not value.strip()]
+        if empty:
+            raise ValueError(f"empty token for {', '.join(empty)}: give each identity a long random token")
+        owners: dict[str, list[str]] = {}
+        for name, value in named:
+            owners.setdefault(value, []).append(name)
+        shared = [names for names in owners.values() if len(names) > 1]
+        if shared:
+            pairs = "; ".join(" and ".join(names) for names in shared)
+            raise ValueError(
+                f"{pairs} have the same token, so the API cannot tell them apart and one's approvals "
+                "would be recorded as the other's: give each identity its own token"
+            )
+        return tokens
 
     def identities(self) -> dict[str, str]:
         """Bearer token → approver identity. ``token`` maps to ``admin``; ``tokens`` is name → token."""
@@ -131,9 +168,11 @@ class EnrichmentSettings(_Section):
 class ActionSettings(_Section):
     """Bounds on what actions may do.
 
-    ``max_memory_limit``: a Kubernetes quantity; ``patch_resources`` never raises a memory limit
-    above it. ``eviction_timeout_seconds``: how long drain keeps retrying evictions a
-    PodDisruptionBudget blocks (429) before giving up.
+    ``max_memory_limit``: a positive Kubernetes quantity (bytes, e.g. ``4Gi``); ``patch_resources``
+    never raises a memory limit above it. Its syntax and sign are checked when the configuration is
+    loaded (``aiops.config``, with the quantity parser of ``aiops.actions``).
+    ``eviction_timeout_seconds``: how long drain keeps retrying evictions a PodDisruptionBudget
+    blocks (429) before giving up.
     """
 
     max_memory_limit: str = "4Gi"
@@ -198,6 +237,8 @@ class Settings(BaseSettings):
     ``AIOPS_CONFIG`` names an optional YAML file with the same structure.
     ``rules_file`` defaults to the shipped rules. Playbooks load from the shipped built-ins
     (``playbooks/``, unless ``include_builtin_playbooks`` is false) plus ``playbook_dirs``.
+    ``startup_wait_seconds``: how long ``aiops run`` keeps trying Redis and the Kubernetes API at
+    start before it gives up with exit code 1 (0: one try each).
     """
 
     model_config = SettingsConfigDict(
@@ -208,6 +249,7 @@ class Settings(BaseSettings):
         "redis://127.0.0.1:6379/0", validation_alias=AliasChoices("AIOPS_REDIS_URL", "REDIS_URL", "redis_url")
     )
     redis_prefix: str = "aiops:"
+    startup_wait_seconds: float = Field(15.0, ge=0, le=600)
     rules_file: Path | None = None
     playbook_dirs: list[Path] = Field(default_factory=list)
     include_builtin_playbooks: bool = True
@@ -224,6 +266,30 @@ class Settings(BaseSettings):
     runs: RunSettings = Field(default_factory=RunSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str) -> str:
+        """A URL redis-py can open: one of :data:`REDIS_URL_SCHEMES`, a host (or a socket path), a
+        numeric port. The message never repeats the URL (it may carry a password)."""
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port  # raises ValueError when not a number in 0..65535
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc}); expected redis://host:6379/0") from exc
+        if parts.scheme not in REDIS_URL_SCHEMES:
+            shown = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+            raise ValueError(
+                f"{shown}: a Redis URL starts with {', '.join(s + '://' for s in REDIS_URL_SCHEMES)}"
+                " (e.g. redis://redis:6379/0)"
+            )
+        if parts.scheme == "unix" and not parts.path:
+            raise ValueError("unix:// needs the socket's path, e.g. unix:///run/redis/redis.sock")
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("no host: expected e.g. redis://redis:6379/0")
+        if port == 0:
+            raise ValueError("port 0: expected e.g. redis://redis:6379/0")
+        return url.strip()
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -233,14 +299,48 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Precedence: explicit arguments > environment > YAML file named by ``AIOPS_CONFIG``."""
+        """Precedence: explicit arguments > environment > the settings file given to :func:`load`."""
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get("AIOPS_CONFIG")
-        if config_file:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        file_data = _FILE_DATA.get()
+        if file_data is not None:
+            sources.append(_FileSource(settings_cls, file_data))
         return tuple(sources)
 
 
-def load(**overrides: Any) -> Settings:
-    """Build settings from the environment and ``AIOPS_CONFIG``; raises pydantic ValidationError."""
-    return Settings(**overrides)
+#: The parsed settings file while :func:`load` builds a :class:`Settings` (None: no file).
+_FILE_DATA: ContextVar[Mapping[str, Any] | None] = ContextVar("aiops_settings_file", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The YAML settings file's top-level mapping, already parsed by the caller (lowest precedence)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = dict(data)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """The file's value for ``field_name`` (pydantic-settings' source interface)."""
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+@contextmanager
+def _file_data(data: Mapping[str, Any] | None) -> Iterator[None]:
+    token = _FILE_DATA.set(data)
+    try:
+        yield
+    finally:
+        _FILE_DATA.reset(token)
+
+
+def load(*, file_data: Mapping[str, Any] | None = None, **overrides: Any) -> Settings:
+    """Settings from ``overrides`` > the environment > ``file_data`` (the YAML settings file's mapping).
+
+    Raises pydantic's ``ValidationError`` (every bad field) or pydantic-settings' ``SettingsError``
+    (an environment value that should be JSON and is not). ``aiops.config.load`` reads the file and
+    turns both into problems naming the environment variable or the file, line and key.
+    """
+    with _file_data(file_data):
+        return Settings(**overrides)

@@ -90,10 +90,8 @@ async def main() -> dict[str, Any]:
                     latencies.append(opened[key] - written)
         stop.set()
         await serving
-        await services.executor.wait_idle(timeout_seconds=10)
-        await services.enricher.wait_idle(timeout_seconds=30)
-        services.enricher.close()
-        await services.kube.close()
+        services.drain_seconds = 30  # as aiops run shuts down; the store is reopened for cleanup below
+        await services.close()
         return {
             "pods": PODS,
             "enrichment": enrich,

@@ -8,8 +8,10 @@
 #  5. the rendered manifests validate offline against the Kubernetes OpenAPI schemas
 #     (kubernetes-validate from PyPI, installed into .tools/venv). `kubectl apply --dry-run=client`
 #     is not used: it needs an API server for discovery and the OpenAPI document;
-#  6. the rendered settings file, rules and extra playbooks load in aiops itself (.venv), so a
-#     chart value that no longer matches aiops/settings.py fails here, not in a cluster;
+#  6. the rendered pod starts: `aiops config check` (the loader `aiops run` uses) runs with the
+#     Deployment's env (secretKeyRef resolved from a rendered Secret where there is one) and its
+#     ConfigMaps laid out at their mount paths, so a chart value aiops refuses (a number rendered as
+#     1.048576e+06, a key that no longer matches aiops/settings.py) fails here, not in a crash loop;
 #  7. deploy/examples: the manifests validate, the Playbook resource loads in aiops.
 # deploy/examples/*-override.yaml are chart values files too and go through steps 2-6.
 #
@@ -102,6 +104,37 @@ for values in "${VALUES_SETS[@]}"; do
   i=$((i + 1))
 done
 
+# --- 4b. the documented helm template commands work with this helm -----------------------------
+step "the helm template commands in README.md and docs/operations.md render with $("$HELM" version --short)"
+python3 - "$HELM" README.md docs/operations.md <<'PYEOF' || fail "a documented helm template command fails (pass --kube-version: helm 3.6 assumes Kubernetes 1.20)"
+"""Run every `helm template ...` line (with its backslash continuations) of the docs' console blocks,
+output discarded; a `> FILE` redirect and a trailing `# comment` are dropped."""
+import re
+import shlex
+import subprocess
+import sys
+
+helm, docs = sys.argv[1], sys.argv[2:]
+failed = found = 0
+for doc in docs:
+    text = open(doc, encoding="utf-8").read()
+    for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+        for command in re.sub(r"\\\n\s*", " ", block).splitlines():
+            command = command.split(" #", 1)[0].strip()
+            if not command.startswith("helm template "):
+                continue
+            found += 1
+            args = shlex.split(command.split(" > ", 1)[0])[1:]
+            done = subprocess.run([helm, *args], capture_output=True, text=True)
+            print(f"   {'ok' if done.returncode == 0 else 'FAIL'}: {doc}: {command}")
+            if done.returncode:
+                print("   " + done.stderr.strip().replace("\n", "\n   "))
+                failed += 1
+if not found:
+    print("   no helm template command found in " + ", ".join(docs))
+sys.exit(1 if failed or not found else 0)
+PYEOF
+
 # --- 5. offline manifest validation ------------------------------------------------------------
 if [ "${SKIP_MANIFEST_VALIDATION:-0}" = 1 ]; then
   step "manifest validation skipped (SKIP_MANIFEST_VALIDATION=1)"
@@ -121,58 +154,83 @@ else
   done
 fi
 
-# --- 6. the rendered settings load in aiops ----------------------------------------------------
+# --- 6. the rendered Deployment starts: `aiops config check` with its env and mounted files -----
 if [ "${SKIP_SETTINGS_CHECK:-0}" = 1 ]; then
   step "settings check skipped (SKIP_SETTINGS_CHECK=1)"
-elif [ ! -x .venv/bin/python ]; then
+elif [ ! -x .venv/bin/aiops ]; then
   step "settings check skipped: no .venv (run make install)"
 else
   for ((j = 0; j < i; j++)); do
-    step "aiops loads the rendered config.yaml, rules and playbooks: ${VALUES_SETS[$j]:-(default values)}"
-    .venv/bin/python - "$WORK/rendered-$j.yaml" "$WORK/mount-$j" <<'PYEOF' || fail "aiops rejects the rendered configuration"
-"""Lay the rendered ConfigMaps out as the pod sees them, then load them the way `aiops run` does."""
-import os
+    step "aiops config check with the rendered Deployment's env and ConfigMaps: ${VALUES_SETS[$j]:-(default values)}"
+    .venv/bin/python - "$WORK/rendered-$j.yaml" "$WORK/pod-$j" "$WORK/env-$j" <<'PYEOF' || fail "cannot lay out the rendered pod"
+"""Lay out the rendered pod as the container sees it: its volumeMounts (ConfigMaps, projected
+ConfigMaps, emptyDirs) under ROOT, and its env (value, valueFrom: secretKeyRef and configMapKeyRef
+from the rendered objects, fieldRef metadata.namespace) as NUL-separated NAME=VALUE in ENV_FILE.
+Mount paths in env values and mounted files are rewritten to their place under ROOT."""
+import base64
+import re
 import sys
 from pathlib import Path
 
 import yaml
 
-rendered, root = Path(sys.argv[1]), Path(sys.argv[2])
+rendered, root, env_file = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
+deployment = next(d for d in docs if d["kind"] == "Deployment")
+namespace = deployment["metadata"].get("namespace", "default")
+pod = deployment["spec"]["template"]["spec"]
+container = next(c for c in pod["containers"] if c["name"] == "aiops")
 maps = {d["metadata"]["name"]: d.get("data") or {} for d in docs if d["kind"] == "ConfigMap"}
-config = next(data for name, data in maps.items() if name.endswith("-config"))
-playbooks = next((data for name, data in maps.items() if name.endswith("-playbooks")), {})
+secrets = {
+    d["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in (d.get("data") or {}).items()}
+    | dict(d.get("stringData") or {})
+    for d in docs
+    if d["kind"] == "Secret"
+}
+mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts") or []}
+pattern = re.compile(r"(?<![\w/.-])(" + "|".join(re.escape(p) for p in sorted(mounts, key=len, reverse=True)) + ")")
 
-mounts = {"/etc/aiops/config": root / "config", "/etc/aiops/playbooks": root / "playbooks"}
-for directory, files in ((mounts["/etc/aiops/config"], config), (mounts["/etc/aiops/playbooks"], playbooks)):
-    directory.mkdir(parents=True)
-    for name, text in files.items():
-        (directory / name).write_text(text)
-text = config["config.yaml"]
-for pod_path, local in mounts.items():
-    text = text.replace(pod_path, str(local))
-(root / "config" / "config.yaml").write_text(text)
 
-os.environ["AIOPS_CONFIG"] = str(root / "config" / "config.yaml")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-from aiops import errors, settings as settings_mod
-from aiops.playbooks import loader, registry
-from aiops.rules import loader as rules_loader
+def local(text: str) -> str:
+    return pattern.sub(lambda m: f"{root}{m.group(1)}", text) if mounts else text
 
-try:
-    settings = settings_mod.load()
-except Exception as exc:  # pydantic ValidationError: names every bad key
-    sys.exit(f"   settings: {exc}")
-dirs = [registry.builtin_playbook_dir()] if settings.include_builtin_playbooks else []
-dirs += settings.playbook_dirs
-try:
-    reg = registry.PlaybookRegistry(loader.load_playbooks(dirs))
-    rules = rules_loader.load_rules(settings.rules_file or rules_loader.default_rules_path(), reg)
-except errors.ValidationFailed as exc:
-    sys.exit("\n".join(f"   {problem}" for problem in exc.problems))
-print(f"   ok: {len(reg.ids())} playbooks, {len(rules.rules)} rules, namespaces {settings.kube.namespaces}"
-      f" minus {settings.kube.exclude_namespaces}")
+
+volumes = {v["name"]: v for v in pod.get("volumes") or []}
+for path, name in mounts.items():
+    directory = root / path.lstrip("/")
+    directory.mkdir(parents=True, exist_ok=True)
+    volume = volumes[name]
+    names = [volume["configMap"]["name"]] if "configMap" in volume else []
+    names += [s["configMap"]["name"] for s in (volume.get("projected") or {}).get("sources", []) if "configMap" in s]
+    for cm in names:
+        if cm not in maps:
+            print(f"   not rendered by the chart, left empty: ConfigMap {cm} at {path}")
+        for file, text in maps.get(cm, {}).items():
+            (directory / file).write_text(local(text))
+
+env = {}
+for item in container.get("env") or []:
+    name, source = item["name"], item.get("valueFrom") or {}
+    if "value" in item:
+        env[name] = local(str(item["value"]))
+    elif "secretKeyRef" in source or "configMapKeyRef" in source:
+        ref = source.get("secretKeyRef") or source["configMapKeyRef"]
+        table = secrets if "secretKeyRef" in source else maps
+        if ref["key"] in table.get(ref["name"], {}):
+            env[name] = table[ref["name"]][ref["key"]]
+        else:
+            print(f"   not rendered by the chart, left unset: {name} (from {ref['name']}, key {ref['key']})")
+    elif source.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+        env[name] = namespace
+    else:
+        print(f"   cannot resolve here, left unset: {name}")
+env_file.write_bytes(b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items()))
+print(f"   env: {', '.join(env)}")
 PYEOF
+    mapfile -d '' pod_env <"$WORK/env-$j"
+    if ! env -i PATH="$PATH" "${pod_env[@]}" .venv/bin/aiops config check 2>&1 | sed 's/^/   /'; then
+      fail "the pod would not start: aiops config check refuses the rendered configuration"
+    fi
   done
 fi
 

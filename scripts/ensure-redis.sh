@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make sure a Redis server answers on $REDIS_URL (default redis://127.0.0.1:6379/0).
 # If none answers and the URL points at this machine, start a throwaway redis-server
-# (no persistence) on that port, installing Debian's redis-server first when we are root.
+# (no persistence, pid in .redis/redis.pid; `make clean` stops it) on that port. When redis-server
+# is missing and we are root on Debian/Ubuntu, it says so and installs the redis-server package
+# with apt-get first; REDIS_NO_INSTALL=1 refuses that (exit 1 with what to do instead).
 set -euo pipefail
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 PY="${PY:-.venv/bin/python}"
@@ -23,11 +25,19 @@ host="${hostport%%:*}"; port="${hostport##*:}"; [ "$port" = "$hostport" ] && por
 case "$host" in 127.0.0.1|localhost|::1|"") ;; *) echo "redis: $REDIS_URL does not answer and is not local; start it yourself" >&2; exit 1;; esac
 
 if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "redis: installing Debian's redis-server"
-    (apt-get install -y -q redis-server >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null; })
+  missing="redis: nothing answers on $REDIS_URL and redis-server is not installed"
+  if [ "${REDIS_NO_INSTALL:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "$missing."
+    echo "redis: installing the Debian package redis-server now (apt-get install -y redis-server, apt-get update"
+    echo "redis: first if needed). To avoid that, set REDIS_URL to a Redis that answers, or REDIS_NO_INSTALL=1."
+    if ! { apt-get install -y -q redis-server >/dev/null 2>&1 \
+           || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q redis-server >/dev/null 2>&1; }; }; then
+      echo "redis: apt-get install redis-server failed; install Redis yourself or set REDIS_URL to one that answers" >&2
+      exit 1
+    fi
+    echo "redis: installed $(redis-server --version | head -1)"
   else
-    echo "redis: nothing answers on $REDIS_URL and redis-server is not installed (apt-get install redis-server)" >&2
+    echo "$missing: install it (apt-get install redis-server) or set REDIS_URL to a Redis that answers" >&2
     exit 1
   fi
 fi

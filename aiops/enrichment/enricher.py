@@ -151,8 +151,13 @@ class Enricher:
         """Wait for background enrichments (shutdown, tests)."""
         await self._background.wait_idle(timeout_seconds)
 
+    async def drain(self, timeout_seconds: float = 10.0) -> int:
+        """On shutdown: wait up to ``timeout_seconds`` for enrichments, cancel (and await) the rest;
+        returns how many were cancelled. Call before closing the Kubernetes client and :meth:`close`."""
+        return await self._background.drain(timeout_seconds)
+
     def close(self) -> None:
-        """Stop the analysis thread (after :meth:`wait_idle`)."""
+        """Stop the analysis thread (after :meth:`wait_idle` or :meth:`drain`)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _analyse(self, raw: collect.Collected, event: ClusterEvent) -> tuple[Evidence, RcaResult, set[str]]:

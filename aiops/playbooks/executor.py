@@ -267,6 +267,12 @@ class Executor(writes.WriteSteps):
         """Wait for background runs started by :meth:`launch` (used on shutdown and in tests)."""
         await self._background.wait_idle(timeout_seconds)
 
+    async def drain(self, timeout_seconds: float = 10.0) -> int:
+        """On shutdown: wait up to ``timeout_seconds`` for background runs and verifications, then
+        cancel (and await) the rest; returns how many were cancelled. A cancelled step is left as a
+        crash would leave it: :meth:`resume` verifies again or marks an unfinished write unknown."""
+        return await self._background.drain(timeout_seconds)
+
     async def get(self, run_id: str) -> Run | None:
         """The persisted run."""
         return await self._runs.get(run_id)

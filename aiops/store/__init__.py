@@ -169,6 +169,19 @@ class Store:
         except (RedisError, OSError, TimeoutError):
             return False
 
+    async def ping_error(self, *, timeout_seconds: float = 2.0) -> str | None:
+        """None when the store answers PING within ``timeout_seconds``, else why not (e.g. "Error 111
+        connecting to 127.0.0.1:6390. Connection refused.", "invalid password"); never raises.
+        For start-up messages (``aiops.preflight``)."""
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                await self._r.ping()
+        except TimeoutError:
+            return f"no answer within {timeout_seconds:g} s"
+        except (RedisError, OSError) as exc:
+            return str(exc) or type(exc).__name__
+        return None
+
     async def close(self) -> None:
         """Close the connections (the store is unusable afterwards)."""
         await self._r.aclose()

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +96,28 @@ async def arun_cli(*args: str, env: dict[str, str] | None = None, timeout_second
         raise
     assert process.returncode is not None
     return CliResult(tuple(args), process.returncode, stdout.decode(), stderr.decode())
+
+
+class SilentServer:
+    """A TCP socket on 127.0.0.1 that listens and never answers; counts who connected."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port: int = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+
+    def connections(self, *, wait_seconds: float = 0.0) -> int:
+        """Connections received so far (waiting up to ``wait_seconds`` for the first one)."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            readable, _, _ = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
+            if not readable:
+                return len(self.accepted)
+            self.accepted.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()

@@ -50,3 +50,13 @@ def test_templates_prints_one_object_per_line_and_groups_by_shape() -> None:
     assert [r["line"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert len({r["template_id"] for r in rows[:5]}) == 1
     assert rows[5]["template_id"] != rows[0]["template_id"]
+
+
+def test_templates_prints_tab_separated_text_unless_json() -> None:
+    # Before, --json defaulted to on and could not be turned off; now text is the default.
+    lines = [f"request id={i:04x} took {i * 7} ms" for i in range(1, 4)]
+    result = run_cli("logs", "templates", "-f", "-", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [row[0] for row in rows] == ["1", "2", "3"] and all(len(row) == 3 for row in rows), result
+    assert len({row[1] for row in rows}) == 1 and "<*>" in rows[0][2]

@@ -10,8 +10,6 @@ with a valid configuration the same command does connect (so the probe can see c
 from __future__ import annotations
 
 import contextlib
-import select
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import CliResult, cli_env, run_cli
+from tests.cli.helpers import CliResult, SilentServer, cli_env, run_cli
 
 # Line numbers: 6 "- name: oom", 9 the misspelt playbook id (rules.1.playbooks.0).
 UNKNOWN_PLAYBOOK = """\
@@ -53,31 +51,6 @@ rules:
       types: [crash_loop]
     playbooks: [crash_loop_remediation]
 """
-
-
-class SilentServer:
-    """A TCP socket on 127.0.0.1 that listens and never answers; counts who connected."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port: int = self.sock.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-
-    def connections(self, *, wait_seconds: float = 0.0) -> int:
-        """Connections received so far (waiting up to ``wait_seconds`` for the first one)."""
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            readable, _, _ = select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
-            if not readable:
-                return len(self.accepted)
-            self.accepted.append(self.sock.accept()[0])
-
-    def close(self) -> None:
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.fixture

@@ -96,6 +96,15 @@ class Harness:
             await self.services.kube.close()
         self._stop = self._task = None
 
+    async def shutdown(self) -> None:
+        """Stop operator and API, then close every service the way ``aiops run`` does
+        (``Services.close``: background work drained or cancelled, then the clients closed)."""
+        if self._stop is not None and self._task is not None and self.services is not None:
+            self._stop.set()
+            await asyncio.wait_for(self._task, timeout=30)
+            await self.services.close()
+        self._stop = self._task = None
+
     async def restart(self) -> runtime.Services:
         """Stop, then start a fresh runtime on the same Redis state (nothing kept in memory)."""
         await self.stop()

@@ -101,7 +101,9 @@ True ("true") when extra playbooks are mounted at /etc/aiops/playbooks.
 {{/*
 The settings file (AIOPS_CONFIG), in the structure of aiops/settings.py. Secrets (REDIS_URL,
 API tokens) are not here: they come from the environment, which wins over this file.
-Numbers go through int64 so large values are not printed in exponent form.
+Whole numbers go through int64 (here and in every template): Helm reads values as float64, and
+`quote`, `print` or a bare action would render 1048576 as "1.048576e+06", which aiops refuses.
+`toJson` is kept for values that may be fractional (it prints 1048576 in full).
 */}}
 {{- define "aiops.config" -}}
 # Rendered by the aiops Helm chart; every key is documented in docs/configuration.md.
