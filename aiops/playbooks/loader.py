@@ -101,7 +101,8 @@ def playbook_from_resource(body: Mapping[str, Any]) -> Playbook:
     if id_defaulted:
         data["id"] = name
     try:
-        playbook = Playbook.model_validate({**data, "source": source, "line": None})
+        home = str(metadata.get("namespace") or "")
+        playbook = Playbook.model_validate({**data, "source": source, "line": None, "home_namespace": home})
     except ValidationError as exc:
         for found in yamlsource.problems_from_error(exc, file=source, node=None, prefix=("spec",)):
             if id_defaulted and found.field == "spec.id":
