@@ -32,6 +32,7 @@ __all__ = [
     "field_path",
     "line_at",
     "located_error",
+    "node_at",
     "parse_documents",
     "problems_from_error",
     "read_documents",
@@ -99,6 +100,21 @@ def read_documents(path: Path) -> list[Document]:
 def field_path(loc: Loc) -> str:
     """``('steps', 1, 'risk')`` → ``"steps.1.risk"``; the empty loc is ``""`` (the document root)."""
     return ".".join(str(part) for part in loc)
+
+
+def node_at(node: yaml.Node | None, loc: Loc) -> yaml.Node | None:
+    """The node at ``loc`` under ``node`` (mapping keys by their text, list items by index), or
+    ``None`` when ``loc`` leaves the tree or there is no node."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next(
+                (v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None
+            )
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+    return node
 
 
 def line_at(node: yaml.Node | None, loc: Loc) -> int | None:

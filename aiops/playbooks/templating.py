@@ -41,6 +41,7 @@ __all__ = [
     "MAX_RENDERED_CHARS",
     "TemplateError",
     "check_template",
+    "is_template",
     "render_params",
     "template_context",
 ]
@@ -84,6 +85,18 @@ _ENV = _Environment(undefined=jinja2.StrictUndefined, autoescape=False, loader=N
 @functools.lru_cache(maxsize=1024)
 def _compile(source: str) -> jinja2.Template:
     return _ENV.from_string(source)
+
+
+def is_template(value: Any) -> bool:
+    """True when ``value`` (a string, or a list or mapping holding strings) contains template
+    syntax (``{{``, ``{%`` or ``{#``): its value is then only known once rendered."""
+    if isinstance(value, str):
+        return any(marker in value for marker in ("{{", "{%", "{#"))
+    if isinstance(value, Mapping):
+        return any(is_template(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_template(item) for item in value)
+    return False
 
 
 def check_template(source: str) -> None:
