@@ -403,7 +403,7 @@ class Executor(writes.WriteSteps):
         try:
             if action is None:
                 raise errors.PermanentError(f"action {step.action!r} is not implemented")
-            rendered = templating.render_params(step.params, self._context(run, playbook, rec))
+            rendered = await templating.render_params_async(step.params, self._context(run, playbook, rec))
             params = action.params.model_validate(rendered)
         except (errors.AiopsError, ValidationError) as exc:
             self._record_outcome(rec, StepState.FAILED, error=f"invalid params: {exc}")
