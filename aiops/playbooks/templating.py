@@ -37,7 +37,7 @@ from jinja2.exceptions import SecurityError
 from aiops import errors
 from aiops.events.incident import Incident
 from aiops.events.model import ClusterEvent, EventType, ObjectRef
-from aiops.playbooks import sandbox
+from aiops.playbooks import sandbox, template_ast
 
 __all__ = [
     "CONTEXT_NAMES",
@@ -75,7 +75,7 @@ _TRIAL_ENV = sandbox.BoundedSandbox(undefined=jinja2.ChainableUndefined)
 
 @functools.lru_cache(maxsize=1024)
 def _compile(source: str) -> jinja2.Template:
-    return sandbox.compile_template(_ENV, source)
+    return template_ast.compile_template(_ENV, source)
 
 
 def is_template(value: Any) -> bool:
@@ -99,6 +99,8 @@ def check_template(source: str) -> None:
     statically (``range(100000)``, ``center(150000000)``, ``recursive`` loops) or in a trial render
     against a sample event under the render budget.
     """
+    if "{" not in source:
+        return  # not a template: rendered as it is (see _render_string)
     if len(source) > sandbox.MAX_TEMPLATE_CHARS:
         raise ValueError(f"template longer than {sandbox.MAX_TEMPLATE_CHARS} characters")
     try:
@@ -106,7 +108,7 @@ def check_template(source: str) -> None:
     except jinja2.TemplateSyntaxError as exc:
         where = f" (template line {exc.lineno})" if "\n" in source else ""
         raise ValueError(f"template syntax error: {exc.message}{where}") from exc
-    problem = sandbox.static_problem(ast)
+    problem = template_ast.static_problem(ast)
     if problem is not None:
         raise ValueError(f"template over the limits: {problem}")
     try:
@@ -125,7 +127,7 @@ def _trial_render(source: str) -> None:
     sandbox) is an error here: any other failure depends on the data, and is the render's."""
     try:
         with sandbox.budget():
-            sandbox.compile_template(_TRIAL_ENV, source).render(sample_context())
+            template_ast.compile_template(_TRIAL_ENV, source).render(sample_context())
     except SecurityError as exc:
         raise ValueError(f"template over the limits: {exc.message}") from exc
     except RecursionError as exc:
