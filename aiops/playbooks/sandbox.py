@@ -1,8 +1,8 @@
 """The bounded Jinja2 sandbox playbook templates run in: what one template may cost.
 
-Fed by: :mod:`aiops.playbooks.templating`, which compiles every templated param through
-:func:`compile_template` and renders it inside :func:`budget`; and which checks templates at load
-time with :func:`static_problem` plus a trial render. Consumed by: templating only.
+Fed by: :mod:`aiops.playbooks.templating`, which renders every templated param inside
+:func:`budget`, compiled by :mod:`aiops.playbooks.template_ast` (static checks and the rewrite of
+loops and ``~``). Consumed by: those two modules only.
 
 A ``Playbook`` resource can be written by any team with access to its namespace, so a template is
 untrusted code. Jinja2's ``ImmutableSandboxedEnvironment`` stops escapes (underscore attributes,
@@ -25,10 +25,11 @@ Here, on top of the sandbox (the numbers are the module constants below):
   or builds; and a wall-clock deadline of :data:`RENDER_SECONDS` as a backstop. So a render
   costs milliseconds, and a few MiB at most.
 
-Loops are counted by rewriting the template's syntax tree before it is compiled (each ``for``
-iterates through :meth:`BoundedSandbox.bounded_iter`, each ``~`` goes through
-:meth:`BoundedSandbox.bounded_concat`); everything else uses the sandbox's documented hooks
-(``call``, ``getattr``, ``getitem``, ``call_binop``, ``concat``, ``finalize``) and wrapped filters.
+Loops are counted by rewriting the template's syntax tree before it is compiled
+(:mod:`aiops.playbooks.template_ast`: each ``for`` iterates through
+:meth:`BoundedSandbox.bounded_iter`, each ``~`` goes through :meth:`BoundedSandbox.bounded_concat`);
+everything else uses the sandbox's documented hooks (``call``, ``getattr``, ``getitem``,
+``call_binop``, ``concat``, ``finalize``) and wrapped filters.
 """
 
 from __future__ import annotations
@@ -40,16 +41,14 @@ import itertools
 import operator
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.visitor import NodeTransformer
 
 __all__ = [
     "MAX_BUILT_CHARS",
@@ -58,11 +57,12 @@ __all__ = [
     "MAX_STEPS",
     "MAX_TEMPLATE_CHARS",
     "RENDER_SECONDS",
+    "SIZED_FILTERS",
+    "WIDTH_METHODS",
     "BoundedSandbox",
     "TemplateLimit",
     "budget",
-    "compile_template",
-    "static_problem",
+    "over",
 ]
 
 #: Longest template source (characters).
@@ -85,9 +85,9 @@ _CHARS_PER_STEP = 64
 #: Callable attributes a template may not use: they build unbounded output from small input.
 _REFUSED_METHODS = frozenset({"format", "format_map", "translate", "maketrans", "expandtabs", "to_bytes"})
 #: ``str``/``bytes`` methods whose first argument is the width of their result.
-_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
+WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 #: Filters whose first argument (after the value) is a width or count, and its limit.
-_SIZED_FILTERS = {
+SIZED_FILTERS = {
     "center": MAX_BUILT_CHARS,
     "indent": MAX_BUILT_CHARS,
     "batch": MAX_RANGE,
@@ -176,7 +176,8 @@ def _built(value: Any, what: str) -> int:
     return 0
 
 
-def _over(what: str, value: int, limit: int) -> TemplateLimit:
+def over(what: str, value: int, limit: int) -> TemplateLimit:
+    """``TemplateLimit('<what> <value> is over the limit of <limit>')``."""
     return TemplateLimit(f"{what} {value} is over the limit of {limit}")
 
 
@@ -194,7 +195,7 @@ def _check_printf(fmt: Any) -> None:
             if number == "*":
                 raise TemplateLimit("'*' widths are not allowed in format strings")
             if number is not None and int(number) > MAX_BUILT_CHARS:
-                raise _over("format width", int(number), MAX_BUILT_CHARS)
+                raise over("format width", int(number), MAX_BUILT_CHARS)
 
 
 def _check_replace(text: Any, old: Any, new: Any, count: Any) -> None:
@@ -228,22 +229,22 @@ def _check_join(items: list[Any], separator: Any) -> None:
 
 def _check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Pre-checks of the filters whose result size comes from an argument (Jinja2 3.1 signatures)."""
-    if name in _SIZED_FILTERS:
-        limit = _SIZED_FILTERS[name]
+    if name in SIZED_FILTERS:
+        limit = SIZED_FILTERS[name]
         size = _int_arg(args, kwargs, 0, {"center": "width", "indent": "width"}.get(name, ""), None)
         if name == "indent" and isinstance(size, str):
             size = len(size)
         if name == "indent" and isinstance(size, int) and isinstance(value, str):
             size = size * (value.count("\n") + 1) + len(value)
         if isinstance(size, int) and size > limit:
-            raise _over(f"{name} size", size, limit)
+            raise over(f"{name} size", size, limit)
     elif name == "wordwrap" and isinstance(value, str):
         width = _int_arg(args, kwargs, 0, "width", 79)
         wrap = _int_arg(args, kwargs, 2, "wrapstring", None) or "\n"
         if isinstance(width, int) and width > 0 and isinstance(wrap, str):
             size = len(value) + (len(value) // width + value.count("\n") + 1) * len(wrap)
             if size > MAX_BUILT_CHARS:
-                raise _over("wordwrap result size", size, MAX_BUILT_CHARS)
+                raise over("wordwrap result size", size, MAX_BUILT_CHARS)
     elif name == "format":
         _check_printf(value)
     elif name == "replace":
@@ -284,7 +285,7 @@ def bounded_range(*args: Any) -> range:
     """``range()`` of at most :data:`MAX_RANGE` items."""
     found = range(*args)
     if len(found) > MAX_RANGE:
-        raise _over("range() length", len(found), MAX_RANGE)
+        raise over("range() length", len(found), MAX_RANGE)
     return found
 
 
@@ -336,10 +337,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         )
         name = getattr(__obj, "__name__", "")
         if isinstance(owner, str | bytes):
-            if name in _WIDTH_METHODS:
+            if name in WIDTH_METHODS:
                 width = _int_arg(args, kwargs, 0, "width", 0)
                 if isinstance(width, int) and width > MAX_BUILT_CHARS:
-                    raise _over(f"{name}() width", width, MAX_BUILT_CHARS)
+                    raise over(f"{name}() width", width, MAX_BUILT_CHARS)
             elif name == "replace":
                 _check_replace(
                     owner,
@@ -367,7 +368,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                     raise TemplateLimit(f"repetition result too large (over {MAX_BUILT_CHARS} characters)")
             bits = abs(left).bit_length() + abs(right).bit_length() if _ints(left, right) else 0
             if bits > MAX_INT_BITS:
-                raise _over("product size in bits", bits, MAX_INT_BITS)
+                raise over("product size in bits", bits, MAX_INT_BITS)
             result = operator.mul(left, right)
         elif operator_ == "+":
             if isinstance(left, str | bytes | list | tuple) and size > MAX_BUILT_CHARS:
@@ -416,110 +417,3 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             raise TemplateLimit(f"concatenation result too large (over {MAX_BUILT_CHARS} characters)")
         _spend(size)
         return "".join(str(part) for part in parts)
-
-
-class _Instrument(NodeTransformer):
-    """Rewrites a parsed template so loops and ``~`` go through the environment's bounded helpers."""
-
-    def visit_For(self, node: nodes.For) -> nodes.Node:
-        self.generic_visit(node)
-        node.iter = _helper_call("bounded_iter", [node.iter], node.lineno)  # type: ignore[list-item]
-        return node
-
-    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
-        self.generic_visit(node)
-        return _helper_call("bounded_concat", [nodes.List(list(node.nodes), lineno=node.lineno)], node.lineno)
-
-
-def _helper_call(name: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
-    return nodes.Call(nodes.EnvironmentAttribute(name, lineno=lineno), args, [], None, None, lineno=lineno)
-
-
-def static_problem(ast: nodes.Template) -> str | None:
-    """What makes a parsed template go over the limits whatever the data, or None.
-
-    Checked without running it: ``recursive`` loops, ``**``, ``include``/``import``/``extends``,
-    ``range()`` of constant arguments longer than :data:`MAX_RANGE`, constant widths of the
-    sized filters and methods beyond their limits, and nested loops over constant sequences that
-    would take more than :data:`MAX_STEPS` iterations.
-    """
-    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        return f"line {node.lineno}: include, import and extends are not allowed (templates have no files)"
-    for power in ast.find_all(nodes.Pow):
-        return f"line {power.lineno}: the ** operator is not allowed in playbook templates"
-    for loop in ast.find_all(nodes.For):
-        if loop.recursive:
-            return f"line {loop.lineno}: recursive loops are not allowed in playbook templates"
-    for call in ast.find_all(nodes.Call):
-        found = _call_problem(call)
-        if found:
-            return f"line {call.lineno}: {found}"
-    for filter_ in ast.find_all(nodes.Filter):
-        limit = _SIZED_FILTERS.get(filter_.name)
-        width = _const(filter_.args[0]) if filter_.args else None
-        if limit is not None and isinstance(width, int) and width > limit:
-            return f"line {filter_.lineno}: {filter_.name} size {width} is over the limit of {limit}"
-    iterations = _loop_iterations(ast.body)
-    if iterations > MAX_STEPS:
-        return f"nested loops would run {iterations} times, over the limit of {MAX_STEPS} steps"
-    return None
-
-
-def _const(node: nodes.Node) -> Any:
-    return node.value if isinstance(node, nodes.Const) else None
-
-
-def _call_problem(call: nodes.Call) -> str | None:
-    args = [_const(arg) for arg in call.args]
-    if isinstance(call.node, nodes.Name) and call.node.name == "range":
-        length = _constant_length(call)
-        if length > MAX_RANGE:
-            return f"range() of {length} items is over the limit of {MAX_RANGE}"
-    width = args[0] if args else None
-    is_width_method = isinstance(call.node, nodes.Getattr) and call.node.attr in _WIDTH_METHODS
-    if is_width_method and isinstance(width, int) and width > MAX_BUILT_CHARS:
-        return f"width {width} is over the limit of {MAX_BUILT_CHARS}"
-    return None
-
-
-def _loop_iterations(body: Sequence[nodes.Node]) -> int:
-    """Iterations of the loops in ``body``, nested ones multiplied; a loop over a value not known
-    before rendering counts once (the render budget bounds it)."""
-    total = 0
-    for node in body:
-        if isinstance(node, nodes.For):
-            total += max(1, _constant_length(node.iter)) * max(1, _loop_iterations(node.body))
-        else:
-            children = [child for child in node.iter_child_nodes() if isinstance(child, nodes.Stmt)]
-            total += _loop_iterations(children)
-    return total
-
-
-def _constant_length(node: nodes.Node) -> int:
-    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name == "range":
-        args = [_const(arg) for arg in node.args]
-        if args and _ints(*args) and len(args) <= 3 and not node.kwargs:
-            with contextlib.suppress(ValueError):
-                return len(range(*args))
-    if isinstance(node, nodes.Const) and isinstance(node.value, str | list | tuple):
-        return len(node.value)
-    if isinstance(node, nodes.List | nodes.Tuple):
-        return len(node.items)
-    return 1
-
-
-def compile_template(env: BoundedSandbox, source: str) -> jinja2.Template:
-    """Parse, check (:func:`static_problem`), rewrite and compile ``source`` in ``env``.
-
-    Raises :class:`TemplateLimit` for a template over the limits, :class:`jinja2.TemplateSyntaxError`
-    for one that does not parse.
-    """
-    if len(source) > MAX_TEMPLATE_CHARS:
-        raise _over("template length", len(source), MAX_TEMPLATE_CHARS)
-    ast = env.parse(source)
-    problem = static_problem(ast)
-    if problem is not None:
-        raise TemplateLimit(problem)
-    _Instrument().visit(ast)
-    ast.set_environment(env)
-    return env.from_string(ast)
