@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from typing import Any
 
@@ -93,6 +94,7 @@ class LivePlaybooks:
     def __init__(self, registry: registry_mod.PlaybookRegistry) -> None:
         self._registry = registry
         self._namespaces: dict[str, str] = {}  # resource playbook id -> its namespace
+        self._lock = threading.Lock()  # apply() runs in worker threads
 
     def current(self) -> registry_mod.PlaybookRegistry:
         """The registry as of now (an immutable snapshot)."""
@@ -102,13 +104,16 @@ class LivePlaybooks:
         """Add or replace the playbook of a Playbook resource; returns the status to report.
 
         The status is ``{"accepted": bool, "playbookId": str|None, "problems": [str],
-        "observedGeneration": int|None}``.
+        "observedGeneration": int|None}``. Validation (templates trial-rendered under their
+        budget) may take a moment: the operator calls this in a worker thread, so the registry
+        swap is under a lock.
         """
         metadata = body.get("metadata") or {}
         status: dict[str, Any] = {"observedGeneration": metadata.get("generation")}
         try:
             playbook = playbook_loader.playbook_from_resource(body)
-            self._registry = self._registry.with_resource(playbook)
+            with self._lock:
+                self._registry = self._registry.with_resource(playbook)
         except errors.ValidationFailed as exc:
             log.error("ignoring invalid Playbook resource: %s", exc)
             return {
@@ -120,20 +125,25 @@ class LivePlaybooks:
         except errors.ConfigError as exc:
             log.error("ignoring Playbook resource: %s", exc)
             return {**status, "accepted": False, "playbookId": None, "problems": [str(exc)]}
-        self._namespaces[playbook.id] = str(metadata.get("namespace") or "")
+        with self._lock:
+            self._namespaces[playbook.id] = str(metadata.get("namespace") or "")
         log.info("playbook %s loaded from %s", playbook.id, playbook.source)
         return {**status, "accepted": True, "playbookId": playbook.id, "problems": []}
 
     def remove(self, body: Mapping[str, Any]) -> None:
-        """Forget the playbook defined by a deleted Playbook custom resource."""
-        try:
-            playbook = playbook_loader.playbook_from_resource(body)
-        except errors.ConfigError:
-            return
-        before = self._registry
-        self._registry = self._registry.without(playbook.id, source=playbook.source)
-        if self._registry is not before:
-            self._namespaces.pop(playbook.id, None)
+        """Forget the playbook defined by a deleted Playbook custom resource (by its id and source,
+        as :func:`aiops.playbooks.loader.playbook_from_resource` derives them; nothing is validated)."""
+        metadata = body.get("metadata") or {}
+        spec = body.get("spec") or {}
+        playbook_id = str(
+            (spec.get("id") if isinstance(spec, Mapping) else None) or metadata.get("name") or ""
+        )
+        source = f"Playbook/{metadata.get('namespace') or '-'}/{metadata.get('name') or ''}"
+        with self._lock:
+            before = self._registry
+            self._registry = self._registry.without(playbook_id, source=source)
+            if self._registry is not before:
+                self._namespaces.pop(playbook_id, None)
 
     def routes(self, event: ClusterEvent) -> list[RuleMatch]:
         """Resource playbooks whose triggers include the event type, for subjects in their namespace."""
@@ -141,7 +151,7 @@ class LivePlaybooks:
         if namespace is None:
             return []
         matches: list[RuleMatch] = []
-        for playbook_id, home in self._namespaces.items():
+        for playbook_id, home in list(self._namespaces.items()):
             if home != namespace or not self._registry.is_resource(playbook_id):
                 continue
             playbook = self._registry.get(playbook_id)
@@ -211,7 +221,8 @@ def build_registry(
             if event.get("type") == "DELETED":
                 live.remove(dict(body))
                 return
-            status = live.apply(dict(body))
+            # Off the event loop: validating trial-renders the templates (bounded, but not free).
+            status = await asyncio.to_thread(live.apply, dict(body))
             current = {key: (body.get("status") or {}).get(key) for key in status}
             if write_status is not None and current != status:  # only on change: no write loop
                 try:

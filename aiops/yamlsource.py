@@ -13,6 +13,10 @@ line for a mapping entry, the item's line for a list item, the parent's line for
 
 Validators that can name a place below their own field raise :func:`located_error`; the extra
 path it carries is appended to the pydantic ``loc`` here.
+
+Aliases are bounded: a document whose anchors and aliases (``&a``/``*a``) expand to more than
+:data:`MAX_EXPANDED_VALUES` values ("billion laughs"), or an alias inside its own anchor, is
+refused at the offending place before anything is built from it.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from aiops import errors
 
 __all__ = [
+    "MAX_EXPANDED_VALUES",
     "Document",
     "field_path",
     "line_at",
     "located_error",
+    "node_at",
     "parse_documents",
     "problems_from_error",
     "read_documents",
@@ -40,6 +46,10 @@ __all__ = [
 Loc = Sequence[str | int]
 
 _LOC_SUFFIX = "loc_suffix"
+
+#: Most values (scalars, lists, mappings) one document may stand for with every alias expanded.
+#: A playbook or rules file has a few hundred; a "billion laughs" alias bomb has billions.
+MAX_EXPANDED_VALUES = 100_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ def parse_documents(text: str, *, file: str) -> list[Document]:
             node = loader.get_node()
             if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
                 continue  # an empty document, e.g. a trailing ``---``
+            _check_expansion(node, file=file)
             data = loader.construct_document(node)
             documents.append(Document(data, node, tuple(_duplicate_keys(node, file=file, path=()))))
     except yaml.MarkedYAMLError as exc:
@@ -87,6 +98,73 @@ def parse_documents(text: str, *, file: str) -> list[Document]:
     return documents
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, *, file: str) -> None:
+    """Refuse a document whose aliases expand past :data:`MAX_EXPANDED_VALUES` values, or loop.
+
+    Counts each node once per use (an alias counts its anchor's whole subtree) without expanding
+    anything: sizes are memoised per node, so the work is linear in the composed tree. Raises
+    :class:`aiops.errors.ValidationFailed` located at the smallest value whose expansion is over
+    the limit (where the aliases pile up).
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            sizes[key] = min(1 + sum(sizes[id(child)] for child in _children(node)), MAX_EXPANDED_VALUES + 1)
+            open_nodes.discard(key)
+            continue
+        if key in sizes:
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                line = int(child.start_mark.line) + 1
+                message = "a YAML alias refers to the anchor it is inside of (an endless value); remove it"
+                raise errors.ValidationFailed([errors.Problem(file, line, "", message)])
+            if id(child) not in sizes:
+                stack.append((child, False))
+    if sizes[id(root)] <= MAX_EXPANDED_VALUES:
+        return
+    node, path = root, []
+    while True:
+        child_at = _heavy_child(node, sizes)
+        if child_at is None:
+            break
+        node, part = child_at
+        path.append(part)
+    message = (
+        f"YAML aliases (*name) expand this value to more than {MAX_EXPANDED_VALUES} values "
+        "(an alias bomb?); write the values out or use fewer aliases"
+    )
+    line = int(node.start_mark.line) + 1
+    raise errors.ValidationFailed([errors.Problem(file, line, field_path(path), message)])
+
+
+def _heavy_child(node: yaml.Node, sizes: dict[int, int]) -> tuple[yaml.Node, str | int] | None:
+    """The first child of ``node`` (with its key or index) whose expansion alone is over the limit."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if sizes[id(value)] > MAX_EXPANDED_VALUES:
+                return value, str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            if sizes[id(item)] > MAX_EXPANDED_VALUES:
+                return item, index
+    return None
+
+
 def read_documents(path: Path) -> list[Document]:
     """:func:`parse_documents` of a UTF-8 file; unreadable files raise ValidationFailed too."""
     try:
@@ -99,6 +177,21 @@ def read_documents(path: Path) -> list[Document]:
 def field_path(loc: Loc) -> str:
     """``('steps', 1, 'risk')`` → ``"steps.1.risk"``; the empty loc is ``""`` (the document root)."""
     return ".".join(str(part) for part in loc)
+
+
+def node_at(node: yaml.Node | None, loc: Loc) -> yaml.Node | None:
+    """The node at ``loc`` under ``node`` (mapping keys by their text, list items by index), or
+    ``None`` when ``loc`` leaves the tree or there is no node."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next(
+                (v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None
+            )
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+    return node
 
 
 def line_at(node: yaml.Node | None, loc: Loc) -> int | None:

@@ -7,15 +7,28 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from aiops import kube
 from aiops.actions.plan import Observation, PlannedCall
 
 #: How a rendered template spells "no value"; optional params treat these as ``None``.
 _NONE_STRINGS = frozenset({"", "None", "null", "none"})
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where a step reads or writes: for namespace scoping (``aiops.safety.scope``).
+
+    ``namespaces``: the namespaces it touches objects in. ``cluster``: it also touches
+    cluster-scoped objects (a Node) or lists across every namespace (Events of a Node).
+    """
+
+    namespaces: frozenset[str] = frozenset()
+    cluster: bool = False
 
 
 class Params(BaseModel):
@@ -43,6 +56,12 @@ class Params(BaseModel):
     def target(self) -> str:
         """What the action acts on, as ``Kind/namespace/name`` (``-`` for no namespace)."""
         return "-"
+
+    def reach(self) -> Reach:
+        """Where the action reads or writes: the ``namespace`` param when the model has one (a
+        model without it touches no namespace); models of cluster-wide actions override this."""
+        namespace = getattr(self, "namespace", None)
+        return Reach(frozenset({namespace}) if namespace else frozenset())
 
 
 def ref(kind: str, namespace: str | None, name: str) -> str:
@@ -101,17 +120,28 @@ def event_summary(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _name(value: str) -> str:
+    try:
+        return kube.check_name("object", value)
+    except kube.InvalidName as exc:
+        raise ValueError(str(exc).removesuffix("; nothing was sent to the API server")) from exc
+
+
+def _namespace(value: str) -> str:
+    try:
+        return kube.check_namespace(value)
+    except kube.InvalidName as exc:
+        raise ValueError(str(exc).removesuffix("; nothing was sent to the API server")) from exc
+
+
 #: An object name as the API requires it: a DNS-1123 subdomain, never empty (an empty name would
-#: turn ``/namespaces/x/pods/NAME`` into the collection: "everything").
+#: turn ``/namespaces/x/pods/NAME`` into the collection: "everything"; a ``/`` would address
+#: another object). :func:`aiops.kube.check_name` states the rule.
 #: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-subdomain-names
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-]
+Name = Annotated[str, AfterValidator(_name)]
 
 #: A namespace name: a DNS-1123 label (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names).
-Namespace = Annotated[
-    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-]
+Namespace = Annotated[str, AfterValidator(_namespace)]
 
 
 def pointer_get(obj: Any, pointer: str) -> Any:

@@ -31,6 +31,10 @@ class NodeParams(_common.Params):
     def target(self) -> str:
         return _common.ref("Node", None, self.node)
 
+    def reach(self) -> _common.Reach:
+        """A Node is cluster-scoped."""
+        return _common.Reach(cluster=True)
+
 
 def _unschedulable_call(node: dict[str, Any], name: str, unschedulable: bool) -> PlannedCall:
     """The patch kubectl sends (``spec.unschedulable``: true, or removed), pinned to the
@@ -104,6 +108,10 @@ class DrainParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref("Node", None, self.node)
+
+    def reach(self) -> _common.Reach:
+        """A Node, and its pods in every namespace."""
+        return _common.Reach(cluster=True)
 
 
 def _name(pod: dict[str, Any]) -> str:

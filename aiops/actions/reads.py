@@ -20,15 +20,25 @@ CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 
 class DescribeParams(_common.Params):
-    """``describe``: ``api_version``/``kind``/``namespace``/``name``; namespace None: cluster-scoped."""
+    """``describe``: ``api_version``/``kind``/``namespace``/``name``; namespace None: cluster-scoped.
+
+    The name is checked against the naming rules of ``kind`` by :func:`aiops.kube.resource_path`.
+    """
 
     api_version: str
     kind: str
-    namespace: str | None = None
-    name: str
+    namespace: _common.Namespace | None = None
+    name: str = Field(min_length=1)
 
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
+
+    def reach(self) -> _common.Reach:
+        """The object's namespace; without one a cluster-scoped object (and its Events, listed
+        across every namespace)."""
+        if self.namespace:
+            return _common.Reach(frozenset({self.namespace}))
+        return _common.Reach(cluster=True)
 
 
 async def describe(ctx: ActionContext, params: DescribeParams) -> ActionResult:
@@ -58,12 +68,18 @@ class EventsParams(_common.Params):
     """``events``: the Events about ``kind``/``name`` in ``namespace`` (None: all namespaces)."""
 
     kind: str
-    name: str
-    namespace: str | None = None
+    name: str = Field(min_length=1)
+    namespace: _common.Namespace | None = None
     api_version: str | None = None
 
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
+
+    def reach(self) -> _common.Reach:
+        """``namespace``; without one the Events are listed across every namespace."""
+        if self.namespace:
+            return _common.Reach(frozenset({self.namespace}))
+        return _common.Reach(cluster=True)
 
 
 async def events(ctx: ActionContext, params: EventsParams) -> ActionResult:
@@ -82,8 +98,8 @@ class LogsParams(_common.Params):
     newer than that many seconds.
     """
 
-    namespace: str
-    pod: str
+    namespace: _common.Namespace
+    pod: _common.Name
     container: str | None = None
     previous: bool = False
     tail_lines: int | None = Field(default=None, ge=0)
@@ -115,8 +131,8 @@ async def logs(ctx: ActionContext, params: LogsParams) -> ActionResult:
 class RolloutHistoryParams(_common.Params):
     """``rollout_history``: the revisions of Deployment ``deployment`` in ``namespace``."""
 
-    namespace: str
-    deployment: str
+    namespace: _common.Namespace
+    deployment: _common.Name
 
     def target(self) -> str:
         return _common.ref("Deployment", self.namespace, self.deployment)

@@ -57,6 +57,17 @@ _WRITES: dict[str, tuple[type[_common.Params], PlanFn]] = {
 _AUDIT_ON_CANCEL_SECONDS = 5.0
 
 
+def params_model(action: str) -> type[_common.Params] | None:
+    """The params model of catalog action ``action`` (``extra="forbid"``), None for an unknown name.
+
+    The model is the action's signature: its fields are the params a step may give, those
+    without a default are required. Used to check playbooks before they run
+    (:mod:`aiops.actions.signature`).
+    """
+    found = _READS.get(action) or _WRITES.get(action)
+    return found[0] if found is not None else None
+
+
 def builtin_actions() -> dict[str, Action]:
     """Every catalog action, implemented: ``{name: Action(info, params model, run)}``.
 

@@ -53,6 +53,7 @@ from pydantic import ValidationError
 
 from aiops import background, errors
 from aiops.actions import base as actions_base
+from aiops.actions._common import Params, Reach
 from aiops.approvals import gate as gate_mod
 from aiops.approvals.model import ApprovalRequest, ApprovalState
 from aiops.events.incident import Incident
@@ -69,7 +70,8 @@ from aiops.playbooks.runs import (
     StepRecord,
     StepState,
 )
-from aiops.safety.guards import Guards
+from aiops.safety import scope
+from aiops.safety.guards import Block, Guards
 from aiops.safety.verify import Verifier
 from aiops.settings import SafetySettings
 from aiops.store import Store
@@ -407,13 +409,17 @@ class Executor(writes.WriteSteps):
         try:
             if action is None:
                 raise errors.PermanentError(f"action {step.action!r} is not implemented")
-            rendered = templating.render_params(step.params, self._context(run, playbook, rec))
+            rendered = await templating.render_params_async(step.params, self._context(run, playbook, rec))
             params = action.params.model_validate(rendered)
         except (errors.AiopsError, ValidationError) as exc:
             self._record_outcome(rec, StepState.FAILED, error=f"invalid params: {exc}")
             await self._save(run)
             return None
         rec.params = params.model_dump(mode="json")
+        block = self._scope_block(playbook, action, params)
+        if block is not None:  # out of the playbook's or aiops' namespaces: never sent
+            await self._blocked(run, rec, block.guard, block.reason)
+            return None
         if action.plan is None:
             return action
         rec.dry_run = self._dry_run(playbook)
@@ -442,6 +448,18 @@ class Executor(writes.WriteSteps):
             await self._blocked(run, rec, block.guard, block.reason)
             return None
         return action
+
+    def _scope_block(self, playbook: Playbook, action: actions_base.Action, params: Any) -> Block | None:
+        """Namespace scoping of the step, reads included (:mod:`aiops.safety.scope`)."""
+        reach = params.reach() if isinstance(params, Params) else Reach()
+        protected = self._guards.protected_namespaces if self._guards else self._safety.protected_namespaces
+        return scope.step_scope_block(
+            reach,
+            writes=action.info.writes,
+            home_namespace=playbook.home_namespace,
+            settings=self._safety,
+            protected=protected,
+        )
 
     async def _after_decision(self, run: Run, playbook: Playbook, step: Step, rec: StepRecord) -> str:
         request = await self._gate.get(rec.approval_id) if rec.approval_id else None

@@ -179,8 +179,10 @@ class Playbook(BaseModel):
 
     ``triggers`` are the event types rules may route to this playbook. ``dry_run``: every write of
     this playbook goes out with ``dryRun=All`` (validated and answered, never stored).
-    ``source`` (a file path or ``Playbook/<namespace>/<name>``) and ``line`` (1-based line of the
-    document, ``None`` for a resource) are attached by the loader; they are not part of the YAML schema.
+    ``source`` (a file path or ``Playbook/<namespace>/<name>``), ``line`` (1-based line of the
+    document, ``None`` for a resource) and ``home_namespace`` (a ``Playbook`` resource's own
+    namespace, where alone its steps may act; ``None`` for a file playbook) are attached by the
+    loader; they are not part of the YAML schema.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -192,6 +194,7 @@ class Playbook(BaseModel):
     steps: tuple[Step, ...] = Field(min_length=1)
     source: SkipJsonSchema[str] = Field(default="<memory>", exclude=True)
     line: SkipJsonSchema[int | None] = Field(default=None, exclude=True)
+    home_namespace: SkipJsonSchema[str | None] = Field(default=None, exclude=True)
 
     @field_validator("id")
     @classmethod
@@ -236,4 +239,4 @@ class Playbook(BaseModel):
 
 
 #: Field names the loader sets; a user document may not set them.
-RESERVED_FIELDS = frozenset({"source", "line"})
+RESERVED_FIELDS = frozenset({"source", "line", "home_namespace"})

@@ -5,12 +5,16 @@ Fed by: the executor, which renders a step's ``params`` with :func:`render_param
 :func:`check_template` at load time so a broken template is a located load error.
 Consumed by: the actions, whose pydantic params models validate (and coerce) the rendered values.
 
-One :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` renders everything: no loader (no file
-or include access), ``StrictUndefined`` (a missing value is an error, never ``""``), autoescape off
-(the output is data, not HTML). The sandbox refuses underscore attributes (``''.__class__``) and
-mutating methods; we additionally refuse ``**`` and cap ``*`` repetition so a template cannot
-allocate gigabytes. Templates always render to strings; the action's params model coerces
-``"200"`` to ``200`` and ``"true"`` to ``True``.
+One bounded sandbox renders everything (:mod:`aiops.playbooks.sandbox`: Jinja2's
+``ImmutableSandboxedEnvironment`` with no loader, autoescape off, plus limits on loops, sizes and
+a render budget), with ``StrictUndefined`` (a missing value is an error, never ``""``). The
+sandbox refuses underscore attributes (``''.__class__``) and mutating methods; the limits stop a
+template from allocating gigabytes or looping for minutes. The executor renders with
+:func:`render_params_async`, in a worker thread, so a render never blocks the event loop; the
+budget keeps it to milliseconds. At load time :func:`check_template` refuses what is over the
+limits whatever the data (``range(100000)``, ``center(150000000)``) and trial-renders the template
+against a sample event under the same budget. Templates always render to strings; the action's
+params model coerces ``"200"`` to ``200`` and ``"true"`` to ``True``.
 
 Empty values: a mapping entry whose string renders to ``""`` or whitespace only is *omitted*, so
 an optional param falls back to the action's default (``container: "{{ event.details.container |
@@ -21,27 +25,28 @@ as ``"None"`` unless you write ``default('', true)``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
-import operator
 from collections.abc import Mapping
 from typing import Any
 
 import jinja2
 import jinja2.meta
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from aiops import errors
 from aiops.events.incident import Incident
-from aiops.events.model import ClusterEvent
+from aiops.events.model import ClusterEvent, EventType, ObjectRef
+from aiops.playbooks import sandbox, template_ast
 
 __all__ = [
     "CONTEXT_NAMES",
     "MAX_RENDERED_CHARS",
     "TemplateError",
     "check_template",
+    "is_template",
     "render_params",
+    "render_params_async",
     "template_context",
 ]
 
@@ -49,8 +54,8 @@ __all__ = [
 #: ``steps`` (each earlier step of the run by name: output, params, state, summary).
 CONTEXT_NAMES = frozenset({"event", "incident", "run", "steps"})
 
-#: Longest string a single template may produce, and the largest ``*`` repetition it may build.
-MAX_RENDERED_CHARS = 64 * 1024
+#: Longest string a single template may produce (characters).
+MAX_RENDERED_CHARS = sandbox.MAX_BUILT_CHARS
 
 
 class TemplateError(errors.PermanentError):
@@ -62,45 +67,94 @@ class TemplateError(errors.PermanentError):
         self.detail = message
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox plus arithmetic bounds: no ``**``, no ``*`` that builds a huge sequence."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator_: str, left: Any, right: Any) -> Any:
-        if operator_ == "**":
-            raise SecurityError("the ** operator is not allowed in playbook templates")
-        for seq, times in ((left, right), (right, left)):
-            repeats = isinstance(seq, str | list | tuple) and isinstance(times, int)
-            if repeats and len(seq) * times > MAX_RENDERED_CHARS:
-                raise SecurityError("repetition result too large")
-        return operator.mul(left, right)
-
-
-# The one environment: stateless configuration plus a compile cache, not application state.
-_ENV = _Environment(undefined=jinja2.StrictUndefined, autoescape=False, loader=None)
+# The environments: stateless configuration plus a compile cache, not application state.
+_ENV = sandbox.BoundedSandbox()
+#: For the trial render at load time: a missing value renders empty, so more of the template runs.
+_TRIAL_ENV = sandbox.BoundedSandbox(undefined=jinja2.ChainableUndefined)
 
 
 @functools.lru_cache(maxsize=1024)
 def _compile(source: str) -> jinja2.Template:
-    return _ENV.from_string(source)
+    return template_ast.compile_template(_ENV, source)
+
+
+def is_template(value: Any) -> bool:
+    """True when ``value`` (a string, or a list or mapping holding strings) contains template
+    syntax (``{{``, ``{%`` or ``{#``): its value is then only known once rendered."""
+    if isinstance(value, str):
+        return any(marker in value for marker in ("{{", "{%", "{#"))
+    if isinstance(value, Mapping):
+        return any(is_template(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_template(item) for item in value)
+    return False
 
 
 def check_template(source: str) -> None:
-    """Parse ``source`` and check it only names :data:`CONTEXT_NAMES` at the top level.
+    """Parse ``source``, check it only names :data:`CONTEXT_NAMES` at the top level and stays within
+    the limits of :mod:`aiops.playbooks.sandbox`.
 
-    Raises :class:`ValueError` with Jinja's message (and line within the template when it has
-    several) for a syntax error or an unknown top-level name such as ``evnt``.
+    Raises :class:`ValueError` with the reason (and line within the template when it has several)
+    for a syntax error, an unknown top-level name such as ``evnt``, or a template over the limits:
+    statically (``range(100000)``, ``center(150000000)``, ``recursive`` loops) or in a trial render
+    against a sample event under the render budget.
     """
+    if "{" not in source:
+        return  # not a template: rendered as it is (see _render_string)
+    if len(source) > sandbox.MAX_TEMPLATE_CHARS:
+        raise ValueError(f"template longer than {sandbox.MAX_TEMPLATE_CHARS} characters")
     try:
         ast = _ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         where = f" (template line {exc.lineno})" if "\n" in source else ""
         raise ValueError(f"template syntax error: {exc.message}{where}") from exc
-    unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
+    problem = template_ast.static_problem(ast)
+    if problem is not None:
+        raise ValueError(f"template over the limits: {problem}")
+    try:
+        with sandbox.budget():
+            unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - CONTEXT_NAMES)
+    except SecurityError as exc:
+        raise ValueError(f"template over the limits: {exc.message}") from exc
     if unknown:
         allowed = ", ".join(sorted(CONTEXT_NAMES))
         raise ValueError(f"template uses unknown name(s) {', '.join(unknown)}; available: {allowed}")
+    _trial_render(source)
+
+
+def _trial_render(source: str) -> None:
+    """Render against :func:`sample_context` under the budget; only going over a limit (or the
+    sandbox) is an error here: any other failure depends on the data, and is the render's."""
+    try:
+        with sandbox.budget():
+            template_ast.compile_template(_TRIAL_ENV, source).render(sample_context())
+    except SecurityError as exc:
+        raise ValueError(f"template over the limits: {exc.message}") from exc
+    except RecursionError as exc:
+        raise ValueError("template over the limits: its macros call themselves without end") from exc
+    except Exception:  # user code boundary: a data-dependent failure is the render's, not the load's
+        return
+
+
+@functools.cache
+def _sample_event() -> ClusterEvent:
+    pod = ObjectRef(api_version="v1", kind="Pod", namespace="shop", name="web-7d4f9c6b8-x2k4p", uid="uid-1")
+    owner = ObjectRef(api_version="apps/v1", kind="Deployment", namespace="shop", name="web")
+    return ClusterEvent(
+        type=EventType.CRASH_LOOP,
+        resource=pod,
+        owner=owner,
+        reason="BackOff",
+        message="Back-off restarting failed container app in pod web-7d4f9c6b8-x2k4p",
+        labels={"app": "web"},
+        details={"container": "app", "restart_count": 7, "max_replicas": 10, "current_replicas": 10},
+    )
+
+
+def sample_context() -> dict[str, Any]:
+    """A plausible context for trial renders: a crash-looping pod of Deployment ``web`` in ``shop``."""
+    context = template_context(_sample_event(), run={"id": "run-sample", "playbook_id": "sample"})
+    return {**context, "incident": {"id": "inc-sample"}, "steps": {}}
 
 
 def render_params(
@@ -116,6 +170,15 @@ def render_params(
     rendered = _render(dict(params), context, path)
     assert isinstance(rendered, dict)
     return rendered
+
+
+async def render_params_async(
+    params: Mapping[str, Any], context: Mapping[str, Any], *, path: str = "params"
+) -> dict[str, Any]:
+    """:func:`render_params` in a worker thread (``asyncio.to_thread``): the event loop keeps
+    serving ``/healthz``, the API and the watches while a template renders. The render budget
+    (:mod:`aiops.playbooks.sandbox`) bounds how long the thread runs. Same result and errors."""
+    return await asyncio.to_thread(render_params, params, context, path=path)
 
 
 def template_context(
@@ -152,13 +215,14 @@ def _render_string(source: str, context: Mapping[str, Any], path: str) -> str:
     if "{" not in source:
         return source  # no template syntax: skip the compile
     try:
-        result = _compile(source).render(context)
+        with sandbox.budget():
+            result = _compile(source).render(context)
     except jinja2.UndefinedError as exc:
         raise TemplateError(path, f"undefined value: {exc.message}") from exc
     except SecurityError as exc:
         raise TemplateError(path, f"refused by the template sandbox: {exc.message}") from exc
     # User code boundary: any other failure of a user's template is that template's error.
-    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as exc:
         raise TemplateError(path, f"{type(exc).__name__}: {exc}") from exc
     if len(result) > MAX_RENDERED_CHARS:
         raise TemplateError(path, f"rendered value longer than {MAX_RENDERED_CHARS} characters")

@@ -30,6 +30,10 @@ The guards, in the order they are evaluated (the first that blocks answers):
    (medik8s NodeHealthCheck ``minHealthy``, applied to a workload's pods), except a rollback.
 9. ``pdb``: no pod removal a PodDisruptionBudget forbids (the Eviction API's rules).
 
+``playbook_namespace`` (a ``Playbook`` resource acts only in its own namespace) and the
+``namespace``/``protected`` rules for read steps are decided on the step's params by
+:mod:`aiops.safety.scope`, before any plan; they share this module's :class:`Block` and names.
+
 A no-op plan (no calls) passes every guard and reserves nothing: nothing is written.
 The guards only read the plan's :class:`~aiops.actions.plan.Facts`, observed while planning; the
 executor re-plans right before acting, so the facts are fresh when :meth:`Guards.acquire` runs.
@@ -54,6 +58,7 @@ GUARDS = (
     "paused",
     "namespace",
     "protected",
+    "playbook_namespace",
     "empty_target",
     "budget",
     "rate_limit",
@@ -145,6 +150,12 @@ class Guards:
         self._metrics = metrics
         self._protected = frozenset(settings.protected_namespaces) | frozenset(protected_namespaces)
         self._clock = clock
+
+    @property
+    def protected_namespaces(self) -> frozenset[str]:
+        """The namespaces never written (nor read, :mod:`aiops.safety.scope`): settings plus the
+        operator's own."""
+        return self._protected
 
     # ---------------------------------------------------------------- public API
 

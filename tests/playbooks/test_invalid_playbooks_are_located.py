@@ -198,5 +198,5 @@ def test_problems_of_every_file_are_collected(tmp_path: Path) -> None:
 def test_directories_load_yaml_files_in_name_order(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(VALID.replace("id: demo", "id: second"))
     (tmp_path / "a.yml").write_text(VALID.replace("id: demo", "id: first"))
-    (tmp_path / "empty.yaml").write_text("# nothing here yet\n---\n")
+    (tmp_path / "notes.txt").write_text("not a playbook: not a *.yaml or *.yml file\n")
     assert [p.id for p in loader.load_playbooks([tmp_path])] == ["first", "second"]

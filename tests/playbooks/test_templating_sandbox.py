@@ -91,7 +91,9 @@ def test_small_repetition_still_works(context: dict[str, Any]) -> None:
 
 
 def test_templates_cannot_read_files(context: dict[str, Any]) -> None:
-    with pytest.raises(templating.TemplateError, match=r"params\.x: TypeError: no loader"):
+    with pytest.raises(
+        templating.TemplateError, match=r"^params\.x: refused by the template sandbox: .* include"
+    ):
         templating.render_params({"x": "{% include '/etc/passwd' %}"}, context)
 
 

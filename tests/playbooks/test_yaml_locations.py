@@ -88,9 +88,13 @@ def test_empty_documents_are_skipped() -> None:
     assert documents[0].line == 4
 
 
-def test_recursive_aliases_do_not_hang() -> None:
-    (document,) = yamlsource.parse_documents("a: &x [*x]\n", file="t.yaml")
-    assert document.problems == ()
+def test_recursive_aliases_do_not_hang_and_are_refused() -> None:
+    """An alias inside its own anchor stands for an endless value: refused where the anchor is."""
+    with pytest.raises(errors.ValidationFailed) as caught:
+        yamlsource.parse_documents("id: x\na: &x [*x]\n", file="t.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line) == ("t.yaml", 2)
+    assert "refers to the anchor it is inside of" in problem.message
 
 
 def test_unreadable_files_are_problems(tmp_path: object) -> None:

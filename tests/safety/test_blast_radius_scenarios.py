@@ -402,9 +402,12 @@ async def test_paused_or_protected_namespace_gets_no_write(
 ) -> None:
     """The crash-loop restart is blocked before any approval is asked when the namespace is
     annotated ``aiops.io/paused: "true"``, when ``safety.paused`` is set, or when the pod lives in
-    the protected ``kube-system`` (routed there by a rule without exclusions); nothing is deleted."""
+    the protected ``kube-system`` (routed there by a rule without exclusions); nothing is deleted.
+    In kube-system the write-only playbook runs: the reads of ``crash_loop_remediation`` would be
+    refused first (tests/safety/test_names_and_read_scope.py)."""
     emu = harness.emulator
     namespace = "kube-system" if where == "kube-system" else "shop"
+    playbook = "restart_only" if where == "kube-system" else "crash_loop_remediation"
     pod = workloads.seed_crash_loop(emu, namespace=namespace)
     if where == "annotated":
         emu.put_object(
@@ -417,13 +420,15 @@ async def test_paused_or_protected_namespace_gets_no_write(
     harness.settings = make_settings(
         emu,
         safety=_safety(paused=where == "setting"),
-        rules_file=_rules_file(tmp_path, "crash_loop_remediation"),
+        playbook_dirs=[PLAYBOOKS / "restart_only"],
+        rules_file=_rules_file(tmp_path, playbook),
     )
     await harness.start()
 
     (run,) = await _ended_runs(harness, "crash_loop", 1, timeout_seconds=5)  # blocked within ~1 s
     _assert_blocked_before_request(run, "delete_pod", guard, reason)
-    assert [s["state"] for s in run["steps"] if s["risk"] == "low"] == ["succeeded", "succeeded"]
+    reads = 0 if where == "kube-system" else 2
+    assert [s["state"] for s in run["steps"] if s["risk"] == "low"] == ["succeeded"] * reads
     assert writes(emu) == []
     assert emu.get_object("v1", "Pod", namespace, pod["metadata"]["name"]) is not None
     assert await harness.pending() == []
