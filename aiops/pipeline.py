@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aiops.enrichment.scrub import Scrubber
 from aiops.events import dedup as dedup_mod
 from aiops.events.incident import SuppressReason
 from aiops.events.model import WORKLOAD_KINDS, ClusterEvent, EventType, ObjectRef
@@ -88,6 +89,7 @@ class Pipeline:
         extra_routes: Callable[[ClusterEvent], list[engine_mod.RuleMatch]] | None = None,
         on_incident: Callable[[str, ClusterEvent], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scrub: Scrubber | None = None,
     ) -> None:
         self._dedup = dedup
         self._rules = rules
@@ -100,6 +102,7 @@ class Pipeline:
         self._extra_routes = extra_routes
         self._on_incident = on_incident
         self._clock = clock
+        self._scrub = scrub or Scrubber()
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._recheck_tasks: set[asyncio.Task[None]] = set()
 
@@ -132,7 +135,7 @@ class Pipeline:
         self._metrics.events_total.labels(type=event.type.value, source=event.source.value).inc()
         if (muted := self._muted(event)) is not None:
             return muted
-        event = self._with_owner(event)
+        event = self._scrub.event(self._with_owner(event))  # the incident keeps no secret
         observation = await self._dedup.observe(event, member=member)
         if not observation.new:
             return Outcome(event, observation, suppressed=SuppressReason.DUPLICATE)
@@ -189,7 +192,7 @@ class Pipeline:
             return None
         if duplicate:
             self._metrics.events_total.labels(type=event.type.value, source=event.source.value).inc()
-            await self._dedup.count_duplicate(event, member=member)
+            await self._dedup.count_duplicate(self._scrub.event(event), member=member)
             return Outcome(event, None, suppressed=SuppressReason.DUPLICATE)
         return await self.submit(event, member=member)
 

@@ -57,7 +57,9 @@ def build_router(deps: ApiDeps) -> APIRouter:
             request_id, approve=approve, actor=identity, reason=body.reason if body else None
         )
         run = await deps.executor.on_decision(decided)
-        return DecisionResult(request=decided, run=run)
+        # Answer with the run as stored (scrubbed), never the executor's in-memory copy.
+        stored = await deps.executor.get(run.id) if run is not None else None
+        return DecisionResult(request=decided, run=stored or run)
 
     @router.post("/approvals/{request_id}/approve", tags=["approvals"])
     async def approve(
