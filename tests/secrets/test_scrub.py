@@ -9,11 +9,15 @@ model again, and scrubbing twice changes nothing (an approved plan and a fresh o
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
+from aiops.actions.catalog import Risk
 from aiops.enrichment.redact import Redactor
 from aiops.enrichment.scrub import ENV_VALUE, SECRET_DATA, Scrubber
 from aiops.events.model import ClusterEvent, EventSource, EventType, ObjectRef
+from aiops.playbooks.runs import Run, RunStore, StepRecord
+from aiops.store import Store
 from tests.secrets import corpus
 
 
@@ -144,3 +148,32 @@ def test_an_event_keeps_what_names_the_problem() -> None:
     assert scrubbed.details["restarts"] == 4 and scrubbed.labels["team"] == "shop"
     clean = event.model_copy(update={"message": "back-off", "labels": {}, "details": {}})
     assert Scrubber().event(clean) is clean
+
+
+async def test_a_described_secret_is_stored_without_its_data(store: Store) -> None:
+    now = datetime.now(UTC)
+    event = ClusterEvent(
+        type=EventType.CRASH_LOOP,
+        resource=ObjectRef(api_version="v1", kind="Pod", namespace="shop", name="web"),
+    )
+    step = StepRecord(
+        index=0, name="describe", action="describe", risk=Risk.LOW, output={"object": _secret()}
+    )
+    run = Run(
+        id="run-1",
+        incident_id="inc-1",
+        playbook_id="p",
+        event=event,
+        created_at=now,
+        updated_at=now,
+        steps=[step],
+    )
+    runs = RunStore(store)
+    await runs.save(run)
+    stored = await runs.get("run-1")
+    assert stored is not None and stored.steps[0].output["object"]["data"] == {
+        "token": SECRET_DATA,
+        "tls.key": SECRET_DATA,
+    }
+    assert "ZWxlY3Ryb24=" not in stored.model_dump_json() and corpus.leaks(stored.model_dump_json()) == []
+    assert run.steps[0].output["object"]["data"]["token"] == "ZWxlY3Ryb24="  # the caller's copy is untouched
