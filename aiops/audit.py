@@ -14,13 +14,14 @@ API answers of a write can carry a pod template's env values.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from aiops import store
+from aiops import correlation, store
 from aiops.actions.base import AuditEntry
 
 __all__ = ["AuditLog"]
@@ -45,7 +46,13 @@ class AuditLog:
     async def record(self, entry: AuditEntry) -> None:
         """Append ``entry``, scrubbed. Values in ``params``/``api_calls`` that are not JSON are
         stored as ``str(value)``. Raises :class:`aiops.errors.StoreUnavailable` if Redis does not
-        answer."""
+        answer. ``incident_id``/``http_request_id`` left None are taken from the correlation ids
+        in force (``aiops.correlation``), so one grep of an incident id finds its writes."""
+        entry = dataclasses.replace(
+            entry,
+            incident_id=entry.incident_id or correlation.incident_id.get(),
+            http_request_id=entry.http_request_id or correlation.request_id.get(),
+        )
         text = _ENTRY.dump_json(entry, fallback=str).decode()
         if self._scrub is not None:
             text = json.dumps(self._scrub(json.loads(text)))

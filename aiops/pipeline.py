@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aiops import correlation
 from aiops.enrichment.scrub import Scrubber
 from aiops.events import dedup as dedup_mod
 from aiops.events.incident import SuppressReason
@@ -139,6 +140,11 @@ class Pipeline:
         observation = await self._dedup.observe(event, member=member)
         if not observation.new:
             return Outcome(event, observation, suppressed=SuppressReason.DUPLICATE)
+        with correlation.incident(observation.incident.id):  # its enrichment and runs carry it
+            return await self._opened(event, observation)
+
+    async def _opened(self, event: ClusterEvent, observation: dedup_mod.Observation) -> Outcome:
+        """A new incident: enrich it and launch its playbooks (cooldowns permitting)."""
         incident = observation.incident
         if self._on_incident is not None:
             self._on_incident(incident.id, event)  # enrichment, in the background
@@ -156,10 +162,12 @@ class Pipeline:
             self._executor.launch(incident_id=incident.id, event=event, playbook_id=match.playbook_id)
             launched.append(match.playbook_id)
         log.info(
-            "incident %s opened: %s (%s)%s",
+            "incident %s opened by %s event %s (%s, fingerprint %s)%s",
             incident.id,
+            event.source.value,
             event.dedup_key,
             event.reason,
+            event.fingerprint,
             f"; playbooks {', '.join(launched)}" if launched else "",
         )
         return Outcome(event, observation, tuple(launched), suppressed)

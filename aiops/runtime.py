@@ -246,6 +246,7 @@ async def build(
         webhook=webhook.build_router(intake, settings.alertmanager)
         if settings.alertmanager.enabled
         else None,
+        docs=settings.api.docs,
     )
     return Services(
         settings=settings,

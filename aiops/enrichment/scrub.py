@@ -4,7 +4,8 @@ Fed by: everything that stores what came from the cluster: the run store (step o
 plans, errors, escalations), the enrichment store, the approval gate and the audit log (both given
 :meth:`Scrubber.__call__` by the runtime), and the pipeline (each event's message, reason, labels
 and details before the incident keeps it). Consumed by: those stores; nothing reads the clear data
-back, so the API, the CLI and chat only ever see scrubbed values.
+back, so the API, the CLI and chat only ever see scrubbed values. :class:`LogScrubber` does the
+same for log lines (``aiops run`` attaches it to its log handler).
 
 Text goes through :class:`aiops.enrichment.redact.Redactor` (docs/redaction.md), a text of several
 lines through ``redact_lines`` so its line count stays. Structure that
@@ -30,6 +31,7 @@ approved plan and a fresh one compare equal after both are scrubbed.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any, TypeVar
 
@@ -38,7 +40,7 @@ from pydantic import BaseModel
 from aiops.enrichment.redact import Redactor, marker
 from aiops.events.model import ClusterEvent
 
-__all__ = ["ENV_VALUE", "SECRET_DATA", "Scrubber"]
+__all__ = ["ENV_VALUE", "SECRET_DATA", "LogScrubber", "Scrubber"]
 
 #: What an ``EnvVar``/``HTTPHeader`` literal value becomes.
 ENV_VALUE = marker("env_value")
@@ -164,3 +166,23 @@ def _is_patch_of_value(obj: dict[Any, Any]) -> bool:
         and isinstance(obj.get("value"), str)
         and _PATCH_VALUE_PATH.search(path) is not None
     )
+
+
+class LogScrubber(logging.Filter):
+    """A logging filter that redacts each record's message (arguments merged in) before any
+    handler formats it: a cluster's text quoted in a log line (an API error, an escalation reason)
+    keeps no secret. Attach it to the handlers that write logs out. Never drops a record."""
+
+    def __init__(self, scrubber: Scrubber | None = None) -> None:
+        super().__init__()
+        self._scrubber = scrubber or Scrubber()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: leave it to logging's own error report
+            return True
+        scrubbed = self._scrubber.text(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True

@@ -75,6 +75,8 @@ class StepRecord(BaseModel):
     ``{"state": "verifying"|"verified"|"not_verified"|"skipped", "detail", "checks"}``.
     ``compensates``: the index of the step this one undoes (a playbook's ``compensate``).
     ``guard``: the blast-radius guard that blocked it. ``dry_run``: sent with ``dryRun=All``.
+    ``incident_id``/``http_request_id``: the correlation ids in force when the step started
+    (``aiops.correlation``; the second is the ``X-Request-ID`` of the approve call, if any).
     """
 
     index: int
@@ -98,6 +100,8 @@ class StepRecord(BaseModel):
     compensates: int | None = None
     guard: str | None = None
     dry_run: bool = False
+    incident_id: str | None = None
+    http_request_id: str | None = None
 
 
 class Escalation(BaseModel):
