@@ -56,18 +56,31 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def setup_logging(level: str = "INFO", *, json_logs: bool = False) -> None:
-    """Console logs through rich, or one JSON object per line with ``json_logs``."""
+    """Console logs through rich, or one JSON object per line with ``json_logs``.
+
+    Every line carries the correlation ids in force (``aiops.correlation``): JSON lines as
+    ``request_id`` and ``incident_id``, console lines as `` [incident=… request=…]`` after the
+    message; and every message is redacted first (``aiops.enrichment.scrub.LogScrubber``).
+    """
+    from aiops import correlation
+    from aiops.enrichment.scrub import LogScrubber
+
     handler: logging.Handler
     if json_logs:
         from pythonjsonlogger.json import JsonFormatter
 
         handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(
+            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(incident_id)s")
+        )
     else:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=err, show_path=False, rich_tracebacks=True, markup=False)
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True, format="%(message)s")
+        handler.setFormatter(logging.Formatter("%(message)s%(correlation)s"))
+    handler.addFilter(LogScrubber())
+    handler.addFilter(correlation.LogFilter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for noisy in ("kopf.objects", "aiohttp.access", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

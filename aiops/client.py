@@ -1,7 +1,9 @@
 """A small client for the aiops HTTP API, used by the CLI and the demo's unattended mode.
 
 Fed by: CLI options (``--api-url``, ``--token``). Consumes: ``/api/*`` over HTTP (httpx).
-Errors come back as :class:`ApiClientError` with the server's ``detail`` text and status code.
+Errors come back as :class:`ApiClientError` with the status code and what the server's problem
+details (``application/problem+json``, RFC 9457; see ``aiops.api.problems``) say: ``detail``,
+the invalid fields and the request id to quote.
 """
 
 from __future__ import annotations
@@ -12,12 +14,49 @@ import httpx
 
 
 class ApiClientError(Exception):
-    """The API answered with an error (``status``) or could not be reached (``status`` 0)."""
+    """The API answered with an error (``status``) or could not be reached (``status`` 0).
 
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"{status}: {detail}" if status else detail)
+    ``invalid``: the problem's ``errors`` (``{"field", "location", "message"}`` each; empty unless
+    400/422). ``request_id``: the answer's ``X-Request-ID``, to find the request in the logs.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        invalid: list[dict[str, Any]] | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self.status = status
         self.detail = detail
+        self.invalid = list(invalid or [])
+        self.request_id = request_id
+        fields = "; ".join(
+            f"{f.get('location', '')} {f.get('field') or '(whole)'}: {f.get('message', '')}".strip()
+            for f in self.invalid
+        )
+        text = f"{detail} ({fields})" if fields else detail
+        super().__init__(f"{status}: {text}" if status else text)
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiClientError:
+        """The error a non-2xx answer stands for: a problem+json body, or any other body as text."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        request_id = response.headers.get("x-request-id")
+        if not isinstance(body, dict):
+            return cls(response.status_code, response.text or response.reason_phrase, request_id=request_id)
+        detail = body.get("detail", response.text)
+        invalid = body.get("errors")
+        return cls(
+            response.status_code,
+            detail if isinstance(detail, str) else str(detail),
+            invalid=[f for f in invalid if isinstance(f, dict)] if isinstance(invalid, list) else None,
+            request_id=request_id,
+        )
 
 
 class AiopsClient:
@@ -41,11 +80,7 @@ class AiopsClient:
         except httpx.HTTPError as exc:
             raise ApiClientError(0, f"cannot reach {self._http.base_url}: {exc}") from exc
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise ApiClientError(response.status_code, str(detail))
+            raise ApiClientError.from_response(response)
         return response.json()
 
     async def approvals(self, state: str | None = None) -> list[dict[str, Any]]:

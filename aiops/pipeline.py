@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aiops import correlation
+from aiops.enrichment.scrub import Scrubber
 from aiops.events import dedup as dedup_mod
 from aiops.events.incident import SuppressReason
 from aiops.events.model import WORKLOAD_KINDS, ClusterEvent, EventType, ObjectRef
@@ -88,6 +90,7 @@ class Pipeline:
         extra_routes: Callable[[ClusterEvent], list[engine_mod.RuleMatch]] | None = None,
         on_incident: Callable[[str, ClusterEvent], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scrub: Scrubber | None = None,
     ) -> None:
         self._dedup = dedup
         self._rules = rules
@@ -100,6 +103,7 @@ class Pipeline:
         self._extra_routes = extra_routes
         self._on_incident = on_incident
         self._clock = clock
+        self._scrub = scrub or Scrubber()
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._recheck_tasks: set[asyncio.Task[None]] = set()
 
@@ -132,10 +136,15 @@ class Pipeline:
         self._metrics.events_total.labels(type=event.type.value, source=event.source.value).inc()
         if (muted := self._muted(event)) is not None:
             return muted
-        event = self._with_owner(event)
+        event = self._scrub.event(self._with_owner(event))  # the incident keeps no secret
         observation = await self._dedup.observe(event, member=member)
         if not observation.new:
             return Outcome(event, observation, suppressed=SuppressReason.DUPLICATE)
+        with correlation.incident(observation.incident.id):  # its enrichment and runs carry it
+            return await self._opened(event, observation)
+
+    async def _opened(self, event: ClusterEvent, observation: dedup_mod.Observation) -> Outcome:
+        """A new incident: enrich it and launch its playbooks (cooldowns permitting)."""
         incident = observation.incident
         if self._on_incident is not None:
             self._on_incident(incident.id, event)  # enrichment, in the background
@@ -153,10 +162,12 @@ class Pipeline:
             self._executor.launch(incident_id=incident.id, event=event, playbook_id=match.playbook_id)
             launched.append(match.playbook_id)
         log.info(
-            "incident %s opened: %s (%s)%s",
+            "incident %s opened by %s event %s (%s, fingerprint %s)%s",
             incident.id,
+            event.source.value,
             event.dedup_key,
             event.reason,
+            event.fingerprint,
             f"; playbooks {', '.join(launched)}" if launched else "",
         )
         return Outcome(event, observation, tuple(launched), suppressed)
@@ -189,7 +200,7 @@ class Pipeline:
             return None
         if duplicate:
             self._metrics.events_total.labels(type=event.type.value, source=event.source.value).inc()
-            await self._dedup.count_duplicate(event, member=member)
+            await self._dedup.count_duplicate(self._scrub.event(event), member=member)
             return Outcome(event, None, suppressed=SuppressReason.DUPLICATE)
         return await self.submit(event, member=member)
 

@@ -38,6 +38,7 @@ from aiops.enrichment import llm as llm_mod
 from aiops.enrichment import redact as redact_mod
 from aiops.enrichment.rca import llm as rca_llm
 from aiops.enrichment.rca.model import Evidence, RcaResult
+from aiops.enrichment.scrub import Scrubber
 from aiops.events import dedup as dedup_mod
 from aiops.metrics import Metrics
 from aiops.pipeline import Fetch, NamespaceFilter, Pipeline
@@ -134,6 +135,7 @@ async def build(
     settings = config.settings
     registry, rules, alert_map = config.registry, config.rules, config.alert_mapping
     redactor = redact_mod.Redactor(settings.enrichment.redact_patterns)
+    scrub = Scrubber(redactor)  # everything stored from the cluster goes through it first
     store = store or Store.connect(settings.redis_url, prefix=settings.redis_prefix)
     if kube is None:
         if settings.kube.server:
@@ -155,9 +157,10 @@ async def build(
             },
         ),
         metrics=metrics,
+        scrub=scrub,
     )
-    audit = AuditLog(store)
-    runs = RunStore(store)
+    audit = AuditLog(store, scrub=scrub)
+    runs = RunStore(store, scrub=scrub)
     playbooks = operator.LivePlaybooks(registry)
     limits = actions_base.ActionLimits(
         max_memory_limit_bytes=config.max_memory_limit_bytes,
@@ -185,7 +188,7 @@ async def build(
         on_escalation=_log_escalation,
     )
     owners = operator.OwnerIndex()
-    enrichments = enricher_mod.EnrichmentStore(store)
+    enrichments = enricher_mod.EnrichmentStore(store, scrub=scrub)
     enricher = enricher_mod.Enricher(
         kube=kube,
         store=enrichments,
@@ -205,6 +208,7 @@ async def build(
         fetch=_fetcher(kube),
         extra_routes=playbooks.routes,
         on_incident=enricher.launch if settings.enrichment.enabled else None,
+        scrub=scrub,
     )
     intake = intake_mod.Intake(
         store_alerts.AlertStream(
@@ -234,6 +238,7 @@ async def build(
         webhook=webhook.build_router(intake, settings.alertmanager)
         if settings.alertmanager.enabled
         else None,
+        docs=settings.api.docs,
     )
     return Services(
         settings=settings,

@@ -66,6 +66,9 @@ class ApiSettings(_Section):
     token, e.g. ``AIOPS_API__TOKENS='{"alice": "..."}'``; the single ``token`` stands for
     ``admin``). With no token configured, ``/api/*`` answers 503 unless
     ``allow_unauthenticated`` is set explicitly, in which case the identity is ``anonymous``.
+    ``docs``: serve the OpenAPI description and its pages (``/api/openapi.json``, ``/api/docs``,
+    ``/api/redoc``) without a token; off by default, so nothing under ``/api`` answers a
+    stranger (a browser cannot send the bearer token those pages would need).
     """
 
     host: str = "0.0.0.0"
@@ -73,6 +76,7 @@ class ApiSettings(_Section):
     token: SecretStr | None = None
     tokens: dict[str, SecretStr] = Field(default_factory=dict)
     allow_unauthenticated: bool = False
+    docs: bool = False
 
     @field_validator("token")
     @classmethod

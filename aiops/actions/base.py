@@ -46,7 +46,12 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One write to the cluster: who approved it, what it was, when, and what the API answered."""
+    """One write to the cluster: who approved it, what it was, when, and what the API answered.
+
+    ``request_id`` is the approval request's id. ``incident_id`` and ``http_request_id`` (the
+    ``X-Request-ID`` of the API call that led to the write, e.g. the approve) are the correlation
+    ids in force when it was recorded (``aiops.correlation``); the audit log fills them in.
+    """
 
     action: str
     target: str
@@ -58,6 +63,8 @@ class AuditEntry:
     summary: str
     api_calls: list[ApiCall]
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    incident_id: str | None = None
+    http_request_id: str | None = None
 
 
 class AuditSink(Protocol):

@@ -5,42 +5,40 @@ Consumed by: uvicorn, in the same asyncio loop as the kopf operator; the CLI and
 
 Routes: ``GET /healthz`` (the process is up), ``GET /readyz`` (Kubernetes API and Redis
 answer; 503 otherwise), ``GET /metrics`` (Prometheus text format), and under ``/api`` (bearer
-token): approvals, incidents, runs, audit. Errors map to status codes as the error tree says:
-not found 404, already decided 409, expired 410, not allowed 403, Redis down 503.
+token): approvals, incidents, runs, audit. Errors are problem details (``aiops.api.problems``,
+RFC 9457): not found 404, already decided 409, expired 410, not allowed 403, invalid 422, Redis
+down 503. Every answer carries ``X-Request-ID`` (``aiops.api.middleware``). The OpenAPI
+description and its pages (``/api/openapi.json``, ``/api/docs``, ``/api/redoc``) exist only with
+``docs=True`` (``api.docs``); otherwise those paths answer 404 like any unknown path.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 
 from aiops import errors
-from aiops.api import routes
+from aiops.api import problems, routes
 from aiops.api.deps import ApiDeps
-
-_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (errors.ApprovalNotFound, 404),
-    (errors.AlreadyDecided, 409),
-    (errors.ApprovalExpired, 410),
-    (errors.NotAllowed, 403),
-    (errors.StoreUnavailable, 503),
-)
+from aiops.api.middleware import RequestIdMiddleware
 
 
-def create_app(deps: ApiDeps, *, webhook: APIRouter | None = None) -> FastAPI:
+def create_app(deps: ApiDeps, *, webhook: APIRouter | None = None, docs: bool = False) -> FastAPI:
     """Build the app. No global state: ``deps`` is reachable from routes as ``app.state.deps``.
 
     ``webhook``: the Alertmanager receiver router (its own credentials), mounted under ``/api``.
+    ``docs``: serve the OpenAPI description and the Swagger UI / ReDoc pages (no token needed).
     """
-    app = FastAPI(title="aiops", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="aiops",
+        version="0.1.0",
+        docs_url="/api/docs" if docs else None,
+        redoc_url="/api/redoc" if docs else None,
+        openapi_url="/api/openapi.json" if docs else None,
+    )
     app.state.deps = deps
-
-    for exc_type, code in _STATUS:
-
-        def _handler(_: Request, exc: Exception, code: int = code) -> JSONResponse:
-            return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=code)
-
-        app.add_exception_handler(exc_type, _handler)
+    problems.install(app)
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -4,20 +4,32 @@ Fed by: HTTP clients (the CLI, scripts, later chat). Consumes: the gate, the exe
 deduplicator's incident store and the audit log, all from :class:`ApiDeps`.
 A decision goes to the gate first (decided exactly once, atomically in Redis); only after the
 gate records it does the executor continue the run, so the response carries the run's state.
+Every error is a problem+json body (``aiops.api.problems``), declared per route in the OpenAPI.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiops import correlation
+from aiops.api import problems
 from aiops.api.deps import ApiDeps
 from aiops.approvals.model import ApprovalRequest, ApprovalState
 from aiops.events.incident import Incident, IncidentStatus
 from aiops.playbooks.runs import Run
+
+log = logging.getLogger(__name__)
+
+#: The errors every ``/api`` route may answer: no/unknown token, invalid query, Redis down.
+_COMMON = (401, 422, 503)
+_READ_ONE = problems.responses(*_COMMON, 404)
+_LIST = problems.responses(*_COMMON)
+_DECIDE = problems.responses(*_COMMON, 403, 404, 409, 410)
 
 
 class Decision(BaseModel):
@@ -39,13 +51,13 @@ def build_router(deps: ApiDeps) -> APIRouter:
     router = APIRouter()
     identity_dep = Depends(deps.authenticate)
 
-    @router.get("/approvals", tags=["approvals"])
+    @router.get("/approvals", tags=["approvals"], responses=_LIST)
     async def list_approvals(
         _: str = identity_dep, state: ApprovalState | None = None, limit: int = Query(100, ge=1, le=1000)
     ) -> list[ApprovalRequest]:
         return await deps.gate.list(state=state, limit=limit)
 
-    @router.get("/approvals/{request_id}", tags=["approvals"])
+    @router.get("/approvals/{request_id}", tags=["approvals"], responses=_READ_ONE)
     async def get_approval(request_id: str, _: str = identity_dep) -> ApprovalRequest:
         request = await deps.gate.get(request_id)
         if request is None:
@@ -56,28 +68,39 @@ def build_router(deps: ApiDeps) -> APIRouter:
         decided = await deps.gate.decide(
             request_id, approve=approve, actor=identity, reason=body.reason if body else None
         )
-        run = await deps.executor.on_decision(decided)
-        return DecisionResult(request=decided, run=run)
+        with correlation.incident(decided.incident_id):
+            log.info(
+                "approval %s %s by %s: run %s step %r",
+                decided.id,
+                decided.state.value,
+                identity,
+                decided.run_id,
+                decided.step_name,
+            )
+            run = await deps.executor.on_decision(decided)
+        # Answer with the run as stored (scrubbed), never the executor's in-memory copy.
+        stored = await deps.executor.get(run.id) if run is not None else None
+        return DecisionResult(request=decided, run=stored or run)
 
-    @router.post("/approvals/{request_id}/approve", tags=["approvals"])
+    @router.post("/approvals/{request_id}/approve", tags=["approvals"], responses=_DECIDE)
     async def approve(
         request_id: str, identity: str = identity_dep, body: Decision | None = None
     ) -> DecisionResult:
         return await _decide(request_id, identity, body, approve=True)
 
-    @router.post("/approvals/{request_id}/reject", tags=["approvals"])
+    @router.post("/approvals/{request_id}/reject", tags=["approvals"], responses=_DECIDE)
     async def reject(
         request_id: str, identity: str = identity_dep, body: Decision | None = None
     ) -> DecisionResult:
         return await _decide(request_id, identity, body, approve=False)
 
-    @router.get("/incidents", tags=["incidents"])
+    @router.get("/incidents", tags=["incidents"], responses=_LIST)
     async def list_incidents(
         _: str = identity_dep, status: IncidentStatus | None = None, limit: int = Query(100, ge=1, le=1000)
     ) -> list[Incident]:
         return await deps.dedup.list(status=status, limit=limit)
 
-    @router.get("/incidents/{incident_id}", tags=["incidents"])
+    @router.get("/incidents/{incident_id}", tags=["incidents"], responses=_READ_ONE)
     async def get_incident(incident_id: str, _: str = identity_dep) -> dict[str, Any]:
         incident = await deps.dedup.get(incident_id)
         if incident is None:
@@ -97,14 +120,14 @@ def build_router(deps: ApiDeps) -> APIRouter:
             "enrichment": enrichment.model_dump(mode="json") if enrichment is not None else None,
         }
 
-    @router.get("/runs/{run_id}", tags=["runs"])
+    @router.get("/runs/{run_id}", tags=["runs"], responses=_READ_ONE)
     async def get_run(run_id: str, _: str = identity_dep) -> Run:
         run = await deps.executor.get(run_id)
         if run is None:
             raise HTTPException(404, f"no run {run_id}")
         return run
 
-    @router.get("/audit", tags=["audit"])
+    @router.get("/audit", tags=["audit"], responses=_LIST)
     async def audit(_: str = identity_dep, limit: int = Query(100, ge=1, le=10000)) -> list[dict[str, Any]]:
         entries = await deps.audit.list(limit=limit)
         return [{**dataclasses.asdict(entry), "at": entry.at.isoformat()} for entry in entries]

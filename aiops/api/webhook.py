@@ -8,7 +8,8 @@ Status codes, as Alertmanager reads them (it retries 5xx until group_interval ru
 drops 4xx): 200 recorded (``{"recorded": n, "duplicates": m}``); 400 not JSON; 401 missing or
 wrong credentials (or none configured); 413 body over ``max_body_bytes``; 422 valid JSON that is
 not a webhook payload, with every field at fault; 503 Redis unavailable or the intake backlog
-full (so it retries). Bad input never yields a 5xx.
+full (so it retries). Bad input never yields a 5xx. Errors are problem+json bodies
+(``aiops.api.problems``): 400 and 422 list the fields at fault in ``errors``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from aiops import errors
+from aiops.api import problems
 from aiops.settings import AlertmanagerSettings
 from aiops.sources.alertmanager import intake as intake_mod
 from aiops.sources.alertmanager import parse_payload
@@ -70,7 +71,9 @@ def build_router(intake: intake_mod.Intake, settings: AlertmanagerSettings) -> A
     auth = WebhookAuth(settings)
     limit = settings.max_body_bytes
 
-    @router.post("/webhook/alertmanager", tags=["alerts"])
+    @router.post(
+        "/webhook/alertmanager", tags=["alerts"], responses=problems.responses(400, 401, 413, 422, 503)
+    )
     async def receive(request: Request) -> JSONResponse:
         auth.check(request.headers.get("authorization", ""))
         declared = request.headers.get("content-length", "")
@@ -84,19 +87,20 @@ def build_router(intake: intake_mod.Intake, settings: AlertmanagerSettings) -> A
         try:
             payload = parse_payload(bytes(body))
         except errors.ValidationFailed as exc:
-            problems: list[dict[str, Any]] = [{"field": p.field, "message": p.message} for p in exc.problems]
+            invalid = [
+                problems.InvalidField(field=p.field, location="body", message=p.message) for p in exc.problems
+            ]
             not_json = any(p.field == "" and p.message.startswith("Invalid JSON") for p in exc.problems)
-            return JSONResponse(
-                {
-                    "detail": "not JSON" if not_json else "not an Alertmanager webhook payload",
-                    "problems": problems,
-                },
-                status_code=400 if not_json else 422,
+            return problems.response(
+                400 if not_json else 422,
+                "not JSON" if not_json else "not an Alertmanager webhook payload",
+                request=request,
+                invalid=invalid,
             )
         try:
             recorded, duplicates = await intake.record(payload, bytes(body))
         except errors.TemporaryError as exc:  # Redis down, or the intake backlog is full
-            return JSONResponse({"detail": f"cannot record alerts now: {exc}"}, status_code=503)
+            return problems.response(503, f"cannot record alerts now: {exc}", request=request)
         return JSONResponse({"recorded": recorded, "duplicates": duplicates})
 
     return router

@@ -67,8 +67,10 @@ class ApprovalPolicy:
 class ApprovalGate:
     """Opens, decides and expires :class:`ApprovalRequest` objects kept in ``store``.
 
-    ``clock`` returns timezone-aware UTC "now". Every method raises
-    :class:`aiops.errors.StoreUnavailable` when Redis does not answer.
+    ``clock`` returns timezone-aware UTC "now". ``scrub`` (JSON data → JSON data; the runtime
+    passes ``aiops.enrichment.scrub.Scrubber``) is applied to a request's params and plan (a
+    dry-run answer can carry a pod template's env values) and to every reason before they are
+    stored. Every method raises :class:`aiops.errors.StoreUnavailable` when Redis does not answer.
     """
 
     def __init__(
@@ -78,11 +80,13 @@ class ApprovalGate:
         *,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        scrub: Callable[[Any], Any] | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         self._metrics = metrics
         self._clock = clock
+        self._scrub: Callable[[Any], Any] = scrub or (lambda value: value)
 
     async def request(
         self,
@@ -117,8 +121,8 @@ class ApprovalGate:
             action=action,
             risk=risk,
             target=target,
-            params=params,
-            plan=plan,
+            params=self._scrub(params),
+            plan=Plan.model_validate(self._scrub(plan.model_dump(mode="json"))) if plan is not None else None,
             attempt=attempt,
             dry_run=dry_run,
             created_at=now,
@@ -164,6 +168,7 @@ class ApprovalGate:
             _, settled = await self._expire(current, now)
             raise _refusal(settled)
         state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
+        reason = self._scrub(reason) if reason is not None else None
         won, decided = await self._settle(current, state, actor=actor, reason=reason, now=now)
         if not won:
             raise _refusal(decided)
@@ -204,7 +209,7 @@ class ApprovalGate:
         """Record what became of a decided request: ``executed``, ``dry_run`` or ``not_run`` with
         ``reason`` (and the ``guard`` that blocked it). The last call stands. Returns the request
         as closed, or None when it is unknown or past retention."""
-        note = RequestOutcome(outcome=outcome, reason=reason, at=self._clock(), guard=guard)
+        note = RequestOutcome(outcome=outcome, reason=self._scrub(reason), at=self._clock(), guard=guard)
         if not await self._store.approval_close(request_id, note.model_dump_json()):
             return None
         return await self.get(request_id)

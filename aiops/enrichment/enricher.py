@@ -34,6 +34,7 @@ from aiops.enrichment.logs import templates as templates_mod
 from aiops.enrichment.rca import evidence as evidence_mod
 from aiops.enrichment.rca import heuristics
 from aiops.enrichment.rca.model import Evidence, LogFinding, RcaResult
+from aiops.enrichment.scrub import Scrubber
 from aiops.events.model import ClusterEvent
 from aiops.metrics import Metrics
 from aiops.store import Store
@@ -69,17 +70,21 @@ class Enrichment(BaseModel):
 
 class EnrichmentStore:
     """Enrichments as JSON documents in Redis, one per incident, and each workload's log-template
-    baseline per ReplicaSet revision. Raises StoreUnavailable."""
+    baseline per ReplicaSet revision. Everything is scrubbed before it is written (``scrub``; the
+    built-in rules when None): an RCA quoting an event message or a log line keeps no secret.
+    Raises StoreUnavailable."""
 
     _KIND = "enrichment"
     _TEMPLATES = "templates"
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, scrub: Scrubber | None = None) -> None:
         self._store = store
+        self._scrub = scrub or Scrubber()
 
     async def save(self, enrichment: Enrichment) -> None:
-        """Persist (or replace) the incident's enrichment."""
-        await self._store.put_doc(self._KIND, enrichment.incident_id, enrichment.model_dump_json())
+        """Persist (or replace) the incident's enrichment, scrubbed."""
+        scrubbed = self._scrub(enrichment.model_dump(mode="json"))
+        await self._store.put_doc(self._KIND, enrichment.incident_id, json.dumps(scrubbed))
 
     async def get(self, incident_id: str) -> Enrichment | None:
         """The incident's enrichment, or None when not (yet) enriched."""
@@ -102,7 +107,7 @@ class EnrichmentStore:
         key = f"{workload}@{revision}"
         raw = await self._store.get_doc(self._TEMPLATES, key)
         merged = set(json.loads(raw)) if raw else set()
-        merged.update(templates)
+        merged.update(self._scrub.text(template) for template in templates)
         await self._store.put_doc(self._TEMPLATES, key, json.dumps(sorted(merged)[:MAX_BASELINE_TEMPLATES]))
         await self._store.index_add(f"templates:{workload}", str(revision), float(revision))
 

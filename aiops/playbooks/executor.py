@@ -51,7 +51,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from aiops import background, errors
+from aiops import background, correlation, errors
 from aiops.actions import base as actions_base
 from aiops.actions._common import Params, Reach
 from aiops.approvals import gate as gate_mod
@@ -182,6 +182,10 @@ class Executor(writes.WriteSteps):
 
         Raises ``registry.UnknownPlaybook`` when the playbook does not exist.
         """
+        with correlation.incident(incident_id):
+            return await self._start(incident_id=incident_id, event=event, playbook_id=playbook_id)
+
+    async def _start(self, *, incident_id: str, event: ClusterEvent, playbook_id: str) -> Run:
         playbook = self._playbooks().get(playbook_id)
         now = self._clock()
         run = Run(
@@ -212,13 +216,15 @@ class Executor(writes.WriteSteps):
 
     async def on_decision(self, request: ApprovalRequest) -> Run | None:
         """Continue the run behind a decided (or expired) approval request."""
-        return await self._advance(request.run_id)
+        with correlation.incident(request.incident_id):
+            return await self._advance(request.run_id)
 
     async def sweep(self) -> list[ApprovalRequest]:
         """Expire undecided requests past their TTL and close their runs; returns the expired."""
         expired = await self._gate.expire_due()
         for request in expired:
-            await self._advance(request.run_id)
+            with correlation.incident(request.incident_id):
+                await self._advance(request.run_id)
         return expired
 
     async def resume(self) -> list[Run]:
@@ -260,7 +266,8 @@ class Executor(writes.WriteSteps):
                         )
                         break
             else:
-                advanced = await self._advance(run.id)
+                with correlation.incident(run.incident_id):
+                    advanced = await self._advance(run.id)
                 if advanced is not None:
                     resumed.append(advanced)
         return resumed
@@ -509,6 +516,7 @@ class Executor(writes.WriteSteps):
         claim of another instance may have, and is never run again. False: claimed elsewhere."""
         rec.state = StepState.RUNNING
         rec.started_at = self._clock()
+        rec.incident_id, rec.http_request_id = run.incident_id, correlation.request_id.get()
         run.state = RunState.RUNNING
         await self._save(run)
         if await self._store.claim(self._claim_name(run.id, rec), self.instance_id):

@@ -8,6 +8,7 @@ run is kept only in memory.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from aiops.actions.catalog import Risk
 from aiops.actions.plan import Plan
+from aiops.enrichment.scrub import Scrubber
 from aiops.events.model import ClusterEvent
 
 if TYPE_CHECKING:
@@ -73,6 +75,8 @@ class StepRecord(BaseModel):
     ``{"state": "verifying"|"verified"|"not_verified"|"skipped", "detail", "checks"}``.
     ``compensates``: the index of the step this one undoes (a playbook's ``compensate``).
     ``guard``: the blast-radius guard that blocked it. ``dry_run``: sent with ``dryRun=All``.
+    ``incident_id``/``http_request_id``: the correlation ids in force when the step started
+    (``aiops.correlation``; the second is the ``X-Request-ID`` of the approve call, if any).
     """
 
     index: int
@@ -96,6 +100,8 @@ class StepRecord(BaseModel):
     compensates: int | None = None
     guard: str | None = None
     dry_run: bool = False
+    incident_id: str | None = None
+    http_request_id: str | None = None
 
 
 class Escalation(BaseModel):
@@ -128,19 +134,24 @@ class Run(BaseModel):
 class RunStore:
     """Runs as JSON documents in Redis, with an index by creation time and one of active runs.
 
-    Raises :class:`aiops.errors.StoreUnavailable` when Redis does not answer.
+    Every run is scrubbed before it is written (``scrub``: the runtime's, built from
+    ``enrichment.redact_patterns``; the built-in rules when None): step outputs, API calls, plans,
+    errors and escalations never reach Redis, the API or the CLI with a secret in them
+    (docs/redaction.md). The caller's ``Run`` is not modified. Raises
+    :class:`aiops.errors.StoreUnavailable` when Redis does not answer.
     """
 
     _KIND = "run"
     _ALL = "runs"
     _ACTIVE = "runs:active"
 
-    def __init__(self, store: store_mod.Store) -> None:
+    def __init__(self, store: store_mod.Store, *, scrub: Scrubber | None = None) -> None:
         self._store = store
+        self.scrub = scrub or Scrubber()
 
     async def save(self, run: Run) -> None:
-        """Persist ``run`` and keep the active index in step with its state."""
-        await self._store.put_doc(self._KIND, run.id, run.model_dump_json())
+        """Persist ``run``, scrubbed, and keep the active index in step with its state."""
+        await self._store.put_doc(self._KIND, run.id, json.dumps(self.scrub(run.model_dump(mode="json"))))
         await self._store.index_add(self._ALL, run.id, run.created_at.timestamp())
         if run.state in TERMINAL_RUN_STATES:
             await self._store.index_remove(self._ACTIVE, run.id)

@@ -33,7 +33,7 @@ from aiops.approvals.model import ApprovalRequest, Outcome
 from aiops.events.incident import IncidentStatus
 from aiops.metrics import Metrics
 from aiops.playbooks.model import Playbook, Step
-from aiops.playbooks.runs import Escalation, Run, RunState, StepRecord, StepState
+from aiops.playbooks.runs import Escalation, Run, RunState, RunStore, StepRecord, StepState
 from aiops.safety import recheck
 from aiops.safety.guards import Guards, WriteDecision
 from aiops.safety.verify import Verifier
@@ -69,6 +69,7 @@ class WriteSteps:
     _audit: actions_base.AuditSink
     _limits: actions_base.ActionLimits
     _background: background.Background
+    _runs: RunStore
 
     # Provided by the executor (the run's bookkeeping).
     async def _save(self, run: Run) -> None:
@@ -166,7 +167,10 @@ class WriteSteps:
             self._record_outcome(rec, StepState.FAILED, error=f"re-check failed: {exc}")
             await self._save(run)
             return NEXT
-        verdict = recheck.compare(approved, fresh)
+        # The approved plan was stored scrubbed (no env value, no Secret data): the fresh one is
+        # judged as scrubbed too, so a secret the approver never saw cannot make it "changed".
+        seen = self._runs.scrub.model(fresh)
+        verdict = recheck.compare(self._runs.scrub.model(approved), seen)
         self._metrics.rechecks_total.labels(outcome=verdict.verdict).inc()
         if verdict.verdict == "changed":
             return await self._replan(run, rec, request.id, verdict.reason)
@@ -177,12 +181,12 @@ class WriteSteps:
             self._record_outcome(rec, StepState.SKIPPED)
             await self._save(run)
             return NEXT
-        shown = {call.intent(): call for call in approved.calls}
+        shown = {call.intent(): call for call in self._runs.scrub.model(approved).calls}
         fresh.calls = [
             call.model_copy(
-                update={"diff": shown[call.intent()].diff, "preview": shown[call.intent()].preview}
+                update={"diff": shown[as_seen.intent()].diff, "preview": shown[as_seen.intent()].preview}
             )
-            for call in fresh.calls
+            for call, as_seen in zip(fresh.calls, seen.calls, strict=True)
         ]
         decision = self._decision(run, rec, fresh)
         block = await self._guards.acquire(decision) if self._guards else None

@@ -161,6 +161,11 @@ class Store:
         """``redis://host:port/db`` (never a password) or ``in-memory``."""
         return self._description
 
+    @property
+    def prefix(self) -> str:
+        """The prefix every key of this store starts with (tests scan it for what was stored)."""
+        return self._prefix
+
     async def ping(self, *, timeout_seconds: float = 2.0) -> bool:
         """True when the store answers within ``timeout_seconds``; never raises."""
         try:

@@ -73,7 +73,8 @@ async def test_bad_input_is_a_4xx_with_the_reason(harness: Harness) -> None:
         assert not_json.status_code == 400 and not_json.json()["detail"] == "not JSON"
         schema = await client.post(URL, content=json.dumps({"status": "firing", "alerts": [{"labels": {}}]}))
         assert schema.status_code == 422
-        fields = {p["field"] for p in schema.json()["problems"]}
+        assert schema.headers["content-type"] == "application/problem+json"
+        fields = {p["field"] for p in schema.json()["errors"]}
         assert any(f.startswith("alerts.0") for f in fields)
         huge = await client.post(URL, content=b" " * (2 * 1024 * 1024))
         assert huge.status_code == 413
