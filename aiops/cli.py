@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from rich.table import Table
 from aiops import client as client_mod
 from aiops import errors, objects
 from aiops.sources import kubewatch
+from aiops.sources.kubewatch import fields as watch_fields
 
 app = typer.Typer(
     name="aiops",
@@ -145,31 +147,79 @@ def demo(
         raise typer.Exit(1)
 
 
+At = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="Judge recency (e.g. a recent OOM kill) as of this RFC 3339 time, like "
+        "2025-03-14T10:30:00Z. Default: the newest timestamp in the input, i.e. as it was saved.",
+    ),
+]
+
+
+def _parse_at(at: str | None) -> datetime | None:
+    """``--at`` as aware UTC (None when not given); exit 2 when it is not an RFC 3339 time."""
+    if at is None:
+        return None
+    try:
+        parsed = watch_fields.parse_time(at.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise _fail(f"--at {at!r}: not an RFC 3339 time; write it like 2025-03-14T10:30:00Z", 2)
+    return parsed
+
+
 @app.command()
 def detect(
     file: Annotated[
         str,
         typer.Option("--file", "-f", help="Kubernetes JSON/YAML (a List or many documents); - for stdin."),
     ],
+    at: At = None,
 ) -> None:
-    """Print, as JSON lines, the ClusterEvents the operator would emit for the objects in FILE."""
+    """Print, as JSON lines, the ClusterEvents the operator would emit for the objects in FILE.
+
+    A saved dump is judged as of the newest timestamp it holds (or --at), not the wall clock, so
+    last week's OOM kill is found as the operator saw it then, and as `aiops rca` reads it.
+    Healthy input prints nothing on stdout and says "no problems found" on stderr.
+    """
     source = "<stdin>" if file == "-" else file
+    moment = _parse_at(at)
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text()
     except OSError as exc:
         raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
-    found = 0
     try:
-        for obj in objects.iter_objects(text, source=source):
-            if "kind" not in obj or "metadata" not in obj:
-                continue
-            found += 1
-            for event in kubewatch.detect(obj):
-                sys.stdout.write(event.model_dump_json(by_alias=True) + "\n")
+        found = [o for o in objects.iter_objects(text, source=source) if "kind" in o and "metadata" in o]
     except errors.ConfigError as exc:
         raise _fail(str(exc), 2) from exc
     if not found:
         raise _fail(f"{source}: no Kubernetes object (with kind and metadata) found", 2)
+    now = moment or kubewatch.newest_timestamp(found)
+    printed = 0
+    for obj in found:
+        for event in kubewatch.detect(obj, now=now):
+            sys.stdout.write(event.model_dump_json(by_alias=True) + "\n")
+            printed += 1
+    if not printed:
+        if moment is not None:
+            when = f"as of {_iso(moment)} (--at)"
+        elif now is not None:
+            when = f"as of {_iso(now)}, the newest timestamp in the input (--at TIME to choose)"
+        else:
+            when = "as of now (the input holds no timestamp)"
+        objects_word = "object" if len(found) == 1 else "objects"
+        err.print(
+            f"no problems found in {len(found)} {objects_word}, {when}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @playbooks_app.command("validate")
@@ -373,15 +423,21 @@ def rca(
         Path | None, typer.Option("--events", help="`kubectl get events -o json` output.")
     ] = None,
     logs: Annotated[Path | None, typer.Option("--logs", help="The (previous) container's log.")] = None,
+    at: At = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Offline RCA for a post-mortem, from saved object, events and logs (heuristic; secrets redacted)."""
+    """Offline RCA for a post-mortem, from saved object, events and logs (heuristic; secrets redacted).
+
+    Objects and events are read as JSON or YAML, like `aiops detect`, and judged as of the
+    newest timestamp in them (or --at), as `aiops detect` judges them.
+    """
     from aiops.enrichment import redact
     from aiops.enrichment.rca import evidence as evidence_mod
     from aiops.enrichment.rca import heuristics
 
+    moment = _parse_at(at)
     try:
-        evidence = evidence_mod.load_files(file, events, logs)
+        evidence = evidence_mod.load_files(file, events, logs, now=moment)
     except OSError as exc:
         raise _fail(f"cannot read {exc.filename}: {exc.strerror}", 2) from exc
     except errors.ConfigError as exc:
