@@ -79,9 +79,14 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _run_api(coro: Any) -> Any:
+    """Run an API call; an API error exits 1, or 2 when the API refused the input (400, 422:
+    the message names each invalid field and why, e.g. ``reason (request body): String should
+    have at most 1000 characters``)."""
     try:
         return asyncio.run(coro)
     except client_mod.ApiClientError as exc:
+        if exc.invalid_input:
+            raise _fail(f"{exc}; correct it and run the command again", 2) from exc
         raise _fail(str(exc)) from exc
 
 

@@ -1,23 +1,101 @@
-"""A small client for the aiops HTTP API, used by the CLI and the demo's unattended mode.
+"""A small client for the aiops HTTP API, used by the CLI and the demo.
 
 Fed by: CLI options (``--api-url``, ``--token``). Consumes: ``/api/*`` over HTTP (httpx).
-Errors come back as :class:`ApiClientError` with the server's ``detail`` text and status code.
+Errors come back as :class:`ApiClientError` with the status code and the server's reason; for
+invalid input (400, 422) also the fields the server named, read from FastAPI's validation body
+(``{"detail": [{"loc": [...], "msg": ...}]}``) or an RFC 7807 ``application/problem+json`` body
+(``{"title", "status", "detail", "errors"|"invalid_fields": [{"field"|"loc", "message"|"msg"}]}``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+#: Status codes that mean "your input is wrong" (RFC 9110 400, 422): the CLI exits 2 on them.
+INVALID_INPUT_STATUSES = frozenset({400, 422})
+#: Where a FastAPI validation error ``loc`` starts: the part of the request, not a field name.
+_LOCATIONS = {"body": "request body", "query": "query parameter", "path": "path", "header": "header"}
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One invalid field the API named: ``field`` (``reason``, ``limit``, ``params.replicas``),
+    ``where`` (``request body``, ``query parameter``... or ``""``) and the server's ``message``."""
+
+    field: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" ({self.where})" if self.where else ""
+        return f"{self.field}{where}: {self.message}"
+
 
 class ApiClientError(Exception):
-    """The API answered with an error (``status``) or could not be reached (``status`` 0)."""
+    """The API answered with an error (``status``) or could not be reached (``status`` 0).
 
-    def __init__(self, status: int, detail: str) -> None:
+    ``detail`` is the server's reason as text; ``problems`` the invalid fields it named (400, 422).
+    """
+
+    def __init__(self, status: int, detail: str, problems: tuple[FieldProblem, ...] = ()) -> None:
         super().__init__(f"{status}: {detail}" if status else detail)
         self.status = status
         self.detail = detail
+        self.problems = problems
+
+    @property
+    def invalid_input(self) -> bool:
+        """True for 400 and 422: the request itself was wrong, not the server or the state."""
+        return self.status in INVALID_INPUT_STATUSES
+
+
+def _field_problem(item: object) -> FieldProblem | None:
+    """One entry of a validation list: FastAPI's ``{loc, msg}`` or problem+json's ``{field, message}``
+    (``detail`` and ``reason`` are read as the message too); a bare string is a field name."""
+    if isinstance(item, str):
+        return FieldProblem(item, "", "invalid")
+    if not isinstance(item, Mapping):
+        return None
+    loc = item.get("loc")
+    where = ""
+    if isinstance(loc, list | tuple) and loc:
+        parts = [str(part) for part in loc]
+        if parts[0] in _LOCATIONS:
+            where = _LOCATIONS[parts[0]]
+            parts = parts[1:] or parts
+        field = ".".join(parts)
+    else:
+        field = str(item.get("field") or item.get("name") or item.get("pointer") or "")
+    message = next(
+        (str(item[key]) for key in ("message", "msg", "detail", "reason") if item.get(key)), "invalid"
+    )
+    return FieldProblem(field or "(request)", where, message)
+
+
+def parse_error(status: int, body: object, text: str = "") -> ApiClientError:
+    """The :class:`ApiClientError` for an error answer: ``body`` is the decoded JSON (or None),
+    ``text`` the raw body as a fallback. Accepts FastAPI's ``{"detail": str | [...]}`` and
+    RFC 7807 problem details with ``errors`` or ``invalid_fields`` (a list, or ``{field: message}``).
+    """
+    if not isinstance(body, Mapping):
+        return ApiClientError(status, text or f"HTTP {status}")
+    listed: object = body.get("errors") or body.get("invalid_fields")
+    detail = body.get("detail")
+    if not listed and isinstance(detail, list):
+        listed = detail
+    if isinstance(listed, Mapping):
+        listed = [{"field": key, "message": value} for key, value in listed.items()]
+    problems = tuple(
+        p for p in (_field_problem(item) for item in (listed if isinstance(listed, list) else [])) if p
+    )
+    if problems:
+        return ApiClientError(status, "invalid input: " + "; ".join(str(p) for p in problems), problems)
+    summary = detail if isinstance(detail, str) and detail else body.get("title")
+    return ApiClientError(status, str(summary) if summary else (text or f"HTTP {status}"))
 
 
 class AiopsClient:
@@ -42,10 +120,10 @@ class AiopsClient:
             raise ApiClientError(0, f"cannot reach {self._http.base_url}: {exc}") from exc
         if response.status_code >= 400:
             try:
-                detail = response.json().get("detail", response.text)
+                body = response.json()
             except ValueError:
-                detail = response.text
-            raise ApiClientError(response.status_code, str(detail))
+                body = None
+            raise parse_error(response.status_code, body, response.text)
         return response.json()
 
     async def approvals(self, state: str | None = None) -> list[dict[str, Any]]:

@@ -125,6 +125,27 @@ async def test_a_wrong_or_missing_token_is_refused_and_changes_nothing(harness: 
     assert writes(harness.emulator, "DELETE") == []
 
 
+async def test_input_the_api_refuses_exits_2_naming_the_field(harness: Harness) -> None:
+    pod, request = await start_with_pending_restart(harness)
+
+    too_long = await arun_cli(
+        "approvals", "approve", request["id"], *as_user(harness, "alice"), "--reason", "x" * 1001
+    )
+    bad_state = await arun_cli("approvals", "list", *as_user(harness, "alice"), "--state", "approvd")
+    bad_status = await arun_cli("incidents", "list", *as_user(harness, "alice"), "--status", "closed")
+
+    for result in (too_long, bad_state, bad_status):
+        assert result.returncode == 2, result  # invalid input, not an operational failure
+        assert result.stdout == ""
+        assert "422: invalid input:" in result.flat_stderr, result
+        assert "Traceback" not in result.stderr
+    assert "reason (request body): String should have at most 1000 characters" in too_long.flat_stderr
+    assert "state (query parameter): Input should be 'pending'" in bad_state.flat_stderr, bad_state
+    assert "status (query parameter): Input should be 'open' or 'resolved'" in bad_status.flat_stderr
+    assert [r["id"] for r in await harness.pending()] == [request["id"]], "nothing was decided"
+    assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is not None
+
+
 async def test_an_unreachable_api_exits_1_saying_so() -> None:
     url = f"http://127.0.0.1:{free_port()}"
 
@@ -148,6 +169,7 @@ async def test_incidents_list_and_show(harness: Harness) -> None:
         "web",
     )
     assert incident["event_count"] >= 1
+    assert incident["subject"]["apiVersion"] == "apps/v1"
     assert (
         json_of(
             await arun_cli("incidents", "list", *as_user(harness, "alice"), "--status", "resolved", "--json")
@@ -158,7 +180,12 @@ async def test_incidents_list_and_show(harness: Harness) -> None:
     detail = json_of(await arun_cli("incidents", "show", incident["id"], *as_user(harness, "bob")))
 
     assert detail["incident"]["id"] == incident["id"]
+    # One spelling for object references across the API: the Kubernetes one, apiVersion.
+    assert detail["incident"]["subject"] == incident["subject"]
+    assert detail["incident"]["first_event"]["resource"]["apiVersion"] == "v1"
     (run,) = detail["runs"]
+    assert run["event"]["owner"] == incident["first_event"]["owner"]
+    assert run["event"]["owner"]["apiVersion"] == "apps/v1"
     assert run["playbook_id"] == request["playbook_id"]
     assert run["state"] == "waiting_approval"
     steps = {step["name"]: step for step in run["steps"]}
