@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from aiops import client as client_mod
 from aiops import errors, objects
@@ -53,6 +54,8 @@ Token = Annotated[
     str | None, typer.Option("--token", envvar="AIOPS_API_TOKEN", help="Bearer token (your identity).")
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+#: Exit code after Ctrl-C: 128 + SIGINT (2), as shells report a process that SIGINT ended.
+INTERRUPTED_EXIT_CODE = 130
 
 
 def setup_logging(level: str = "INFO", *, json_logs: bool = False) -> None:
@@ -138,14 +141,25 @@ def demo(
         str | None, typer.Option("--redis-url", envvar="REDIS_URL", help="Redis to use if it answers.")
     ] = None,
 ) -> None:
-    """Run the whole product against an emulated cluster with failing workloads."""
+    """Run the whole product against an emulated cluster with failing workloads.
+
+    On a terminal it asks you to decide each medium/high step, shown in full (params, plan, the
+    incident's RCA): Enter skips, high risk needs "approve" typed. Rejecting or skipping is fine
+    (exit 0); exit 1 when an approved step did not do what it should; Ctrl-C stops cleanly (130).
+    """
     from aiops import demo as demo_mod
 
     interactive = not script and sys.stdin.isatty()
     setup_logging("WARNING" if (json_out or interactive) else "INFO")
-    report = asyncio.run(
-        demo_mod.run_demo(redis_url=redis_url, interactive=interactive, console=err if json_out else console)
-    )
+    try:
+        report = asyncio.run(
+            demo_mod.run_demo(
+                redis_url=redis_url, interactive=interactive, console=err if json_out else console
+            )
+        )
+    except (demo_mod.Interrupted, KeyboardInterrupt):
+        err.print("interrupted: the demo stopped; its cluster and its Redis keys are gone", style="yellow")
+        raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
     if json_out:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     if not report.get("ok", False):
@@ -243,24 +257,28 @@ def playbooks_validate(
 
 
 def _approvals_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table("state", "risk", "playbook", "step", "target", "expires", "decided by")
-    table.add_column("id", no_wrap=True, min_width=22)  # whole, so it can be copied
+    """Approval requests at any terminal width: the request column is as wide as the id, which
+    stays whole on one line (to copy it), with state, risk and expiry under it; every value wraps
+    (fold) instead of being cut. ``rows`` must not be empty."""
+    colours = {"pending": "yellow", "approved": "green", "rejected": "red", "expired": "dim"}
+    table = Table(show_lines=True)
+    table.add_column("request", width=max(len(str(r["id"])) for r in rows), overflow="fold")
+    table.add_column("playbook and step", overflow="fold", ratio=3)
+    table.add_column("target", overflow="fold", ratio=2)
     for r in rows:
         target = r.get("target") or {}
-        colour = {"pending": "yellow", "approved": "green", "rejected": "red", "expired": "dim"}.get(
-            r["state"], ""
-        )
+        by = f" by {r['decided_by']}" if r.get("decided_by") else ""
         table.add_row(
-            f"[{colour}]{r['state']}[/]" if colour else r["state"],
-            r["risk"],
-            r["playbook_id"],
-            r["step_name"],
-            f"{target.get('kind', '')}/{target.get('namespace') or '-'}/{target.get('name', '')}"
+            Text.assemble(
+                str(r["id"]),
+                "\n",
+                (f"{r['state']}{by}", colours.get(r["state"], "")),
+                f", {r['risk']} risk\nexpires {str(r['expires_at'])[:19].replace('T', ' ')}",
+            ),
+            Text(f"{r['playbook_id']}\n{r['step_name']} ({r.get('action', '?')})"),
+            Text(f"{target.get('kind', '')}/{target.get('namespace') or '-'}/{target.get('name', '')}")
             if target
             else "",
-            str(r["expires_at"])[:19],
-            r.get("decided_by") or "",
-            r["id"],
         )
     return table
 
@@ -281,6 +299,8 @@ def approvals_list(
     rows = _run_api(_go())
     if json_out:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif not rows:
+        console.print(f"no {state} approvals" if state else "no approvals", markup=False, highlight=False)
     else:
         console.print(_approvals_table(rows))
 
@@ -360,18 +380,21 @@ def incidents_list(
     if json_out:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("status", "type", "subject", "events", "suppressed", "first seen")
-    table.add_column("id", no_wrap=True, min_width=20)  # whole, so it can be copied
+    if not rows:
+        console.print(f"no {status} incidents" if status else "no incidents", markup=False, highlight=False)
+        return
+    # As wide as the id, whole on one line (to copy it); every value wraps (fold), none is cut.
+    table = Table(show_lines=True)
+    table.add_column("incident", width=max(len(str(r["id"])) for r in rows), overflow="fold")
+    table.add_column("problem", overflow="fold", ratio=3)
+    table.add_column("events", overflow="fold", ratio=2)
     for r in rows:
         subject = r["subject"]
+        suppressed = ", ".join(f"{k}={v}" for k, v in r.get("suppressed", {}).items())
         table.add_row(
-            r["status"],
-            r["type"],
-            f"{subject['kind']}/{subject.get('namespace') or '-'}/{subject['name']}",
-            str(r["event_count"]),
-            ", ".join(f"{k}={v}" for k, v in r.get("suppressed", {}).items()),
-            str(r["first_seen"])[:19],
-            r["id"],
+            Text(f"{r['id']}\n{r['status']}\nsince {str(r['first_seen'])[:19].replace('T', ' ')}"),
+            Text(f"{r['type']}\n{subject['kind']}/{subject.get('namespace') or '-'}/{subject['name']}"),
+            Text(f"{r['event_count']} event(s)" + (f"\nsuppressed {suppressed}" if suppressed else "")),
         )
     console.print(table)
 
