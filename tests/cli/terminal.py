@@ -90,8 +90,14 @@ class Terminal:
             raise AssertionError(f"aiops ended by signal {self.child.signalstatus}:\n{self.text[-4000:]}")
         return int(self.child.exitstatus)
 
-    def close(self) -> None:
-        """Kill the process if it still runs."""
+    def close(self, grace_seconds: float = 20.0) -> None:
+        """Stop the process if it still runs: Ctrl-C first (the demo then removes its Redis
+        keys), killed if it has not ended after ``grace_seconds``."""
+        if self.child.isalive():
+            self.ctrl_c()
+            deadline = time.monotonic() + grace_seconds
+            while self._pump(0.2) and time.monotonic() < deadline:
+                pass
         if self.child.isalive():
             self.child.terminate(force=True)
         self.child.close(force=True)
