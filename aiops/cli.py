@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,10 +19,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from aiops import client as client_mod
 from aiops import errors, objects
 from aiops.sources import kubewatch
+from aiops.sources.kubewatch import fields as watch_fields
 
 app = typer.Typer(
     name="aiops",
@@ -53,6 +56,8 @@ Token = Annotated[
     str | None, typer.Option("--token", envvar="AIOPS_API_TOKEN", help="Bearer token (your identity).")
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+#: Exit code after Ctrl-C: 128 + SIGINT (2), as shells report a process that SIGINT ended.
+INTERRUPTED_EXIT_CODE = 130
 
 
 def setup_logging(level: str = "INFO", *, json_logs: bool = False) -> None:
@@ -92,9 +97,14 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _run_api(coro: Any) -> Any:
+    """Run an API call; an API error exits 1, or 2 when the API refused the input (400, 422:
+    the message names each invalid field and why, e.g. ``reason (request body): String should
+    have at most 1000 characters``)."""
     try:
         return asyncio.run(coro)
     except client_mod.ApiClientError as exc:
+        if exc.invalid_input:
+            raise _fail(f"{exc}; correct it and run the command again", 2) from exc
         raise _fail(str(exc)) from exc
 
 
@@ -198,18 +208,52 @@ def demo(
         str | None, typer.Option("--redis-url", envvar="REDIS_URL", help="Redis to use if it answers.")
     ] = None,
 ) -> None:
-    """Run the whole product against an emulated cluster with failing workloads."""
+    """Run the whole product against an emulated cluster with failing workloads.
+
+    On a terminal it asks you to decide each medium/high step, shown in full (params, plan, the
+    incident's RCA): Enter skips, high risk needs "approve" typed. Rejecting or skipping is fine
+    (exit 0); exit 1 when an approved step did not do what it should; Ctrl-C stops cleanly (130).
+    """
     from aiops import demo as demo_mod
 
     interactive = not script and sys.stdin.isatty()
     setup_logging("WARNING" if (json_out or interactive) else "INFO")
-    report = asyncio.run(
-        demo_mod.run_demo(redis_url=redis_url, interactive=interactive, console=err if json_out else console)
-    )
+    try:
+        report = asyncio.run(
+            demo_mod.run_demo(
+                redis_url=redis_url, interactive=interactive, console=err if json_out else console
+            )
+        )
+    except (demo_mod.Interrupted, KeyboardInterrupt):
+        err.print("interrupted: the demo stopped; its cluster and its Redis keys are gone", style="yellow")
+        raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
     if json_out:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     if not report.get("ok", False):
         raise typer.Exit(1)
+
+
+At = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="Judge recency (e.g. a recent OOM kill) as of this RFC 3339 time, like "
+        "2025-03-14T10:30:00Z. Default: the newest timestamp in the input, i.e. as it was saved.",
+    ),
+]
+
+
+def _parse_at(at: str | None) -> datetime | None:
+    """``--at`` as aware UTC (None when not given); exit 2 when it is not an RFC 3339 time."""
+    if at is None:
+        return None
+    try:
+        parsed = watch_fields.parse_time(at.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise _fail(f"--at {at!r}: not an RFC 3339 time; write it like 2025-03-14T10:30:00Z", 2)
+    return parsed
 
 
 @app.command()
@@ -218,25 +262,50 @@ def detect(
         str,
         typer.Option("--file", "-f", help="Kubernetes JSON/YAML (a List or many documents); - for stdin."),
     ],
+    at: At = None,
 ) -> None:
-    """Print, as JSON lines, the ClusterEvents the operator would emit for the objects in FILE."""
+    """Print, as JSON lines, the ClusterEvents the operator would emit for the objects in FILE.
+
+    A saved dump is judged as of the newest timestamp it holds (or --at), not the wall clock, so
+    last week's OOM kill is found as the operator saw it then, and as `aiops rca` reads it.
+    Healthy input prints nothing on stdout and says "no problems found" on stderr.
+    """
     source = "<stdin>" if file == "-" else file
+    moment = _parse_at(at)
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text()
     except OSError as exc:
         raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
-    found = 0
     try:
-        for obj in objects.iter_objects(text, source=source):
-            if "kind" not in obj or "metadata" not in obj:
-                continue
-            found += 1
-            for event in kubewatch.detect(obj):
-                sys.stdout.write(event.model_dump_json(by_alias=True) + "\n")
+        found = [o for o in objects.iter_objects(text, source=source) if "kind" in o and "metadata" in o]
     except errors.ConfigError as exc:
         raise _fail(str(exc), 2) from exc
     if not found:
         raise _fail(f"{source}: no Kubernetes object (with kind and metadata) found", 2)
+    now = moment or kubewatch.newest_timestamp(found)
+    printed = 0
+    for obj in found:
+        for event in kubewatch.detect(obj, now=now):
+            sys.stdout.write(event.model_dump_json(by_alias=True) + "\n")
+            printed += 1
+    if not printed:
+        if moment is not None:
+            when = f"as of {_iso(moment)} (--at)"
+        elif now is not None:
+            when = f"as of {_iso(now)}, the newest timestamp in the input (--at TIME to choose)"
+        else:
+            when = "as of now (the input holds no timestamp)"
+        objects_word = "object" if len(found) == 1 else "objects"
+        err.print(
+            f"no problems found in {len(found)} {objects_word}, {when}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @playbooks_app.command("validate")
@@ -255,24 +324,28 @@ def playbooks_validate(
 
 
 def _approvals_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table("state", "risk", "playbook", "step", "target", "expires", "decided by")
-    table.add_column("id", no_wrap=True, min_width=22)  # whole, so it can be copied
+    """Approval requests at any terminal width: the request column is as wide as the id, which
+    stays whole on one line (to copy it), with state, risk and expiry under it; every value wraps
+    (fold) instead of being cut. ``rows`` must not be empty."""
+    colours = {"pending": "yellow", "approved": "green", "rejected": "red", "expired": "dim"}
+    table = Table(show_lines=True)
+    table.add_column("request", width=max(len(str(r["id"])) for r in rows), overflow="fold")
+    table.add_column("playbook and step", overflow="fold", ratio=3)
+    table.add_column("target", overflow="fold", ratio=2)
     for r in rows:
         target = r.get("target") or {}
-        colour = {"pending": "yellow", "approved": "green", "rejected": "red", "expired": "dim"}.get(
-            r["state"], ""
-        )
+        by = f" by {r['decided_by']}" if r.get("decided_by") else ""
         table.add_row(
-            f"[{colour}]{r['state']}[/]" if colour else r["state"],
-            r["risk"],
-            r["playbook_id"],
-            r["step_name"],
-            f"{target.get('kind', '')}/{target.get('namespace') or '-'}/{target.get('name', '')}"
+            Text.assemble(
+                str(r["id"]),
+                "\n",
+                (f"{r['state']}{by}", colours.get(r["state"], "")),
+                f", {r['risk']} risk\nexpires {str(r['expires_at'])[:19].replace('T', ' ')}",
+            ),
+            Text(f"{r['playbook_id']}\n{r['step_name']} ({r.get('action', '?')})"),
+            Text(f"{target.get('kind', '')}/{target.get('namespace') or '-'}/{target.get('name', '')}")
             if target
             else "",
-            str(r["expires_at"])[:19],
-            r.get("decided_by") or "",
-            r["id"],
         )
     return table
 
@@ -293,6 +366,8 @@ def approvals_list(
     rows = _run_api(_go())
     if json_out:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif not rows:
+        console.print(f"no {state} approvals" if state else "no approvals", markup=False, highlight=False)
     else:
         console.print(_approvals_table(rows))
 
@@ -372,18 +447,21 @@ def incidents_list(
     if json_out:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("status", "type", "subject", "events", "suppressed", "first seen")
-    table.add_column("id", no_wrap=True, min_width=20)  # whole, so it can be copied
+    if not rows:
+        console.print(f"no {status} incidents" if status else "no incidents", markup=False, highlight=False)
+        return
+    # As wide as the id, whole on one line (to copy it); every value wraps (fold), none is cut.
+    table = Table(show_lines=True)
+    table.add_column("incident", width=max(len(str(r["id"])) for r in rows), overflow="fold")
+    table.add_column("problem", overflow="fold", ratio=3)
+    table.add_column("events", overflow="fold", ratio=2)
     for r in rows:
         subject = r["subject"]
+        suppressed = ", ".join(f"{k}={v}" for k, v in r.get("suppressed", {}).items())
         table.add_row(
-            r["status"],
-            r["type"],
-            f"{subject['kind']}/{subject.get('namespace') or '-'}/{subject['name']}",
-            str(r["event_count"]),
-            ", ".join(f"{k}={v}" for k, v in r.get("suppressed", {}).items()),
-            str(r["first_seen"])[:19],
-            r["id"],
+            Text(f"{r['id']}\n{r['status']}\nsince {str(r['first_seen'])[:19].replace('T', ' ')}"),
+            Text(f"{r['type']}\n{subject['kind']}/{subject.get('namespace') or '-'}/{subject['name']}"),
+            Text(f"{r['event_count']} event(s)" + (f"\nsuppressed {suppressed}" if suppressed else "")),
         )
     console.print(table)
 
@@ -440,15 +518,21 @@ def rca(
         Path | None, typer.Option("--events", help="`kubectl get events -o json` output.")
     ] = None,
     logs: Annotated[Path | None, typer.Option("--logs", help="The (previous) container's log.")] = None,
+    at: At = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Offline RCA for a post-mortem, from saved object, events and logs (heuristic; secrets redacted)."""
+    """Offline RCA for a post-mortem, from saved object, events and logs (heuristic; secrets redacted).
+
+    Objects and events are read as JSON or YAML, like `aiops detect`, and judged as of the
+    newest timestamp in them (or --at), as `aiops detect` judges them.
+    """
     from aiops.enrichment import redact
     from aiops.enrichment.rca import evidence as evidence_mod
     from aiops.enrichment.rca import heuristics
 
+    moment = _parse_at(at)
     try:
-        evidence = evidence_mod.load_files(file, events, logs)
+        evidence = evidence_mod.load_files(file, events, logs, now=moment)
     except OSError as exc:
         raise _fail(f"cannot read {exc.filename}: {exc.strerror}", 2) from exc
     except errors.ConfigError as exc:

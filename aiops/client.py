@@ -1,62 +1,121 @@
-"""A small client for the aiops HTTP API, used by the CLI and the demo's unattended mode.
+"""A small client for the aiops HTTP API, used by the CLI and the demo.
 
 Fed by: CLI options (``--api-url``, ``--token``). Consumes: ``/api/*`` over HTTP (httpx).
-Errors come back as :class:`ApiClientError` with the status code and what the server's problem
-details (``application/problem+json``, RFC 9457; see ``aiops.api.problems``) say: ``detail``,
-the invalid fields and the request id to quote.
+Errors come back as :class:`ApiClientError` with the status code and the server's reason; for
+invalid input (400, 422) also the fields the server named, read from the API's
+``application/problem+json`` body (RFC 9457, which obsoletes RFC 7807; see ``aiops.api.problems``:
+``{"title", "status", "detail", "errors": [{"field", "location", "message"}]}``) or FastAPI's
+plain validation body (``{"detail": [{"loc": [...], "msg": ...}]}``). The answer's
+``X-Request-ID`` is kept on the error, to find the request in the server's logs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+#: Status codes that mean "your input is wrong" (RFC 9110 400, 422): the CLI exits 2 on them.
+INVALID_INPUT_STATUSES = frozenset({400, 422})
+#: Where a FastAPI validation error ``loc`` starts: the part of the request, not a field name.
+_LOCATIONS = {"body": "request body", "query": "query parameter", "path": "path", "header": "header"}
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One invalid field the API named: ``field`` (``reason``, ``limit``, ``params.replicas``),
+    ``where`` (``request body``, ``query parameter``... or ``""``) and the server's ``message``."""
+
+    field: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" ({self.where})" if self.where else ""
+        return f"{self.field}{where}: {self.message}"
 
 
 class ApiClientError(Exception):
     """The API answered with an error (``status``) or could not be reached (``status`` 0).
 
-    ``invalid``: the problem's ``errors`` (``{"field", "location", "message"}`` each; empty unless
-    400/422). ``request_id``: the answer's ``X-Request-ID``, to find the request in the logs.
+    ``detail`` is the server's reason as text; ``problems`` the invalid fields it named (400, 422);
+    ``request_id`` the answer's ``X-Request-ID`` (None when no answer came), shown in the message so
+    the request can be found in the server's logs.
     """
 
     def __init__(
         self,
         status: int,
         detail: str,
+        problems: tuple[FieldProblem, ...] = (),
         *,
-        invalid: list[dict[str, Any]] | None = None,
         request_id: str | None = None,
     ) -> None:
+        shown = f"{status}: {detail}" if status else detail
+        super().__init__(f"{shown} (request {request_id})" if request_id else shown)
         self.status = status
         self.detail = detail
-        self.invalid = list(invalid or [])
+        self.problems = problems
         self.request_id = request_id
-        fields = "; ".join(
-            f"{f.get('location', '')} {f.get('field') or '(whole)'}: {f.get('message', '')}".strip()
-            for f in self.invalid
-        )
-        text = f"{detail} ({fields})" if fields else detail
-        super().__init__(f"{status}: {text}" if status else text)
 
-    @classmethod
-    def from_response(cls, response: httpx.Response) -> ApiClientError:
-        """The error a non-2xx answer stands for: a problem+json body, or any other body as text."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        request_id = response.headers.get("x-request-id")
-        if not isinstance(body, dict):
-            return cls(response.status_code, response.text or response.reason_phrase, request_id=request_id)
-        detail = body.get("detail", response.text)
-        invalid = body.get("errors")
-        return cls(
-            response.status_code,
-            detail if isinstance(detail, str) else str(detail),
-            invalid=[f for f in invalid if isinstance(f, dict)] if isinstance(invalid, list) else None,
-            request_id=request_id,
-        )
+    @property
+    def invalid_input(self) -> bool:
+        """True for 400 and 422: the request itself was wrong, not the server or the state."""
+        return self.status in INVALID_INPUT_STATUSES
+
+
+def _field_problem(item: object) -> FieldProblem | None:
+    """One entry of a validation list: FastAPI's ``{loc, msg}`` or problem+json's ``{field, message}``
+    (``detail`` and ``reason`` are read as the message too); a bare string is a field name."""
+    if isinstance(item, str):
+        return FieldProblem(item, "", "invalid")
+    if not isinstance(item, Mapping):
+        return None
+    loc = item.get("loc")
+    where = ""
+    if isinstance(loc, list | tuple) and loc:
+        parts = [str(part) for part in loc]
+        if parts[0] in _LOCATIONS:
+            where = _LOCATIONS[parts[0]]
+            parts = parts[1:] or parts
+        field = ".".join(parts)
+    else:
+        field = str(item.get("field") or item.get("name") or item.get("pointer") or "")
+        location = item.get("location")
+        where = _LOCATIONS.get(str(location), str(location)) if location else ""
+    message = next(
+        (str(item[key]) for key in ("message", "msg", "detail", "reason") if item.get(key)), "invalid"
+    )
+    return FieldProblem(field or "(request)", where, message)
+
+
+def parse_error(
+    status: int, body: object, text: str = "", *, request_id: str | None = None
+) -> ApiClientError:
+    """The :class:`ApiClientError` for an error answer: ``body`` is the decoded JSON (or None),
+    ``text`` the raw body as a fallback. Accepts FastAPI's ``{"detail": str | [...]}`` and
+    RFC 7807 problem details with ``errors`` or ``invalid_fields`` (a list, or ``{field: message}``).
+    """
+    if not isinstance(body, Mapping):
+        return ApiClientError(status, text or f"HTTP {status}", request_id=request_id)
+    listed: object = body.get("errors") or body.get("invalid_fields")
+    detail = body.get("detail")
+    if not listed and isinstance(detail, list):
+        listed = detail
+    if isinstance(listed, Mapping):
+        listed = [{"field": key, "message": value} for key, value in listed.items()]
+    problems = tuple(
+        p for p in (_field_problem(item) for item in (listed if isinstance(listed, list) else [])) if p
+    )
+    if problems:
+        joined = "; ".join(str(p) for p in problems)
+        return ApiClientError(status, "invalid input: " + joined, problems, request_id=request_id)
+    summary = detail if isinstance(detail, str) and detail else body.get("title")
+    return ApiClientError(
+        status, str(summary) if summary else (text or f"HTTP {status}"), request_id=request_id
+    )
 
 
 class AiopsClient:
@@ -80,7 +139,13 @@ class AiopsClient:
         except httpx.HTTPError as exc:
             raise ApiClientError(0, f"cannot reach {self._http.base_url}: {exc}") from exc
         if response.status_code >= 400:
-            raise ApiClientError.from_response(response)
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            raise parse_error(
+                response.status_code, body, response.text, request_id=response.headers.get("x-request-id")
+            )
         return response.json()
 
     async def approvals(self, state: str | None = None) -> list[dict[str, Any]]:

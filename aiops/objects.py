@@ -1,6 +1,7 @@
 """Reading Kubernetes objects from files: JSON or multi-document YAML, ``List`` kinds flattened.
 
-Fed by: ``aiops detect -f FILE|-`` (``kubectl get -o json`` / ``-o yaml`` output, manifests).
+Fed by: ``aiops detect -f FILE|-`` and ``aiops rca -f FILE --events FILE`` (``kubectl get -o json``
+/ ``-o yaml`` output, manifests, JSON arrays of objects).
 Consumes: PyYAML's safe loader (JSON is YAML 1.2, so one loader reads both).
 """
 
@@ -15,7 +16,8 @@ from aiops.errors import ConfigError
 
 
 def iter_objects(text: str, *, source: str = "<stdin>") -> Iterator[dict[str, Any]]:
-    """Yield every object in ``text``: documents in order, the ``items`` of any ``*List`` kind.
+    """Yield every object in ``text``: documents in order, the ``items`` of any ``*List`` kind,
+    the elements of a top-level array (``jq -s`` output, a JSON array of Events).
 
     Items of a typed list (``PodList`` from the API, whose items lack ``kind``) get the kind
     from the list's name. Raises ConfigError naming ``source`` and the line on a syntax error.
@@ -31,6 +33,11 @@ def iter_objects(text: str, *, source: str = "<stdin>") -> Iterator[dict[str, An
 
 
 def _flatten(document: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(document, list):
+        for item in document:
+            if isinstance(item, dict):
+                yield from _flatten(item)
+        return
     if not isinstance(document, dict):
         return
     kind = str(document.get("kind", ""))

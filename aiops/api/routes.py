@@ -113,11 +113,15 @@ def build_router(deps: ApiDeps) -> APIRouter:
             for run in found
             for escalation in run.escalations
         ]
+        # by_alias: object references spelled as the API spells them (``apiVersion``), as in the
+        # incident list and every other route that FastAPI serializes from a response model.
         return {
-            "incident": incident.model_dump(mode="json"),
+            "incident": incident.model_dump(mode="json", by_alias=True),
             "escalations": escalations,
-            "runs": [run.model_dump(mode="json") for run in found],
-            "enrichment": enrichment.model_dump(mode="json") if enrichment is not None else None,
+            "runs": [run.model_dump(mode="json", by_alias=True) for run in found],
+            "enrichment": enrichment.model_dump(mode="json", by_alias=True)
+            if enrichment is not None
+            else None,
         }
 
     @router.get("/runs/{run_id}", tags=["runs"], responses=_READ_ONE)

@@ -13,17 +13,20 @@ end), otherwise an in-process store with the same semantics; it says which at st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
-from rich.prompt import Prompt
-from rich.table import Table
+from rich.markup import escape
+from rich.text import Text
 
 from aiops import client as client_mod
 from aiops import runtime
-from aiops.demo import seed
+from aiops.demo import prompt, seed, tables
 from aiops.settings import (
     ActionSettings,
     ApiSettings,
@@ -65,68 +68,22 @@ async def _wait_for(predicate: Any, *, timeout_seconds: float, settle_seconds: f
         await asyncio.sleep(0.1)
 
 
-def _incident_table(incidents: list[dict[str, Any]]) -> Table:
-    table = Table("incident", "type", "subject", "status", "events", title="Incidents")
-    for inc in incidents:
-        s = inc["subject"]
-        table.add_row(
-            inc["id"],
-            inc["type"],
-            f"{s['kind']}/{s.get('namespace') or '-'}/{s['name']}",
-            inc["status"],
-            str(inc["event_count"]),
-        )
-    return table
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) stopped the demo; everything it started has been stopped and cleaned up."""
 
 
-def _steps_table(runs: list[dict[str, Any]]) -> Table:
-    colours = {
-        "succeeded": "green",
-        "awaiting_approval": "yellow",
-        "failed": "red",
-        "refused": "red",
-        "rejected": "red",
-        "expired": "dim",
-        "pending": "dim",
-    }
-    table = Table(
-        "run", "playbook", "step", "risk", "state", "approved by", "summary", title="Playbook steps"
-    )
-    for run in runs:
-        for step in run["steps"]:
-            colour = colours.get(step["state"], "")
-            table.add_row(
-                run["id"][-8:],
-                run["playbook_id"],
-                step["name"],
-                step["risk"],
-                f"[{colour}]{step['state']}[/]",
-                step.get("approved_by") or "",
-                (step.get("summary") or step.get("error") or "")[:70],
-            )
-    return table
-
-
-def _approvals_table(pending: list[dict[str, Any]]) -> Table:
-    table = Table(
-        "#", "request", "risk", "playbook", "step", "action", "params", title="Waiting for approval"
-    )
-    for i, req in enumerate(pending, 1):
-        params = ", ".join(f"{k}={v}" for k, v in req["params"].items() if v not in (None, ""))
-        table.add_row(
-            str(i),
-            req["id"][:10] + "…",
-            f"[bold]{req['risk']}[/]",
-            req["playbook_id"],
-            req["step_name"],
-            req["action"],
-            params[:60],
-        )
-    return table
+#: Which playbook's approved steps each cluster check proves (``aiops/defaults/rules.yaml``).
+CHECKS_BY_PLAYBOOK = {
+    "crash_loop_remediation": ("crash-looping pod deleted (its ReplicaSet replaces it)",),
+    "oom_kill_remediation": ("cart memory limit raised above 256Mi", "cart image unchanged by the patch"),
+    "node_not_ready_remediation": ("worker-2 cordoned", "worker-2 drained through the Eviction API"),
+    "deployment_rollback": ("payments rolled back to shop/payments:1.4.2",),
+}
 
 
 async def _runs(services: runtime.Services) -> list[dict[str, Any]]:
-    return [run.model_dump(mode="json") for run in reversed(await services.runs.recent(limit=100))]
+    runs = reversed(await services.runs.recent(limit=100))
+    return [run.model_dump(mode="json", by_alias=True) for run in runs]
 
 
 async def _cluster_checks(emu: emulator_mod.ClusterEmulator) -> dict[str, bool]:
@@ -152,8 +109,67 @@ async def _cluster_checks(emu: emulator_mod.ClusterEmulator) -> dict[str, bool]:
     }
 
 
+#: Signals that stop the demo cleanly: Ctrl-C, and ``kill`` (SIGTERM).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _SigintStops:
+    """Ctrl-C (or SIGTERM) cancels the demo's task (once; a second one only says it is stopping).
+
+    kopf and uvicorn take SIGINT over when they start (each to stop only itself), so :meth:`arm`
+    is called again once they run. The handler runs on the event loop, which a waiting prompt
+    never blocks, so Ctrl-C works at every prompt and during every wait.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self.task: asyncio.Task[Any] | None = None
+        self.fired = False
+
+    def arm(self) -> None:
+        """(Re)install the handlers; a no-op where signals cannot be handled (not the main thread)."""
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().add_signal_handler(signum, self._fire)
+
+    def disarm(self) -> None:
+        """Give the signals back to Python's default handlers."""
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                asyncio.get_running_loop().remove_signal_handler(signum)
+
+    def _fire(self) -> None:
+        if self.fired:
+            self._console.print("\n[yellow]still stopping: the operator and the API are shutting down…[/]")
+            return
+        self.fired = True
+        self._console.print("\n[yellow]stopping the demo (Ctrl-C); nothing more will be decided…[/]")
+        if self.task is not None:
+            self.task.cancel()
+
+
 async def run_demo(*, redis_url: str | None, interactive: bool, console: Console) -> dict[str, Any]:
-    """Run the demo end to end and return the report (incidents, runs, audit, cluster checks)."""
+    """Run the demo end to end and return the report (incidents, runs, decisions, audit, cluster
+    checks, ``ok``). Raises :class:`Interrupted` after a clean stop on Ctrl-C."""
+    sigint = _SigintStops(console)
+    task = asyncio.create_task(
+        _run_demo(redis_url=redis_url, interactive=interactive, console=console, on_started=sigint.arm)
+    )
+    sigint.task = task
+    sigint.arm()
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if sigint.fired:
+            raise Interrupted from None
+        raise
+    finally:
+        sigint.disarm()
+
+
+async def _run_demo(
+    *, redis_url: str | None, interactive: bool, console: Console, on_started: Callable[[], None]
+) -> dict[str, Any]:
     store, store_desc = await _choose_store(redis_url, console)
     token = secrets.token_urlsafe(DEMO_TOKEN_BYTES)
     try:
@@ -186,6 +202,7 @@ async def run_demo(*, redis_url: str | None, interactive: bool, console: Console
             try:
                 with console.status("starting the operator and the API…"):
                     await asyncio.wait_for(asyncio.gather(ready.wait(), api_started.wait()), timeout=30)
+                on_started()  # kopf and uvicorn took SIGINT over as they started: take it back
                 port = services.api_port or 0
                 console.print(f"[bold]api:[/] http://127.0.0.1:{port} (token for identity demo-sre: {token})")
                 async with controllers_mod.running_controllers(emu):  # replace pods, finish rollouts
@@ -219,49 +236,137 @@ async def _drive(
 
     with console.status("watching the cluster: detecting, deduplicating, running low-risk steps…"):
         await _wait_for(_settled, timeout_seconds=30, settle_seconds=1.5)
+    decisions: dict[str, dict[str, str]] = {}  # request id -> {run_id, step, decision}
     async with client_mod.AiopsClient(f"http://127.0.0.1:{port}", token) as api:
-        console.print(_incident_table(await api.incidents()))
-        console.print(_steps_table(await _runs(services)))
+        console.print(tables.incidents(await api.incidents()))
+        console.print(tables.steps(await _runs(services)))
+        if interactive:
+            console.print(
+                "[bold]Each waiting step is shown in full; nothing runs unless you approve it.[/] "
+                "Enter skips, Ctrl-C stops the demo."
+            )
         for _round in range(10):  # a decision can unblock the next medium/high step of a run
             # Writes are verified before a run goes on: wait for that before asking again.
             with console.status("verifying the outcome of the approved writes…"):
                 await _wait_for(_settled, timeout_seconds=60, settle_seconds=0.5)
-            pending = await api.approvals("pending")
-            if not pending:
-                break
-            console.print(_approvals_table(pending))
-            decided = 0
-            for req in pending:
-                approve = True
-                if interactive:
-                    answer = Prompt.ask(
-                        f"[bold]{req['action']}[/] {req['step_name']} ({req['risk']})",
-                        choices=["approve", "reject", "skip"],
-                        default="approve",
-                        console=console,
-                    )
-                    if answer == "skip":
-                        continue
-                    approve = answer == "approve"
-                result = await api.decide(req["id"], approve=approve, reason="decided in aiops demo")
-                decided += 1
-                run = result.get("run") or {}
-                console.print(
-                    f"  {'[green]approved' if approve else '[red]rejected'}[/] {req['step_name']} → "
-                    f"run {run.get('state')}"
-                )
-            if not decided:  # everything left was skipped: stop asking
+            waiting = [r for r in await api.approvals("pending") if r["id"] not in decisions]
+            left = sum(1 for d in decisions.values() if d["decision"] == prompt.Decision.SKIP)
+            if not waiting and left:
+                console.print(f"no other pending approvals ({left} skipped, left pending)")
+            else:
+                console.print(tables.pending(waiting))
+            if not waiting or not await _decide_all(api, waiting, decisions, interactive, console):
                 break
         await _wait_for(_settled, timeout_seconds=30, settle_seconds=0.5)
         incidents = await api.incidents()
         audit = await api.audit()
     runs = await _runs(services)
-    console.print(_steps_table(runs))
+    console.print(tables.steps(runs))
     checks = await _cluster_checks(emu)
-    table = Table("check", "result", title="In the cluster after approval")
-    for name, passed in checks.items():
-        table.add_row(name, "[green]yes[/]" if passed else "[yellow]not done[/]")
-    console.print(table)
+    results, ok = _outcome(runs, checks, decisions)
+    console.print(tables.checks(results))
     console.print(f"[bold]audit log:[/] {len(audit)} write(s) recorded with approver and API response")
-    ok = all(checks.values()) and all(run["state"] == "succeeded" for run in runs)
-    return {"ok": ok, "incidents": incidents, "runs": runs, "audit": audit, "cluster_checks": checks}
+    return {
+        "ok": ok,
+        "incidents": incidents,
+        "runs": runs,
+        "decisions": decisions,
+        "audit": audit,
+        "cluster_checks": checks,
+    }
+
+
+async def _decide_all(
+    api: client_mod.AiopsClient,
+    waiting: list[dict[str, Any]],
+    decisions: dict[str, dict[str, str]],
+    interactive: bool,
+    console: Console,
+) -> bool:
+    """Decide each waiting request (all approved with ``--script``) and record it in
+    ``decisions``; False when the person stopped answering (end of input: the rest are left
+    pending) or nothing was decided (all skipped): stop asking."""
+    decided = 0
+    for number, req in enumerate(waiting, 1):
+
+        def record(decision: prompt.Decision, req: dict[str, Any] = req) -> None:
+            decisions[req["id"]] = {"run_id": req["run_id"], "step": req["step_name"], "decision": decision}
+
+        decision = prompt.Decision.APPROVE
+        if interactive:
+            detail = await _incident_with_rca(api, req["incident_id"], console)
+            console.print()
+            for line in prompt.request_lines(req, detail, number=number, total=len(waiting)):
+                console.print(Text(line), highlight=False)
+            answer = await prompt.ask(console, req)
+            if answer is None:
+                console.print("[yellow]end of input: no more questions; the rest are left pending[/]")
+                for rest in waiting[number - 1 :]:
+                    record(prompt.Decision.SKIP, rest)
+                return False
+            decision = answer
+        record(decision)
+        if decision is prompt.Decision.SKIP:
+            console.print(f"  [dim]skipped[/] {escape(req['step_name'])}: left pending")
+            continue
+        try:
+            result = await api.decide(
+                req["id"], approve=decision is prompt.Decision.APPROVE, reason="decided in aiops demo"
+            )
+        except client_mod.ApiClientError as error:  # expired meanwhile, or decided elsewhere
+            console.print(f"  [yellow]not decided[/] {escape(req['step_name'])}: {escape(str(error))}")
+            continue
+        decided += 1
+        run = result.get("run") or {}
+        verb = "[green]approved[/]" if decision is prompt.Decision.APPROVE else "[red]rejected[/]"
+        console.print(f"  {verb} {escape(req['step_name'])} → run {run.get('state')}")
+    return decided > 0
+
+
+async def _incident_with_rca(
+    api: client_mod.AiopsClient, incident_id: str, console: Console, *, timeout_seconds: float = 15.0
+) -> dict[str, Any] | None:
+    """``GET /api/incidents/{id}`` once its enrichment (the RCA) is there, or as it is after
+    ``timeout_seconds``; None when the API does not answer. The enricher reads logs and events
+    in the background, so the RCA may come a moment after the request."""
+    deadline = time.monotonic() + timeout_seconds
+    detail: dict[str, Any] | None = None
+    with console.status("reading the incident's root-cause analysis…"):
+        while True:
+            try:
+                detail = await api.incident(incident_id)
+            except client_mod.ApiClientError:
+                return detail
+            if detail.get("enrichment") or time.monotonic() >= deadline:
+                return detail
+            await asyncio.sleep(0.2)
+
+
+def _outcome(
+    runs: list[dict[str, Any]], checks: dict[str, bool], decisions: dict[str, dict[str, str]]
+) -> tuple[list[tuple[str, str]], bool]:
+    """The result line of each cluster check, and whether the demo went as decided: every run
+    succeeded (its checks hold), or was rejected, or was left waiting because the person skipped
+    its step. Rejecting or skipping is a normal outcome; a failed, stopped or expired run is not."""
+    state_of = {run["playbook_id"]: run["state"] for run in runs}
+    skipped = {d["run_id"] for d in decisions.values() if d["decision"] == prompt.Decision.SKIP}
+    results: list[tuple[str, str]] = []
+    ok = bool(runs)
+    for playbook_id, names in CHECKS_BY_PLAYBOOK.items():
+        state = state_of.get(playbook_id)
+        for name in names:
+            if checks.get(name):
+                results.append((name, "yes"))
+            elif state == "rejected":
+                results.append((name, "not done: rejected"))
+            elif state == "waiting_approval":
+                results.append((name, "not done: left pending"))
+            else:
+                results.append((name, "NO"))
+                ok = False
+    as_decided = ("succeeded", "rejected")
+    ok = ok and all(
+        run["state"] in as_decided or (run["state"] == "waiting_approval" and run["id"] in skipped)
+        for run in runs
+    )
+    return results, ok

@@ -125,6 +125,27 @@ async def test_a_wrong_or_missing_token_is_refused_and_changes_nothing(harness: 
     assert writes(harness.emulator, "DELETE") == []
 
 
+async def test_input_the_api_refuses_exits_2_naming_the_field(harness: Harness) -> None:
+    pod, request = await start_with_pending_restart(harness)
+
+    too_long = await arun_cli(
+        "approvals", "approve", request["id"], *as_user(harness, "alice"), "--reason", "x" * 1001
+    )
+    bad_state = await arun_cli("approvals", "list", *as_user(harness, "alice"), "--state", "approvd")
+    bad_status = await arun_cli("incidents", "list", *as_user(harness, "alice"), "--status", "closed")
+
+    for result in (too_long, bad_state, bad_status):
+        assert result.returncode == 2, result  # invalid input, not an operational failure
+        assert result.stdout == ""
+        assert "422: invalid input:" in result.flat_stderr, result
+        assert "Traceback" not in result.stderr
+    assert "reason (request body): String should have at most 1000 characters" in too_long.flat_stderr
+    assert "state (query parameter): Input should be 'pending'" in bad_state.flat_stderr, bad_state
+    assert "status (query parameter): Input should be 'open' or 'resolved'" in bad_status.flat_stderr
+    assert [r["id"] for r in await harness.pending()] == [request["id"]], "nothing was decided"
+    assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is not None
+
+
 async def test_an_unreachable_api_exits_1_saying_so() -> None:
     url = f"http://127.0.0.1:{free_port()}"
 
@@ -148,6 +169,7 @@ async def test_incidents_list_and_show(harness: Harness) -> None:
         "web",
     )
     assert incident["event_count"] >= 1
+    assert incident["subject"]["apiVersion"] == "apps/v1"
     assert (
         json_of(
             await arun_cli("incidents", "list", *as_user(harness, "alice"), "--status", "resolved", "--json")
@@ -158,7 +180,12 @@ async def test_incidents_list_and_show(harness: Harness) -> None:
     detail = json_of(await arun_cli("incidents", "show", incident["id"], *as_user(harness, "bob")))
 
     assert detail["incident"]["id"] == incident["id"]
+    # One spelling for object references across the API: the Kubernetes one, apiVersion.
+    assert detail["incident"]["subject"] == incident["subject"]
+    assert detail["incident"]["first_event"]["resource"]["apiVersion"] == "v1"
     (run,) = detail["runs"]
+    assert run["event"]["owner"] == incident["first_event"]["owner"]
+    assert run["event"]["owner"]["apiVersion"] == "apps/v1"
     assert run["playbook_id"] == request["playbook_id"]
     assert run["state"] == "waiting_approval"
     steps = {step["name"]: step for step in run["steps"]}
@@ -170,22 +197,54 @@ async def test_incidents_list_and_show(harness: Harness) -> None:
     assert "404" in unknown.flat_stderr and "no incident no-such-incident" in unknown.flat_stderr
 
 
-async def test_the_tables_show_what_is_pending(harness: Harness) -> None:
+def squash(text: str) -> str:
+    """``text`` without any whitespace: what a folded or wrapped table cell reads as."""
+    return "".join(text.split())
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The rows of a rich table drawn with lines between rows: per row, each column's cell with
+    its lines joined, so a value folded over several lines is whole again (compare squashed)."""
+    rows: list[list[str]] = []
+    current: list[list[str]] | None = None
+    for line in text.splitlines():
+        if line.startswith("│"):
+            cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+            current = current or [[] for _ in cells]
+            for parts, cell in zip(current, cells, strict=True):
+                parts.append(cell)
+        elif current is not None and line.startswith(("├", "└")):
+            rows.append(["".join(parts) for parts in current])
+            current = None
+    return rows
+
+
+async def test_the_tables_show_what_is_pending_whole_at_any_width(harness: Harness) -> None:
     pod, request = await start_with_pending_restart(harness)
-    wide = cli_env(COLUMNS="250")
+    target = f"Pod/shop/{pod['metadata']['name']}"
 
-    approvals = await arun_cli("approvals", "list", *as_user(harness, "alice"), env=wide)
-    incidents = await arun_cli("incidents", "list", *as_user(harness, "alice"), env=wide)
+    for columns in ("250", "80"):
+        env = cli_env(COLUMNS=columns)
+        approvals = await arun_cli("approvals", "list", *as_user(harness, "alice"), env=env)
+        incidents = await arun_cli("incidents", "list", *as_user(harness, "alice"), env=env)
 
-    assert approvals.returncode == 0, approvals
-    (row,) = [line for line in approvals.stdout.splitlines() if request["id"] in line]
-    for cell in ("pending", "medium", request["playbook_id"], request["step_name"]):
-        assert cell in row
-    assert f"Pod/shop/{pod['metadata']['name']}" in row
-    assert incidents.returncode == 0, incidents
-    assert any(
-        "Deployment/shop/web" in line and "crash_loop" in line for line in incidents.stdout.splitlines()
-    )
+        assert approvals.returncode == 0, approvals
+        assert "…" not in approvals.stdout, f"a value was cut at {columns} columns:\n{approvals.stdout}"
+        (row,) = [r for r in table_rows(approvals.stdout) if request["id"] in r[0]]
+        assert squash(f"{request['id']} pending, medium risk") in squash(row[0]), row
+        assert squash(f"{request['playbook_id']} {request['step_name']} (delete_pod)") == squash(row[1])
+        assert squash(row[2]) == target
+        assert incidents.returncode == 0, incidents
+        assert "…" not in incidents.stdout, f"a value was cut at {columns} columns:\n{incidents.stdout}"
+        (incident,) = [r for r in table_rows(incidents.stdout) if "crash_loop" in r[1]]
+        assert squash(incident[1]) == "crash_loopDeployment/shop/web"
+        assert incident[0].startswith("inc-") and "open" in incident[0]
+
+    # An empty list says so, rather than drawing an empty table.
+    none_approved = await arun_cli("approvals", "list", "--state", "approved", *as_user(harness, "bob"))
+    none_resolved = await arun_cli("incidents", "list", "--status", "resolved", *as_user(harness, "bob"))
+    assert (none_approved.returncode, none_approved.stdout) == (0, "no approved approvals\n"), none_approved
+    assert (none_resolved.returncode, none_resolved.stdout) == (0, "no resolved incidents\n"), none_resolved
 
 
 async def test_the_approvals_table_shows_whole_ids_at_80_columns(harness: Harness) -> None:

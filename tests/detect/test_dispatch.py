@@ -41,6 +41,7 @@ def test_the_public_names() -> None:
         "detect_pvc",
         "detect_replicaset",
         "member_key",
+        "newest_timestamp",
         "owner_of",
         "settling",
     }

@@ -1,8 +1,8 @@
 """Evidence builders: raw Kubernetes JSON, Events and log lines → one :class:`~.model.Evidence`.
 
 Fed by: the live enricher (objects fetched through ``aiops.kube``) and ``aiops rca -f OBJECT
-[--events FILE] [--logs FILE]`` through :func:`load_files` (saved ``kubectl get -o json``,
-``kubectl get events -o json`` and ``kubectl logs [--previous]`` output). Consumed by: the
+[--events FILE] [--logs FILE]`` through :func:`load_files` (saved ``kubectl get -o json|yaml``,
+``kubectl get events -o json|yaml`` and ``kubectl logs [--previous]`` output). Consumed by: the
 heuristic RCA (:mod:`.heuristics`), the LLM RCA and the incident store.
 
 :func:`from_objects` is pure: no I/O and no wall clock. The incident type comes from the same
@@ -16,13 +16,13 @@ Deployment controller's ``deployment.kubernetes.io/revision`` annotation on Repl
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiops import errors
+from aiops import objects as objects_mod
 from aiops.enrichment.logs import analyze as analyze_mod
 from aiops.enrichment.logs import scan as scan_mod
 from aiops.enrichment.rca.model import Evidence, LogFinding
@@ -78,26 +78,14 @@ def _ref(obj: Mapping[str, Any]) -> ObjectRef:
     )
 
 
-def _timestamps(value: object) -> Iterable[datetime]:
-    """Every RFC 3339 timestamp under keys ending in ``At``/``Time``/``Timestamp`` (recursive)."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str) and key.endswith(("At", "Time", "Timestamp")) and isinstance(item, str):
-                if (parsed := _time(item)) is not None:
-                    yield parsed
-            else:
-                yield from _timestamps(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _timestamps(item)
-
-
 def reference_time(obj: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) -> datetime:
     """The newest timestamp in ``obj`` and ``events`` (aware UTC): "now" as the dump saw it.
 
-    The Unix epoch when there is none (then no time-based detector rule can apply anyway).
+    The rule is :func:`aiops.sources.kubewatch.newest_timestamp`, the one ``aiops detect`` uses,
+    so the two offline tools judge a saved dump alike. The Unix epoch when there is none (then
+    no time-based detector rule can apply anyway).
     """
-    return max([*_timestamps(obj), *_timestamps(list(events))], default=_EPOCH)
+    return kubewatch.newest_timestamp([obj, *events]) or _EPOCH
 
 
 def _controller(obj: Mapping[str, Any]) -> ObjectRef | None:
@@ -329,20 +317,16 @@ def from_objects(
     )
 
 
-def _read_json(path: Path) -> Any:
+def _read_objects(path: Path) -> list[Mapping[str, Any]]:
+    """Every object in a saved JSON or YAML file: documents in order, ``List`` items flattened
+    (:func:`aiops.objects.iter_objects`, the reader ``aiops detect`` uses), a JSON array's items.
+    Raises ``OSError`` when unreadable and :class:`aiops.errors.ConfigError` naming ``FILE:LINE``
+    when it is neither JSON nor YAML."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise errors.ConfigError(f"{path}: not a JSON document: {error}") from error
-
-
-def _items(document: Any, path: Path) -> list[Mapping[str, Any]]:
-    """A ``List`` body's ``items``, a JSON array, or a single object as a one-item list."""
-    if isinstance(document, list):
-        return _maps(document)
-    if isinstance(document, Mapping):
-        return _maps(document["items"]) if isinstance(document.get("items"), list) else [document]
-    raise errors.ConfigError(f"{path}: expected a Kubernetes object, a List or a JSON array")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise errors.ConfigError(f"{path}: not a text file: {error}") from error
+    return list(objects_mod.iter_objects(text, source=str(path)))
 
 
 def load_files(
@@ -352,22 +336,27 @@ def load_files(
     *,
     now: datetime | None = None,
 ) -> Evidence:
-    """Evidence from saved files, for ``aiops rca -f OBJECT [--events FILE] [--logs FILE]``.
+    """Evidence from saved files, for ``aiops rca -f OBJECT [--events FILE] [--logs FILE] [--at T]``.
 
-    ``object_path``: ``kubectl get -o json`` output; a single object, or a ``List`` whose first
-    item is the subject and the rest ``related``. ``events_path``: ``kubectl get events -o json``
+    ``object_path``: ``kubectl get -o json`` or ``-o yaml`` output (JSON or YAML, like
+    ``aiops detect``); a single object, a ``List`` or several YAML documents, whose first object
+    is the subject and the rest ``related``. ``events_path``: ``kubectl get events -o json|yaml``
     (a ``List``) or a JSON array of Events. ``logs_path``: a text log, read as the *previous*
-    container's log (``kubectl logs --previous``: the one that crashed). Raises ``OSError`` for
-    unreadable files and :class:`aiops.errors.ConfigError` for invalid JSON or an empty List.
+    container's log (``kubectl logs --previous``: the one that crashed). ``now`` anchors the
+    detectors; default: the newest timestamp in every object and Event read
+    (:func:`aiops.sources.kubewatch.newest_timestamp`, as ``aiops detect`` does). Raises
+    ``OSError`` for unreadable files and :class:`aiops.errors.ConfigError` for text that is
+    neither JSON nor YAML (naming ``FILE:LINE``) or holds no Kubernetes object.
     """
     object_path = Path(object_path)
-    objects = _items(_read_json(object_path), object_path)
+    objects = [o for o in _read_objects(object_path) if "kind" in o and "metadata" in o]
     if not objects:
-        raise errors.ConfigError(f"{object_path}: no object in the List")
+        raise errors.ConfigError(f"{object_path}: no Kubernetes object (with kind and metadata) found")
     events: list[Mapping[str, Any]] = []
     if events_path is not None:
-        events = _items(_read_json(Path(events_path)), Path(events_path))
+        events = _read_objects(Path(events_path))
     lines: list[str] = []
     if logs_path is not None:
         lines = Path(logs_path).read_text(encoding="utf-8", errors="replace").splitlines()
+    now = now or kubewatch.newest_timestamp([*objects, *events])
     return from_objects(objects[0], events=events, previous_logs=lines, related=objects[1:], now=now)

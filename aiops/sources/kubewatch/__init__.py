@@ -6,8 +6,9 @@ uses :data:`DETECTABLE` to resolve incidents when an object stops showing a prob
 
 Every detector is a pure function ``(body, *, now=None) -> list[ClusterEvent]``: healthy objects
 give ``[]``; malformed or partial ones give ``[]`` and one DEBUG log line; none ever raises.
-One module per kind, plus :mod:`.owners` (the workload behind an object) and :mod:`.fields`
-(strict body access and the detector guard).
+One module per kind, plus :mod:`.owners` (the workload behind an object), :mod:`.fields`
+(strict body access and the detector guard) and :mod:`.clock` (the moment a saved dump shows,
+which offline tools pass as ``now``; the live operator passes the wall clock).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from aiops.events import model
+from aiops.sources.kubewatch.clock import newest_timestamp
 from aiops.sources.kubewatch.deployment import detect_deployment
 from aiops.sources.kubewatch.event import detect_event
 from aiops.sources.kubewatch.hpa import detect_hpa
@@ -44,6 +46,7 @@ __all__ = [
     "detect_pvc",
     "detect_replicaset",
     "member_key",
+    "newest_timestamp",
     "owner_of",
     "settling",
 ]
