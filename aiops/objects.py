@@ -2,7 +2,8 @@
 
 Fed by: ``aiops detect -f FILE|-`` and ``aiops rca -f FILE --events FILE`` (``kubectl get -o json``
 / ``-o yaml`` output, manifests, JSON arrays of objects).
-Consumes: PyYAML's safe loader (JSON is YAML 1.2, so one loader reads both).
+Consumes: :func:`aiops.yamlsource.parse_data` (PyYAML's safe loader, JSON being YAML 1.2, with
+alias expansion bounded so a crafted file cannot exhaust memory).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
-from aiops.errors import ConfigError
+from aiops import yamlsource
+from aiops.errors import ConfigError, ValidationFailed
 
 
 def iter_objects(text: str, *, source: str = "<stdin>") -> Iterator[dict[str, Any]]:
@@ -20,14 +20,16 @@ def iter_objects(text: str, *, source: str = "<stdin>") -> Iterator[dict[str, An
     the elements of a top-level array (``jq -s`` output, a JSON array of Events).
 
     Items of a typed list (``PodList`` from the API, whose items lack ``kind``) get the kind
-    from the list's name. Raises ConfigError naming ``source`` and the line on a syntax error.
+    from the list's name. Raises ConfigError naming ``source`` and the line on a syntax error or an
+    alias bomb (:data:`aiops.yamlsource.MAX_EXPANDED_VALUES`).
     """
     try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ConfigError(f"{where}: not valid JSON or YAML: {getattr(exc, 'problem', exc)}") from exc
+        documents = yamlsource.parse_data(text, file=source)
+    except ValidationFailed as exc:
+        where = [f"{p.file}:{p.line}" if p.line is not None else p.file for p in exc.problems]
+        raise ConfigError(
+            "\n".join(f"{w}: {p.message}" for w, p in zip(where, exc.problems, strict=True))
+        ) from exc
     for document in documents:
         yield from _flatten(document)
 

@@ -38,6 +38,7 @@ __all__ = [
     "line_at",
     "located_error",
     "node_at",
+    "parse_data",
     "parse_documents",
     "problems_from_error",
     "read_documents",
@@ -50,6 +51,8 @@ _LOC_SUFFIX = "loc_suffix"
 #: Most values (scalars, lists, mappings) one document may stand for with every alias expanded.
 #: A playbook or rules file has a few hundred; a "billion laughs" alias bomb has billions.
 MAX_EXPANDED_VALUES = 100_000
+#: Where expanded sizes stop being counted exactly (keeps the arithmetic on machine-sized ints).
+_HUGE = 2**62
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,44 @@ def parse_documents(text: str, *, file: str) -> list[Document]:
     return documents
 
 
+def parse_data(text: str, *, file: str) -> list[object]:
+    """The data of every document of ``text`` (JSON or YAML), as ``yaml.safe_load_all`` gives it, but
+    with alias expansion bounded: at most :data:`MAX_EXPANDED_VALUES` values beyond those written
+    out. Unlike :func:`parse_documents` the size of what is written out is not bounded, so a
+    ``kubectl get pods -A -o json`` dump of a large cluster reads whole.
+
+    Raises :class:`aiops.errors.ValidationFailed` (one problem at the offending line) for a syntax
+    error, an alias bomb or an alias inside its own anchor.
+    """
+    loader = yaml.SafeLoader(text)
+    data: list[object] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            sizes = _expanded_sizes(node, file=file, cap=_HUGE)
+            extra = sizes[id(node)] - len(sizes)
+            if extra > MAX_EXPANDED_VALUES:
+                line = int(node.start_mark.line) + 1
+                message = (
+                    f"YAML aliases (*name) add {extra} values to this document, more than "
+                    f"{MAX_EXPANDED_VALUES} (an alias bomb?); write the values out or use fewer aliases"
+                )
+                raise errors.ValidationFailed([errors.Problem(file, line, "", message)])
+            data.append(loader.construct_document(node))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = mark.line + 1 if mark is not None else None
+        message = f"not valid JSON or YAML: {exc.problem or exc.context or exc}"
+        raise errors.ValidationFailed([errors.Problem(file, at, "", message)]) from exc
+    except yaml.YAMLError as exc:
+        raise errors.ValidationFailed([errors.Problem(file, None, "", f"YAML error: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    return data
+
+
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
@@ -114,27 +155,7 @@ def _check_expansion(root: yaml.Node, *, file: str) -> None:
     :class:`aiops.errors.ValidationFailed` located at the smallest value whose expansion is over
     the limit (where the aliases pile up).
     """
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        key = id(node)
-        if finished:
-            sizes[key] = min(1 + sum(sizes[id(child)] for child in _children(node)), MAX_EXPANDED_VALUES + 1)
-            open_nodes.discard(key)
-            continue
-        if key in sizes:
-            continue
-        open_nodes.add(key)
-        stack.append((node, True))
-        for child in _children(node):
-            if id(child) in open_nodes:
-                line = int(child.start_mark.line) + 1
-                message = "a YAML alias refers to the anchor it is inside of (an endless value); remove it"
-                raise errors.ValidationFailed([errors.Problem(file, line, "", message)])
-            if id(child) not in sizes:
-                stack.append((child, False))
+    sizes = _expanded_sizes(root, file=file, cap=MAX_EXPANDED_VALUES + 1)
     if sizes[id(root)] <= MAX_EXPANDED_VALUES:
         return
     node, path = root, []
@@ -150,6 +171,38 @@ def _check_expansion(root: yaml.Node, *, file: str) -> None:
     )
     line = int(node.start_mark.line) + 1
     raise errors.ValidationFailed([errors.Problem(file, line, field_path(path), message)])
+
+
+def _expanded_sizes(root: yaml.Node, *, file: str, cap: int) -> dict[int, int]:
+    """``id(node)`` → how many values the node stands for with every alias expanded (at most
+    ``cap``), for every node under ``root``; ``len`` of the result is the number of distinct nodes.
+
+    Linear in the composed tree: sizes are memoised per node. Raises ValidationFailed for an alias
+    inside its own anchor (an endless value).
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            sizes[key] = min(size, cap)
+            open_nodes.discard(key)
+            continue
+        if key in sizes:
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                line = int(child.start_mark.line) + 1
+                message = "a YAML alias refers to the anchor it is inside of (an endless value); remove it"
+                raise errors.ValidationFailed([errors.Problem(file, line, "", message)])
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes
 
 
 def _heavy_child(node: yaml.Node, sizes: dict[int, int]) -> tuple[yaml.Node, str | int] | None:

@@ -209,3 +209,66 @@ def test_input_without_any_kubernetes_object_is_refused_not_reported_healthy(tex
     assert result.returncode == 2
     assert result.stdout == ""
     assert "<stdin>: no Kubernetes object" in result.flat_stderr
+
+
+def _alias_bomb(levels: int) -> str:
+    """A Pod whose container statuses nest 10**levels statuses through aliases ("billion laughs")."""
+    lines = [
+        's0: &s0 {"name": "app", "image": "shop/app:v2", '
+        '"state": {"waiting": {"reason": "ImagePullBackOff"}}}'
+    ]
+    lines += [f"s{i}: &s{i} [{', '.join([f'*s{i - 1}'] * 10)}]" for i in range(1, levels + 1)]
+    return "\n".join(
+        [
+            "apiVersion: v1",
+            "kind: Pod",
+            "metadata: {name: web-1, namespace: shop}",
+            *lines,
+            f"status: {{phase: Running, containerStatuses: *s{levels}}}",
+            "",
+        ]
+    )
+
+
+@pytest.mark.parametrize("command", ["detect", "rca"])
+def test_an_alias_bomb_is_refused_at_its_line_before_anything_walks_it(tmp_path: Path, command: str) -> None:
+    """Nine levels of ten aliases stand for 10**9 container statuses in a file of 12 lines; whatever
+    walks the whole object (a JSON dump, the scrubber, the RCA's evidence) would never finish.
+    ``detect`` and ``rca`` read YAML through one reader, which refuses it with file and line."""
+    (tmp_path / "bomb.yaml").write_text(_alias_bomb(9))
+
+    result = run_cli(command, "-f", "bomb.yaml", cwd=tmp_path, timeout_seconds=60)
+
+    assert result.returncode == 2, result
+    assert "bomb.yaml:1: YAML aliases (*name) add" in result.flat_stderr, result
+    assert "alias bomb" in result.flat_stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_few_aliases_and_a_large_dump_without_any_still_read(tmp_path: Path) -> None:
+    """The bound is on what aliases add, not on the file's size: a 3,000-pod list (over 100,000
+    values written out, like `kubectl get pods -A -o json` of a large cluster) reads whole, and a
+    small alias is fine."""
+    (tmp_path / "small.yaml").write_text(_alias_bomb(1))
+    pods = [
+        {
+            "metadata": {
+                "name": f"web-{i}",
+                "namespace": "shop",
+                "labels": {f"l{j}": str(j) for j in range(30)},
+            },
+            "status": {"phase": "Running"},
+        }
+        for i in range(3000)
+    ]
+    (tmp_path / "big.json").write_text(json.dumps({"apiVersion": "v1", "kind": "PodList", "items": pods}))
+
+    small = run_cli("detect", "-f", "small.yaml", cwd=tmp_path)
+    big = run_cli(
+        "detect", "-f", "big.json", "--at", "2026-01-01T00:00:00Z", cwd=tmp_path, timeout_seconds=120
+    )
+
+    assert small.returncode == 0, small
+    assert {e["type"] for e in events_of(small)} == {"image_pull_backoff"}
+    assert big.returncode == 0, big
+    assert "no problems found in 3000 objects" in big.flat_stderr, big
