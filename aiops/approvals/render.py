@@ -94,7 +94,8 @@ def facts_lines(facts: Mapping[str, Any]) -> list[str]:
 
 
 def request_lines(request: Mapping[str, Any]) -> list[str]:
-    """An approval request (JSON) as text: who asks what, its state, its plan and its outcome."""
+    """An approval request (JSON) as text: who asks what, its state, every param of the step (a
+    drain's flags, a new memory limit: what the approver decides on), its plan and its outcome."""
     target = request.get("target") or {}
     where = f"{target.get('kind')}/{target.get('namespace') or '-'}/{target.get('name')}" if target else "-"
     lines = [
@@ -112,6 +113,9 @@ def request_lines(request: Mapping[str, Any]) -> list[str]:
     if closed:
         guard = f" (guard {closed['guard']})" if closed.get("guard") else ""
         lines.append(f"  outcome: {closed.get('outcome')}{guard} — {closed.get('reason')}")
+    params = request.get("params") or {}
+    lines.append(f"  params: {', '.join(f'{k}={_value(v)}' for k, v in params.items()) or '(none)'}")
     plan = request.get("plan")
-    lines.extend(plan_lines(plan) if plan else [f"  params: {_value(request.get('params'))}"])
+    if plan:
+        lines.extend(plan_lines(plan))
     return lines

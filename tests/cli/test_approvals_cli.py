@@ -71,6 +71,9 @@ async def test_list_show_approve_and_a_second_decision_is_refused(harness: Harne
     assert planned["method"] == "DELETE" and planned["path"].endswith(f"/pods/{pod_name}")
     # Without --json: the plan for people, call by call, with the server's dry-run answer.
     text = (await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob"))).flat_stdout
+    assert (
+        f"params: namespace=shop, pod={pod_name}" in text or f"params: pod={pod_name}, namespace=shop" in text
+    )
     assert f"Plan: delete_pod on Pod/shop/{pod_name}" in text
     assert f"1. DELETE /api/v1/namespaces/shop/pods/{pod_name}" in text
     assert "server dry run: code 200" in text and "- (the whole object)" in text
