@@ -192,8 +192,9 @@ class SafetySettings(_Section):
       would store; nothing changes); a playbook may also set ``dry_run: true`` for itself.
     * ``paused``: refuse every write, everywhere. ``pause_annotation``: a namespace annotated
       with it set to ``"true"`` refuses every write in that namespace.
-    * ``namespaces`` / ``exclude_namespaces``: where writes may happen (``*`` = all);
-      ``protected_namespaces``: never written to (the operator's own namespace is added at start).
+    * ``namespaces`` / ``exclude_namespaces``: where steps may act, reads included (``*`` = all);
+      ``protected_namespaces``: never written to nor read by a step (the operator's own namespace
+      is added at start); see ``aiops.safety.scope``.
     * ``budget_per_namespace`` / ``budget_per_cluster``: writes per rolling ``budget_window_seconds``.
     * ``rate_limit_seconds``: one write-run per playbook and target in this time (default 4 hours,
       as Robusta and Alertmanager's ``repeat_interval``).

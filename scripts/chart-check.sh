@@ -92,6 +92,18 @@ must_reject "an unknown event type" "rules.override.0.match.types.0" \
   --set 'rules.override[0].name=x' --set 'rules.override[0].match.types[0]=crashloop' \
   --set 'rules.override[0].playbooks[0]=crash_loop_remediation'
 
+step "chart values reach the pod (each value below must render into the Deployment's env)"
+must_render() {
+  local expect="$1"; shift
+  "$HELM" template render-test "$CHART" --kube-version "$KUBE_VERSION" "$@" >"$WORK/render.yaml" 2>"$WORK/render.log" \
+    || { cat "$WORK/render.log" >&2; fail "helm template $*"; }
+  tr -d '\n ' <"$WORK/render.yaml" | grep -q -- "$expect" || fail "$* did not render $expect"
+  echo "   $*: $expect"
+}
+must_render '-name:AIOPS_API__ALLOW_UNAUTHENTICATEDvalue:"true"' --set api.allowUnauthenticated=true
+must_render '-name:AIOPS_API__DOCSvalue:"true"' --set api.docs=true
+must_render '-name:AIOPS_API__DOCSvalue:"false"'
+
 # --- 4. render ---------------------------------------------------------------------------------
 i=0
 for values in "${VALUES_SETS[@]}"; do
