@@ -53,10 +53,9 @@ def build_router(deps: ApiDeps) -> APIRouter:
         return request
 
     async def _decide(request_id: str, identity: str, body: Decision | None, approve: bool) -> DecisionResult:
-        decided = await deps.gate.decide(
+        decided, run = await deps.executor.decide(
             request_id, approve=approve, actor=identity, reason=body.reason if body else None
         )
-        run = await deps.executor.on_decision(decided)
         return DecisionResult(request=decided, run=run)
 
     @router.post("/approvals/{request_id}/approve", tags=["approvals"])

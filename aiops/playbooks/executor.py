@@ -208,6 +208,25 @@ class Executor(writes.WriteSteps):
             what=f"run of {playbook_id} for incident {incident_id}",
         )
 
+    async def decide(
+        self, request_id: str, *, approve: bool, actor: str, reason: str | None = None
+    ) -> tuple[ApprovalRequest, Run | None]:
+        """Approve or reject a request as ``actor`` (the gate decides, once), then continue its run;
+        returns the decided request and the run as it then stands.
+
+        Raises what :meth:`ApprovalGate.decide` raises. A decision that comes too late
+        (:class:`~aiops.errors.ApprovalExpired`: the gate has expired the request, now or before)
+        first ends the run as every expiry does (:meth:`_end_expired`), then raises, so no run
+        is left waiting on a request nobody can decide any more."""
+        try:
+            decided = await self._gate.decide(request_id, approve=approve, actor=actor, reason=reason)
+        except errors.ApprovalExpired:
+            expired = await self._gate.get(request_id)
+            if expired is not None:
+                await self._advance(expired.run_id)
+            raise
+        return decided, await self._advance(decided.run_id)
+
     async def on_decision(self, request: ApprovalRequest) -> Run | None:
         """Continue the run behind a decided (or expired) approval request."""
         return await self._advance(request.run_id)
@@ -226,12 +245,16 @@ class Executor(writes.WriteSteps):
         for run in await self._runs.active():
             now = self._clock()
             if now - run.created_at > self._max_wait:
-                for rec in run.steps:
-                    if rec.state == StepState.AWAITING_APPROVAL:
-                        await self._release(run, rec, wrote=False)
-                await self._finish(
-                    run, RunState.EXPIRED, f"no progress within {self._max_wait}; expired on resume"
-                )
+                waiting = [rec for rec in run.steps if rec.state == StepState.AWAITING_APPROVAL]
+                why = f"no progress within {self._max_wait}; expired on resume"
+                for rec in waiting:
+                    request = await self._gate.get(rec.approval_id) if rec.approval_id else None
+                    if request is not None:
+                        await self._gate.expire(request, reason=why)
+                if waiting:
+                    await self._end_expired(run, waiting[0], why)
+                else:
+                    await self._finish(run, RunState.EXPIRED, why)
                 continue
             for rec in run.steps:
                 if rec.state == StepState.RUNNING:
@@ -443,19 +466,19 @@ class Executor(writes.WriteSteps):
             self._record_outcome(rec, StepState.FAILED, error="approval request not found")
             await self._save(run)
             return _NEXT
+        if request.state == ApprovalState.PENDING and self._clock() >= request.expires_at:
+            request = await self._gate.expire(request)  # overdue: the sweeper has not got to it yet
         if request.state == ApprovalState.PENDING:
             return _WAIT
-        if request.state in (ApprovalState.REJECTED, ApprovalState.EXPIRED):
-            await self._release(run, rec, wrote=False)
         if request.state == ApprovalState.REJECTED:
+            await self._release(run, rec, wrote=False)
             self._record_outcome(
                 rec, StepState.REJECTED, error=f"rejected by {request.decided_by}: {request.reason}"
             )
             await self._finish(run, RunState.REJECTED, f"step {rec.name!r} rejected by {request.decided_by}")
             return _WAIT
         if request.state == ApprovalState.EXPIRED:
-            self._record_outcome(rec, StepState.EXPIRED, error="approval request expired undecided")
-            await self._finish(run, RunState.EXPIRED, f"approval for step {rec.name!r} expired")
+            await self._end_expired(run, rec, "approval request expired undecided")
             return _WAIT
         # Approved, as recorded in Redis just now: the only path to a medium/high action.
         rec.approved_by = request.decided_by
@@ -515,6 +538,15 @@ class Executor(writes.WriteSteps):
         rec.error = error
         rec.finished_at = self._clock()
         self._metrics.steps_total.labels(risk=rec.risk.value, outcome=state.value).inc()
+
+    async def _end_expired(self, run: Run, rec: StepRecord, why: str) -> None:
+        """The one way a run ends because the approval of step ``rec`` expired, whichever path
+        expired it (a decision that came too late, the sweeper, resume, a run past
+        ``runs.max_wait_seconds``): the step's reservations (budget, rate limit, leases) are given
+        back, the step and the run end ``expired``."""
+        await self._release(run, rec, wrote=False)
+        self._record_outcome(rec, StepState.EXPIRED, error=why)
+        await self._finish(run, RunState.EXPIRED, f"approval for step {rec.name!r} expired")
 
     async def _finish(self, run: Run, state: RunState, reason: str | None) -> None:
         run.state = state
