@@ -349,11 +349,13 @@ def _fetcher(kube: kube_mod.Kube) -> Fetch:
 
 async def _sweep(services: Services, stop: asyncio.Event) -> None:
     """Every ``approvals.sweep_interval_seconds``: expire undecided approvals past their TTL and end
-    their runs (TTL bookkeeping; the cluster itself is never polled). Raises what a pass raises:
-    :func:`serve` supervises it (a Redis that refuses writes pauses it with a backoff)."""
+    their runs, then reconcile runs whose work stopped when Redis failed under them, idle for two
+    intervals (``Executor.reconcile``). The cluster itself is never polled. Raises what a pass
+    raises: :func:`serve` supervises it (a Redis that refuses writes pauses it with a backoff)."""
     interval = services.settings.approvals.sweep_interval_seconds
     while not stop.is_set():
         await services.executor.sweep()
+        await services.executor.reconcile(older_than_seconds=2 * interval)
         await background.pause(stop, interval)
 
 

@@ -73,6 +73,9 @@ class StepRecord(BaseModel):
     ``{"state": "verifying"|"verified"|"not_verified"|"skipped", "detail", "checks"}``.
     ``compensates``: the index of the step this one undoes (a playbook's ``compensate``).
     ``guard``: the blast-radius guard that blocked it. ``dry_run``: sent with ``dryRun=All``.
+    ``writes_done``: for an applied write, how many of its plan's calls were sent (None before
+    the apply; a crash mid-apply counts them all); set with the outcome, so the bookkeeping after
+    a write (close the request, verify, release) can resume from the record.
     """
 
     index: int
@@ -96,6 +99,7 @@ class StepRecord(BaseModel):
     compensates: int | None = None
     guard: str | None = None
     dry_run: bool = False
+    writes_done: int | None = None
 
 
 class Escalation(BaseModel):
