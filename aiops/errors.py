@@ -13,7 +13,8 @@
      │    ├── AlreadyDecided      the request was decided before (carries the earlier decision)
      │    ├── ApprovalExpired     the request's TTL ran out before the decision
      │    └── NotAllowed          the approver is not on the allow-list for that risk
-     └── StoreUnavailable         Redis did not answer (a TemporaryError)
+     ├── StoreUnavailable         Redis did not answer or refuses writes (a TemporaryError)
+     └── ComponentFailed          the kopf operator or the API server ended while aiops runs: exit 1
 
 The split between temporary and permanent follows kopf's ``TemporaryError``/``PermanentError``.
 """
@@ -101,4 +102,15 @@ class NotAllowed(ApprovalError):
 
 
 class StoreUnavailable(TemporaryError):
-    """Redis did not answer; callers answer 503 or retry."""
+    """Redis did not answer, or refuses writes for now (OOM, READONLY, ...); callers answer 503 or
+    retry after ``delay_seconds``."""
+
+
+class ComponentFailed(AiopsError):
+    """A component that must run for the whole life of ``aiops run`` (the kopf operator, the API
+    server) ended before a stop was asked for; the process must exit non-zero so that its
+    supervisor (Kubernetes) restarts it. ``component`` names it."""
+
+    def __init__(self, component: str, message: str) -> None:
+        super().__init__(message)
+        self.component = component

@@ -18,7 +18,8 @@ class Metrics:
     nothing, by reason (duplicate, cooldown, muted, budget). steps_total{risk,outcome}: step
     outcomes (succeeded, failed, refused, awaiting_approval, rejected, expired, skipped).
     approvals_pending (gauge), approvals_expired_total, approval_decision_seconds: time from
-    request to decision (histogram, seconds).
+    request to decision (histogram, seconds). task_restarts_total{task}: a supervised task
+    (``sweeper``, ``alert-intake``) failed and was started again (``aiops.background.supervise``).
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -57,6 +58,12 @@ class Metrics:
         )
         self.pipeline_errors_total = Counter(
             "aiops_pipeline_errors_total", "Errors caught at a stage boundary", ["stage"], registry=r
+        )
+        self.task_restarts_total = Counter(
+            "aiops_task_restarts_total",
+            "Long-lived background tasks (sweeper, alert-intake) started again after a failure",
+            ["task"],
+            registry=r,
         )
 
         self.guard_blocks_total = Counter(

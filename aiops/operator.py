@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from typing import Any
@@ -280,7 +281,10 @@ async def run(
 ) -> None:
     """Run the operator until ``stop_flag`` is set. Cluster-wide, standalone (no peering).
 
-    On exit kopf cancels its own tasks only (see :class:`_NotKopfsTasks`).
+    On exit kopf cancels its own tasks only (see :class:`_NotKopfsTasks`). SIGTERM and SIGINT
+    (pod termination, Ctrl-C) set ``stop_flag``, so the whole process stops as asked, not the
+    operator alone: kopf's own handlers (which ``spawn_tasks`` installs in the main thread) would
+    stop only the operator, and the runtime treats an operator that ends by itself as a failure.
     """
     tasks = await kopf.spawn_tasks(
         registry=registry,
@@ -290,4 +294,8 @@ async def run(
         stop_flag=stop_flag,
         ready_flag=ready_flag,
     )
+    if threading.current_thread() is threading.main_thread():
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop_flag.set)
     await kopf.run_tasks(tasks, ignored=_NotKopfsTasks())

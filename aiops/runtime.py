@@ -10,11 +10,10 @@ together until stopped. Configuration errors (invalid rules or playbooks) raise
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,9 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from aiops import background, errors, operator
 from aiops import config as config_mod
 from aiops import kube as kube_mod
-from aiops import operator
 from aiops.actions import base as actions_base
 from aiops.actions import registry as actions_registry
 from aiops.actions.catalog import Risk
@@ -346,16 +345,21 @@ def _fetcher(kube: kube_mod.Kube) -> Fetch:
 
 
 async def _sweep(services: Services, stop: asyncio.Event) -> None:
-    """Expire undecided approvals on a timer (TTL bookkeeping; the cluster itself is never polled)."""
+    """Every ``approvals.sweep_interval_seconds``: expire undecided approvals past their TTL and end
+    their runs, then reconcile runs whose work stopped when Redis failed under them, idle for two
+    intervals (``Executor.reconcile``). The cluster itself is never polled. Raises what a pass
+    raises: :func:`serve` supervises it (a Redis that refuses writes pauses it with a backoff)."""
     interval = services.settings.approvals.sweep_interval_seconds
     while not stop.is_set():
-        try:
-            await services.executor.sweep()
-        except Exception:  # stage boundary: a Redis hiccup must not end the sweeper
-            log.exception("approval sweep failed; retrying in %.0f s", interval)
-            services.metrics.pipeline_errors_total.labels(stage="sweeper").inc()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+        await services.executor.sweep()
+        await services.executor.reconcile(older_than_seconds=2 * interval)
+        await background.pause(stop, interval)
+
+
+#: The tasks ``serve`` restarts after a failure (they keep their state in Redis), by name.
+SUPERVISED = ("sweeper", "alert-intake")
+#: The tasks whose end ends ``serve`` with :class:`aiops.errors.ComponentFailed` (exit 1).
+ESSENTIAL = ("operator", "api")
 
 
 async def serve(
@@ -366,10 +370,16 @@ async def serve(
     api_started: asyncio.Event | None = None,
     with_api: bool = True,
 ) -> None:
-    """Run operator, API and sweeper until ``stop`` is set or one of them ends.
+    """Run operator, API, sweeper and alert intake until ``stop`` is set.
 
     Resumes persisted runs first (approved steps continue, stale runs expire). ``api_started``
     is set once uvicorn listens (its port is then in ``services.settings.api.port`` unless 0).
+    The sweeper and the alert intake are supervised (:func:`aiops.background.supervise`): a
+    failure restarts them after a backoff, so Redis faults never end the process. The kopf
+    operator and the API server cannot simply be restarted: if either ends (or fails) before
+    ``stop`` is set, everything is stopped and :class:`aiops.errors.ComponentFailed` is raised,
+    so ``aiops run`` exits non-zero and Kubernetes restarts the pod. Returns normally only after
+    ``stop`` was set.
     """
     await services.executor.resume()
     tune_gc()
@@ -381,14 +391,20 @@ async def serve(
         on_error=lambda stage: services.metrics.pipeline_errors_total.labels(stage=stage).inc(),
         write_status=_status_writer(services.kube),
     )
+
+    def supervised(name: str, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        return asyncio.create_task(
+            background.supervise(name, work, stop=stop, metrics=services.metrics, logger=log), name=name
+        )
+
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(
             operator.run(registry, stop_flag=stop, ready_flag=operator_ready), name="operator"
         ),
-        asyncio.create_task(_sweep(services, stop), name="sweeper"),
+        supervised("sweeper", lambda: _sweep(services, stop)),
     ]
     if services.settings.alertmanager.enabled:
-        tasks.append(asyncio.create_task(services.intake.run(stop), name="alert-intake"))
+        tasks.append(supervised("alert-intake", lambda: services.intake.run(stop)))
     server: uvicorn.Server | None = None
     if with_api:
         config = uvicorn.Config(
@@ -405,8 +421,11 @@ async def serve(
             helper = asyncio.create_task(_signal_started(server, api_started, services), name="api-started")
             helper.add_done_callback(lambda _: None)
     stopper = asyncio.create_task(stop.wait(), name="stop")
+    ended: asyncio.Task[None] | None = None
     try:
-        await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        if not stop.is_set():
+            ended = next(task for task in tasks if task in done)
     finally:
         stop.set()
         if server is not None:
@@ -418,6 +437,20 @@ async def serve(
         for task in tasks:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.error("%s ended with %r", task.get_name(), task.exception())
+    if ended is not None:
+        raise errors.ComponentFailed(ended.get_name(), _ended(ended))
+
+
+def _ended(task: asyncio.Task[None]) -> str:
+    """Why ``task`` ended before a stop was asked for, for :class:`aiops.errors.ComponentFailed`."""
+    name = task.get_name()
+    if task.cancelled():
+        why = "was cancelled"
+    elif task.exception() is not None:
+        why = f"failed: {task.exception()!r}"
+    else:
+        why = "returned"
+    return f"the {name} task {why} while aiops was running; stopped everything (exit 1) to be restarted"
 
 
 async def _signal_started(server: uvicorn.Server, started: asyncio.Event, services: Services) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiops import correlation
 from aiops.api import problems
 from aiops.api.deps import ApiDeps
 from aiops.approvals.model import ApprovalRequest, ApprovalState
@@ -65,19 +64,9 @@ def build_router(deps: ApiDeps) -> APIRouter:
         return request
 
     async def _decide(request_id: str, identity: str, body: Decision | None, approve: bool) -> DecisionResult:
-        decided = await deps.gate.decide(
+        decided, run = await deps.executor.decide(
             request_id, approve=approve, actor=identity, reason=body.reason if body else None
         )
-        with correlation.incident(decided.incident_id):
-            log.info(
-                "approval %s %s by %s: run %s step %r",
-                decided.id,
-                decided.state.value,
-                identity,
-                decided.run_id,
-                decided.step_name,
-            )
-            run = await deps.executor.on_decision(decided)
         # Answer with the run as stored (scrubbed), never the executor's in-memory copy.
         stored = await deps.executor.get(run.id) if run is not None else None
         return DecisionResult(request=decided, run=stored or run)

@@ -192,6 +192,15 @@ class ApprovalGate:
                 expired.append(settled)
         return expired
 
+    async def expire(self, request: ApprovalRequest, *, reason: str | None = None) -> ApprovalRequest:
+        """Move a pending ``request`` to expired now (it is overdue, or its run gave up waiting,
+        ``reason`` says why); returns the request as it stands: expired, or the decision a
+        concurrent call took first. The executor calls this for an overdue request it meets."""
+        if request.state is not ApprovalState.PENDING:
+            return request
+        _, settled = await self._expire(request, self._clock(), reason=reason)
+        return settled
+
     async def get(self, request_id: str) -> ApprovalRequest | None:
         """The request with its decision, or None when unknown or past retention."""
         stored = await self._store.approval_fetch(request_id)
@@ -240,9 +249,11 @@ class ApprovalGate:
         """How many requests are pending (across every replica)."""
         return await self._store.approval_pending_count()
 
-    async def _expire(self, current: ApprovalRequest, now: datetime) -> tuple[bool, ApprovalRequest]:
+    async def _expire(
+        self, current: ApprovalRequest, now: datetime, *, reason: str | None = None
+    ) -> tuple[bool, ApprovalRequest]:
         """Try to move ``current`` to expired: (this call did, the request as it now stands)."""
-        reason = f"nobody decided within {self._policy.ttl_for(current.risk)} seconds"
+        reason = reason or f"nobody decided within {self._policy.ttl_for(current.risk)} seconds"
         won, settled = await self._settle(current, ApprovalState.EXPIRED, actor=None, reason=reason, now=now)
         if won and self._metrics is not None:
             self._metrics.approvals_expired_total.inc()

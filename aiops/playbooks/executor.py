@@ -1,8 +1,9 @@
 """The executor: runs playbook steps, routing each by risk, with every outcome persisted.
 
 Fed by: the pipeline (``start``/``launch`` for a new incident's matched playbooks), the API and
-chat (``on_decision`` after an approval request is decided), and the runtime's sweeper
-(``sweep``: expire undecided requests; ``resume``: pick up runs after a restart).
+chat (``decide``: an approval decision, then the run goes on), and the runtime (``sweep``: expire
+undecided requests; ``resume`` after a restart and ``reconcile`` on every sweep: runs whose work
+stopped, see :mod:`aiops.playbooks.recovery`).
 Consumes: the playbook registry, the action registry, the approval gate, the run store.
 
 Guarantees, each enforced here:
@@ -45,6 +46,7 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -59,8 +61,8 @@ from aiops.approvals.model import ApprovalRequest, ApprovalState
 from aiops.events.incident import Incident
 from aiops.events.model import ClusterEvent, ObjectRef
 from aiops.metrics import Metrics
+from aiops.playbooks import recovery, templating, writes
 from aiops.playbooks import registry as registry_mod
-from aiops.playbooks import templating, writes
 from aiops.playbooks.model import Playbook, Step, Verify
 from aiops.playbooks.runs import (
     TERMINAL_RUN_STATES,
@@ -131,7 +133,7 @@ def _clip(output: Any) -> Any:
     return output
 
 
-class Executor(writes.WriteSteps):
+class Executor(writes.WriteSteps, recovery.Recovery):
     """Runs playbooks for incidents. One per process; several processes may share one Redis."""
 
     def __init__(
@@ -160,7 +162,7 @@ class Executor(writes.WriteSteps):
         self._playbooks = playbooks
         self._actions = actions
         self._gate = gate
-        self._audit = audit
+        self._audit = recovery.AuditQueue(audit)
         self._kube = kube
         self._incidents = incidents
         self._metrics = metrics
@@ -173,6 +175,8 @@ class Executor(writes.WriteSteps):
         self._clock = clock
         self.instance_id = instance_id or f"exec-{secrets.token_hex(6)}"
         self._locks: dict[str, asyncio.Lock] = {}
+        self._busy: Counter[str] = Counter()  # run id -> advances under way in this process
+        self._unsaved: dict[str, Run] = {}  # run id -> its newest state, whose save Redis refused
         self._background = background.Background(metrics, stage="executor", logger=log)
 
     # ----------------------------------------------------------------- entry points
@@ -214,10 +218,35 @@ class Executor(writes.WriteSteps):
             what=f"run of {playbook_id} for incident {incident_id}",
         )
 
-    async def on_decision(self, request: ApprovalRequest) -> Run | None:
-        """Continue the run behind a decided (or expired) approval request."""
-        with correlation.incident(request.incident_id):
-            return await self._advance(request.run_id)
+    async def decide(
+        self, request_id: str, *, approve: bool, actor: str, reason: str | None = None
+    ) -> tuple[ApprovalRequest, Run | None]:
+        """Approve or reject a request as ``actor`` (the gate decides, once), then continue its run;
+        returns the decided request and the run as it then stands.
+
+        Raises what :meth:`ApprovalGate.decide` raises. A decision that comes too late
+        (:class:`~aiops.errors.ApprovalExpired`: the gate has expired the request, now or before)
+        first ends the run as every expiry does (:meth:`_end_expired`), then raises, so no run
+        is left waiting on a request nobody can decide any more. Log lines and step records carry
+        the request's incident id (``aiops.correlation``)."""
+        try:
+            decided = await self._gate.decide(request_id, approve=approve, actor=actor, reason=reason)
+        except errors.ApprovalExpired:
+            expired = await self._gate.get(request_id)
+            if expired is not None:
+                with correlation.incident(expired.incident_id):
+                    await self._advance(expired.run_id)
+            raise
+        with correlation.incident(decided.incident_id):
+            log.info(
+                "approval %s %s by %s: run %s step %r",
+                decided.id,
+                decided.state.value,
+                actor,
+                decided.run_id,
+                decided.step_name,
+            )
+            return decided, await self._advance(decided.run_id)
 
     async def sweep(self) -> list[ApprovalRequest]:
         """Expire undecided requests past their TTL and close their runs; returns the expired."""
@@ -226,51 +255,6 @@ class Executor(writes.WriteSteps):
             with correlation.incident(request.incident_id):
                 await self._advance(request.run_id)
         return expired
-
-    async def resume(self) -> list[Run]:
-        """After a (re)start: close stale runs, mark orphaned in-flight steps unknown, advance the rest
-        (a step whose verification was under way is verified again: it only reads)."""
-        resumed: list[Run] = []
-        for run in await self._runs.active():
-            now = self._clock()
-            if now - run.created_at > self._max_wait:
-                for rec in run.steps:
-                    if rec.state == StepState.AWAITING_APPROVAL:
-                        await self._release(run, rec, wrote=False)
-                await self._finish(
-                    run, RunState.EXPIRED, f"no progress within {self._max_wait}; expired on resume"
-                )
-                continue
-            for rec in run.steps:
-                if rec.state == StepState.RUNNING:
-                    owner = await self._store.claim_owner(self._claim_name(run.id, rec))
-                    if owner is None:
-                        # Marked running but never claimed: the action never started. Back to
-                        # where it stood; an approved write is re-checked before it runs.
-                        rec.state = StepState.AWAITING_APPROVAL if rec.approval_id else StepState.PENDING
-                        run.state = RunState.RUNNING
-                        await self._save(run)
-                        log.info(
-                            "run %s step %r never started before the restart; going on", run.id, rec.name
-                        )
-                    elif owner != self.instance_id:
-                        rec.state = StepState.UNKNOWN
-                        rec.error = (
-                            f"claimed by {owner} which stopped before recording an outcome; "
-                            "not re-run (a step runs at most once)"
-                        )
-                        rec.finished_at = now
-                        await self._release(run, rec, wrote=True)
-                        await self._finish(
-                            run, RunState.FAILED, f"step {rec.name!r} outcome unknown after restart"
-                        )
-                        break
-            else:
-                with correlation.incident(run.incident_id):
-                    advanced = await self._advance(run.id)
-                if advanced is not None:
-                    resumed.append(advanced)
-        return resumed
 
     async def wait_idle(self, timeout_seconds: float = 30.0) -> None:
         """Wait for background runs started by :meth:`launch` (used on shutdown and in tests)."""
@@ -313,47 +297,76 @@ class Executor(writes.WriteSteps):
         return self._safety.dry_run or playbook.dry_run
 
     async def _advance(self, run_id: str) -> Run | None:
-        lock = self._locks.setdefault(run_id, asyncio.Lock())
-        async with lock:
-            run = await self._runs.get(run_id)
-            if run is None or run.state in TERMINAL_RUN_STATES:
-                self._locks.pop(run_id, None)
-                return run
-            try:
-                playbook = self._playbooks().get(run.playbook_id)
-            except errors.ConfigError as exc:
-                await self._finish(run, RunState.FAILED, f"playbook unavailable: {exc}")
-                return run
-            while run.next_step < len(run.steps):
-                rec = run.steps[run.next_step]
+        """Move the run as far as it can go now, under its lock. Starts from the newest state this
+        process holds for it if its last save failed (written first), else from Redis. When
+        Redis fails under it (StoreUnavailable, raised), the run's newest state is kept in memory
+        for the next advance (the reconciler's, at the latest)."""
+        self._busy[run_id] += 1
+        try:
+            async with self._locks.setdefault(run_id, asyncio.Lock()):
+                run = self._unsaved.pop(run_id, None)
                 try:
-                    step = self._step_def(playbook, rec)
-                except (errors.ConfigError, IndexError) as exc:
-                    await self._finish(run, RunState.FAILED, f"step {rec.name!r} unavailable: {exc}")
-                    return run
-                verdict = await self._advance_step(run, playbook, step, rec)
-                if verdict == _WAIT or run.state in TERMINAL_RUN_STATES:
-                    return run
-                if verdict == _AGAIN:
-                    continue
-                failed = rec.state in {
-                    StepState.FAILED,
-                    StepState.REFUSED,
-                    StepState.BLOCKED,
-                    StepState.UNKNOWN,
-                }
-                if failed and (step.on_failure != "continue" or rec.state == StepState.BLOCKED):
-                    await self._finish(run, RunState.FAILED, f"step {rec.name!r} {rec.state}: {rec.error}")
-                    return run
-                run.next_step += 1
-                await self._save(run)
-            unverified = [r for r in run.steps if (r.verification or {}).get("state") == "not_verified"]
-            if unverified:
-                names = ", ".join(repr(r.name) for r in unverified)
-                await self._finish(run, RunState.FAILED, f"not verified: {names}; escalated")
-            else:
-                await self._finish(run, RunState.SUCCEEDED, None)
+                    if run is not None:
+                        await self._save(run)
+                    else:
+                        run = await self._runs.get(run_id)
+                    return await self._advance_locked(run_id, run)
+                except errors.StoreUnavailable:
+                    if run is not None:
+                        self._keep_unsaved(run)
+                    raise
+        finally:
+            self._busy[run_id] -= 1
+            if not self._busy[run_id]:
+                del self._busy[run_id]
+
+    def _keep_unsaved(self, run: Run) -> None:
+        self._unsaved[run.id] = run
+        if len(self._unsaved) > recovery.MAX_UNSAVED_RUNS:
+            dropped = next(iter(self._unsaved))
+            self._unsaved.pop(dropped)
+            log.error("run %s: too many runs wait for Redis; its newest state is dropped", dropped)
+
+    async def _advance_locked(self, run_id: str, run: Run | None) -> Run | None:
+        """The body of :meth:`_advance`, with the run lock held and ``run`` as it stands."""
+        if run is None or run.state in TERMINAL_RUN_STATES:
+            self._locks.pop(run_id, None)
             return run
+        try:
+            playbook = self._playbooks().get(run.playbook_id)
+        except errors.ConfigError as exc:
+            await self._finish(run, RunState.FAILED, f"playbook unavailable: {exc}")
+            return run
+        while run.next_step < len(run.steps):
+            rec = run.steps[run.next_step]
+            try:
+                step = self._step_def(playbook, rec)
+            except (errors.ConfigError, IndexError) as exc:
+                await self._finish(run, RunState.FAILED, f"step {rec.name!r} unavailable: {exc}")
+                return run
+            verdict = await self._advance_step(run, playbook, step, rec)
+            if verdict == _WAIT or run.state in TERMINAL_RUN_STATES:
+                return run
+            if verdict == _AGAIN:
+                continue
+            failed = rec.state in {
+                StepState.FAILED,
+                StepState.REFUSED,
+                StepState.BLOCKED,
+                StepState.UNKNOWN,
+            }
+            if failed and (step.on_failure != "continue" or rec.state == StepState.BLOCKED):
+                await self._finish(run, RunState.FAILED, f"step {rec.name!r} {rec.state}: {rec.error}")
+                return run
+            run.next_step += 1
+            await self._save(run)
+        unverified = [r for r in run.steps if (r.verification or {}).get("state") == "not_verified"]
+        if unverified:
+            names = ", ".join(repr(r.name) for r in unverified)
+            await self._finish(run, RunState.FAILED, f"not verified: {names}; escalated")
+        else:
+            await self._finish(run, RunState.SUCCEEDED, None)
+        return run
 
     async def _advance_step(self, run: Run, playbook: Playbook, step: Step, rec: StepRecord) -> str:
         """Move one step forward; returns _NEXT, _WAIT (stop here for now) or _AGAIN (re-planned)."""
@@ -386,6 +399,14 @@ class Executor(writes.WriteSteps):
             return _WAIT
         if rec.state == StepState.AWAITING_APPROVAL:
             return await self._after_decision(run, playbook, step, rec)
+        if rec.writes_done is not None and rec.verification is None and rec.plan is not None:
+            # A write whose outcome was recorded but not what follows it (Redis failed in between):
+            # close the request, verify or release, as right after the write.
+            result = actions_base.ActionResult(
+                ok=rec.state == StepState.SUCCEEDED, summary=rec.summary, writes_done=rec.writes_done
+            )
+            request_id = rec.approval_id or ""
+            return await self._after_write(run, step, rec, rec.plan, result=result, request_id=request_id)
         if rec.state == StepState.SUCCEEDED and (rec.verification or {}).get("state") == "verifying":
             await self._verify(run, step, rec)  # after the write, or resumed mid-verification
             await self._release(run, rec, wrote=True)
@@ -474,19 +495,19 @@ class Executor(writes.WriteSteps):
             self._record_outcome(rec, StepState.FAILED, error="approval request not found")
             await self._save(run)
             return _NEXT
+        if request.state == ApprovalState.PENDING and self._clock() >= request.expires_at:
+            request = await self._gate.expire(request)  # overdue: the sweeper has not got to it yet
         if request.state == ApprovalState.PENDING:
             return _WAIT
-        if request.state in (ApprovalState.REJECTED, ApprovalState.EXPIRED):
-            await self._release(run, rec, wrote=False)
         if request.state == ApprovalState.REJECTED:
+            await self._release(run, rec, wrote=False)
             self._record_outcome(
                 rec, StepState.REJECTED, error=f"rejected by {request.decided_by}: {request.reason}"
             )
             await self._finish(run, RunState.REJECTED, f"step {rec.name!r} rejected by {request.decided_by}")
             return _WAIT
         if request.state == ApprovalState.EXPIRED:
-            self._record_outcome(rec, StepState.EXPIRED, error="approval request expired undecided")
-            await self._finish(run, RunState.EXPIRED, f"approval for step {rec.name!r} expired")
+            await self._end_expired(run, rec, "approval request expired undecided")
             return _WAIT
         # Approved, as recorded in Redis just now: the only path to a medium/high action.
         rec.approved_by = request.decided_by
@@ -547,6 +568,15 @@ class Executor(writes.WriteSteps):
         rec.error = error
         rec.finished_at = self._clock()
         self._metrics.steps_total.labels(risk=rec.risk.value, outcome=state.value).inc()
+
+    async def _end_expired(self, run: Run, rec: StepRecord, why: str) -> None:
+        """The one way a run ends because the approval of step ``rec`` expired, whichever path
+        expired it (a decision that came too late, the sweeper, resume, a run past
+        ``runs.max_wait_seconds``): the step's reservations (budget, rate limit, leases) are given
+        back, the step and the run end ``expired``."""
+        await self._release(run, rec, wrote=False)
+        self._record_outcome(rec, StepState.EXPIRED, error=why)
+        await self._finish(run, RunState.EXPIRED, f"approval for step {rec.name!r} expired")
 
     async def _finish(self, run: Run, state: RunState, reason: str | None) -> None:
         run.state = state

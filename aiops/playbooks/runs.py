@@ -77,6 +77,9 @@ class StepRecord(BaseModel):
     ``guard``: the blast-radius guard that blocked it. ``dry_run``: sent with ``dryRun=All``.
     ``incident_id``/``http_request_id``: the correlation ids in force when the step started
     (``aiops.correlation``; the second is the ``X-Request-ID`` of the approve call, if any).
+    ``writes_done``: for an applied write, how many of its plan's calls were sent (None before
+    the apply; a crash mid-apply counts them all); set with the outcome, so the bookkeeping after
+    a write (close the request, verify, release) can resume from the record.
     """
 
     index: int
@@ -102,6 +105,7 @@ class StepRecord(BaseModel):
     dry_run: bool = False
     incident_id: str | None = None
     http_request_id: str | None = None
+    writes_done: int | None = None
 
 
 class Escalation(BaseModel):

@@ -32,6 +32,7 @@ from aiops.approvals import gate as gate_mod
 from aiops.approvals.model import ApprovalRequest, Outcome
 from aiops.events.incident import IncidentStatus
 from aiops.metrics import Metrics
+from aiops.playbooks import recovery
 from aiops.playbooks.model import Playbook, Step
 from aiops.playbooks.runs import Escalation, Run, RunState, RunStore, StepRecord, StepState
 from aiops.safety import recheck
@@ -66,7 +67,7 @@ class WriteSteps:
     _actions: Mapping[str, actions_base.Action]
     _incidents: IncidentLinker
     _kube: Any
-    _audit: actions_base.AuditSink
+    _audit: recovery.AuditQueue
     _limits: actions_base.ActionLimits
     _background: background.Background
     _runs: RunStore
@@ -382,6 +383,7 @@ class WriteSteps:
             result = actions_base.ActionResult(
                 ok=False, summary=rec.error or "", error=rec.error, writes_done=len(plan.calls)
             )
+            rec.writes_done = result.writes_done
         else:
             if result.conflict:
                 rec.api_calls = [dataclasses.asdict(call) for call in result.api_calls]
@@ -389,6 +391,7 @@ class WriteSteps:
                 await self._save(run)
                 return result
             self._record_result(rec, result)
+            rec.writes_done = result.writes_done
         await self._save(run)
         log.info(
             "run %s step %r %s%s", run.id, rec.name, rec.state, f" (approved by {actor})" if actor else ""

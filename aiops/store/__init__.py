@@ -6,7 +6,11 @@ Fed by: ``cli.py`` / the app factory, which build one :class:`Store` (``Store.co
 (the audit stream) and the playbook executor (docs, indexes, claims, counters, windows).
 
 No other module imports ``redis`` or ``fakeredis`` or builds a key. Every method turns a Redis
-connection or timeout failure into :class:`aiops.errors.StoreUnavailable`. Atomicity uses only
+that does not answer (connection refused or lost, timeout, still loading its data) or refuses
+writes (``OOM`` at ``maxmemory`` with ``noeviction``, ``READONLY`` after a failover demoted it,
+``MASTERDOWN``, ``MISCONF``, ``NOREPLICAS``, ``BUSY``, ``TRYAGAIN``) into
+:class:`aiops.errors.StoreUnavailable`, a TemporaryError whose message names the cause and what to
+do: callers answer 503 or retry later, never 500 and never a dead letter. Atomicity uses only
 ``SET NX``/``HSETNX`` and ``WATCH``/``MULTI``/``EXEC`` (no Lua), so the in-memory fakeredis store
 behaves exactly like a real Redis 7. Key layout, all under ``prefix`` (default ``aiops:``)::
 
@@ -54,7 +58,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError, RedisError, WatchError
+from redis.exceptions import RedisError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
@@ -65,13 +69,43 @@ __all__ = ["IncidentRecord", "Store"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError, TimeoutError)
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
 _MAX_ATTEMPTS = 200  # optimistic-transaction retries before giving up with a TemporaryError
 _SCAN_BATCH = 500
 
+#: Error codes with which a live Redis refuses a command for now (Redis docs, "Redis errors" and
+#: the configuration file's ``maxmemory``, ``replica-read-only``, ``min-replicas-to-write`` and
+#: ``stop-writes-on-bgsave-error``): what each means and what to do. Anything else is a bug.
+_REFUSALS = {
+    "OOM": "Redis refuses writes: out of memory (OOM: used memory is over maxmemory with the "
+    "noeviction policy); raise maxmemory or free memory in Redis",
+    "READONLY": "Redis refuses writes: it is a read-only replica (READONLY: a failover demoted it); "
+    "point REDIS_URL at the current primary",
+    "MASTERDOWN": "Redis refuses commands: the replica lost its primary (MASTERDOWN)",
+    "MISCONF": "Redis refuses writes: it cannot save to disk (MISCONF); see its log",
+    "NOREPLICAS": "Redis refuses writes: too few replicas are in sync (NOREPLICAS, min-replicas-to-write)",
+    "BUSY": "Redis is busy running a script (BUSY)",
+    "TRYAGAIN": "Redis asked to try again (TRYAGAIN)",
+    "CLUSTERDOWN": "the Redis cluster is down (CLUSTERDOWN)",
+}
+#: Seconds a caller waits before retrying a refused command (the first of its backoff).
+_REFUSED_DELAY_SECONDS = 1.0
+
+
+def _refusal(exc: ResponseError) -> str | None:
+    """The :data:`_REFUSALS` text for ``exc`` (also inside a pipeline's "Command # n ... caused
+    error: ..." wrapping), or None when it is not a refusal."""
+    code = getattr(exc, "status_code", None)
+    if code not in _REFUSALS:
+        text = str(exc.args[0]) if exc.args else ""
+        text = text.rpartition("caused error: ")[2].lstrip("(\"'")
+        code = text.split(" ", 1)[0]
+    return _REFUSALS.get(code)
+
 
 def _guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Turn Redis connection/timeout failures raised by ``fn`` into StoreUnavailable."""
+    """Turn a Redis that does not answer or refuses the command (see the module docstring) into
+    StoreUnavailable; other Redis errors (a bug: wrong type, syntax) pass unchanged."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -79,6 +113,11 @@ def _guarded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             return await fn(*args, **kwargs)
         except _UNAVAILABLE as exc:
             raise errors.StoreUnavailable(f"Redis did not answer: {exc}") from exc
+        except ResponseError as exc:
+            refused = _refusal(exc)
+            if refused is None:
+                raise
+            raise errors.StoreUnavailable(f"{refused} ({exc})", delay_seconds=_REFUSED_DELAY_SECONDS) from exc
 
     return wrapper
 

@@ -17,13 +17,19 @@ Keys (under the store prefix): ``alerts:stream`` (XADD), ``alerts:dead`` (dead l
 consumers trim only below the oldest unacknowledged entry (:meth:`AlertStream.trim_acknowledged`),
 and when ``maxlen`` entries are waiting the receiver refuses new payloads (a temporary error,
 answered 503, which Alertmanager retries) rather than drop any.
+
+A Redis that lost its data (restarted without persistence, or FLUSHALL) lost the stream and its
+consumer group with it: every group command then answers ``NOGROUP``. The consumer's commands
+recreate the group (from the start of whatever the stream holds now, so alerts recorded since the
+loss are read) and go on; the alerts recorded before the loss went with the data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.exceptions import ResponseError
 
@@ -32,6 +38,10 @@ from aiops.store import _guarded
 
 if TYPE_CHECKING:
     from aiops.store import Store
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Consumer group name of the intake consumers (one group; any number of consumers).
 GROUP = "aiops-intake"
@@ -105,23 +115,45 @@ class AlertStream:
     @_guarded
     async def ensure_group(self) -> None:
         """Create the consumer group (from the start of the stream) if it does not exist."""
+        await self._create_group()
+
+    async def _create_group(self) -> None:
         try:
             await self._store._r.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    async def _in_group(self, command: Callable[[], Awaitable[T]]) -> T:
+        """``command()``; when Redis answers NOGROUP (it lost the stream and its group), or
+        UNBLOCKED (the stream went while a read blocked on it), recreate the group and send it
+        once more."""
+        try:
+            return await command()
+        except ResponseError as exc:
+            if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
+                raise
+        log.warning(
+            "the alert intake's consumer group was gone: Redis lost its data (a restart without "
+            "persistence, or FLUSHALL); recreated it. Alerts recorded before the loss are lost with "
+            "it; make Redis persistent (appendonly yes) to keep them"
+        )
+        await self._create_group()
+        return await command()
+
     @_guarded
     async def read(
         self, consumer: str, *, count: int = 100, block_ms: int = 1000, pending: bool = False
     ) -> list[StreamEntry]:
         """Entries for ``consumer``: new ones (``>``), or its own unacknowledged ones (``pending``)."""
-        answer: Any = await self._store._r.xreadgroup(
-            GROUP,
-            consumer,
-            {self._stream: "0" if pending else ">"},
-            count=count,
-            block=None if pending else block_ms,
+        answer: Any = await self._in_group(
+            lambda: self._store._r.xreadgroup(
+                GROUP,
+                consumer,
+                {self._stream: "0" if pending else ">"},
+                count=count,
+                block=None if pending else block_ms,
+            )
         )
         return [
             _entry(entry_id, fields) for _, entries in answer or [] for entry_id, fields in entries if fields
@@ -132,8 +164,8 @@ class AlertStream:
         self, consumer: str, *, min_idle_ms: int = 60_000, count: int = 100
     ) -> list[StreamEntry]:
         """Take over entries other consumers read but never acknowledged (they died) for ``min_idle_ms``."""
-        answer: Any = await self._store._r.xautoclaim(
-            self._stream, GROUP, consumer, min_idle_ms, "0-0", count=count
+        answer: Any = await self._in_group(
+            lambda: self._store._r.xautoclaim(self._stream, GROUP, consumer, min_idle_ms, "0-0", count=count)
         )
         return [_entry(entry_id, fields) for entry_id, fields in answer[1] if fields]
 
@@ -175,7 +207,7 @@ class AlertStream:
     async def trim_acknowledged(self) -> None:
         """Drop entries every consumer has acknowledged: those older than the oldest pending one,
         or than the group's last delivered entry when nothing is pending. Never unprocessed ones."""
-        pending: Any = await self._store._r.xpending(self._stream, GROUP)
+        pending: Any = await self._in_group(lambda: self._store._r.xpending(self._stream, GROUP))
         if pending and int(pending.get("pending") or 0) > 0:
             floor = str(pending["min"])
         else:
@@ -187,9 +219,12 @@ class AlertStream:
 
     @_guarded
     async def backlog(self) -> int:
-        """Entries delivered to the group but not yet acknowledged, plus those not yet read."""
+        """Entries delivered to the group but not yet acknowledged, plus those not yet read (0 when
+        the stream does not exist)."""
+        if not await self._store._r.exists(self._stream):
+            return 0
         groups: Any = await self._store._r.xinfo_groups(self._stream)
         for group in groups:
             if group.get("name") == GROUP:
                 return int(group.get("pending", 0)) + int(group.get("lag") or 0)
-        return 0
+        return int(await self._store._r.xlen(self._stream))  # no group (yet): nothing was read

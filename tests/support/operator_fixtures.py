@@ -105,6 +105,11 @@ class Harness:
             await self.services.close()
         self._stop = self._task = None
 
+    @property
+    def serving(self) -> bool:
+        """True while ``runtime.serve`` runs (started and not ended by itself or by :meth:`stop`)."""
+        return self._task is not None and not self._task.done()
+
     async def restart(self) -> runtime.Services:
         """Stop, then start a fresh runtime on the same Redis state (nothing kept in memory)."""
         await self.stop()

@@ -4,19 +4,22 @@
 with the prefix ``aiops-test:<uuid>:``, emptied after the test, so tests run in parallel with
 anyone else's on the same server; if Redis does not answer the test FAILS (never skips).
 ``memory_store``: ``Store.in_memory()``. ``any_store``: both, as two parametrized runs with ids
-``redis`` and ``memory``, for behaviour that must not depend on the backend.
+``redis`` and ``memory``, for behaviour that must not depend on the backend. ``redis_servers`` and
+``redis_process``: private ``redis-server`` processes a fault test may kill, flush, fill or demote.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from aiops import store as store_module
+from tests.support.redis_process import RedisProcess
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -69,3 +72,31 @@ async def any_store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIter
     finally:
         await chosen.delete_prefix_for_tests()
         await chosen.close()
+
+
+@pytest_asyncio.fixture
+async def redis_servers(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[RedisProcess]]]:
+    """A factory of private ``redis-server`` processes for fault tests (never the shared 6379):
+    ``await redis_servers(appendonly=True)`` starts one in ``tmp_path``; every one is killed after
+    the test. See :class:`tests.support.redis_process.RedisProcess`."""
+    started: list[RedisProcess] = []
+
+    async def start(*, appendonly: bool = False) -> RedisProcess:
+        server = RedisProcess(tmp_path / f"redis-{len(started)}", appendonly=appendonly, name="redis")
+        started.append(server)
+        await server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            await server.stop()
+
+
+@pytest_asyncio.fixture
+async def redis_process(
+    redis_servers: Callable[..., Awaitable[RedisProcess]],
+) -> RedisProcess:
+    """One private ``redis-server`` with the append-only file on (data survives SIGKILL)."""
+    return await redis_servers(appendonly=True)

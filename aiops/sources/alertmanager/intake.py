@@ -14,19 +14,24 @@ Semantics (the Alertmanager webhook is at-least-once: retries on 5xx, one copy p
   new ones, and periodically takes over entries a dead consumer left unacknowledged. An entry is
   acknowledged only after ``handle`` succeeded; a failure that is not temporary moves it to the
   dead-letter stream with its error (a poison alert never blocks the rest).
+* A temporary failure (Redis does not answer or refuses writes: ``OOM``, ``READONLY``; or the
+  handler asks to retry) leaves the entry unacknowledged and pauses the consumer (0.5 s doubling
+  to 30 s, counted in ``aiops_pipeline_errors_total{stage="alert-intake"}`` and logged once per
+  pause); it then reads its own unacknowledged entries first again. So an alert acknowledged to
+  Alertmanager is never lost, nor dead-lettered, because Redis was full or read-only. A consumer
+  group Redis lost (restart without persistence, FLUSHALL) is recreated (``AlertStream``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
 
-from aiops import errors
+from aiops import background, errors
 from aiops.events.model import ClusterEvent
 from aiops.metrics import Metrics
 from aiops.sources.alertmanager import parse_payload
@@ -44,6 +49,9 @@ _PARSED_CACHE = 64
 
 #: How often a consumer looks for entries abandoned by dead consumers (seconds).
 RECLAIM_INTERVAL_SECONDS = 30.0
+
+#: Entries read per XREADGROUP.
+_BATCH = 100
 
 
 def idempotency_key(payload: Payload, alert: Alert) -> str:
@@ -86,27 +94,42 @@ class Intake:
         return first, len(flags) - first
 
     async def run(self, stop: asyncio.Event, *, block_ms: int = 500) -> None:
-        """Consume until ``stop`` is set: own pending entries first, then new ones."""
+        """Consume until ``stop`` is set: own pending entries first, then new ones; pause and start
+        over from the own pending entries after a temporary failure (see the module docstring).
+        Raises ConfigError without a ``handle``; any other exception is a bug and ends it (the
+        runtime supervises it)."""
         if self._handle is None:
             raise errors.ConfigError("Intake.run needs a handle")
+        backoff = background.Backoff()
+        while not stop.is_set():
+            try:
+                await self._consume(stop, block_ms, backoff)
+            except errors.TemporaryError as exc:
+                delay = backoff.next(exc.delay_seconds)
+                log.warning("alert intake paused for %.1f s (alerts stay queued): %s", delay, exc)
+                if self._metrics is not None:
+                    self._metrics.pipeline_errors_total.labels(stage="alert-intake").inc()
+                await background.pause(stop, delay)
+
+    async def _consume(self, stop: asyncio.Event, block_ms: int, backoff: background.Backoff) -> None:
         await self._stream.ensure_group()
-        for entry in await self._stream.read(self._consumer, pending=True, count=1000):
-            await self._process(entry)
+        while batch := await self._stream.read(self._consumer, pending=True, count=_BATCH):
+            for entry in batch:
+                await self._process(entry)
+            if len(batch) < _BATCH:
+                break
+        backoff.reset()
         loop = asyncio.get_running_loop()
         next_reclaim = loop.time()
         while not stop.is_set():
-            try:
-                if loop.time() >= next_reclaim:
-                    for entry in await self._stream.reclaim(self._consumer):
-                        await self._process(entry)
-                    await self._stream.trim_acknowledged()
-                    next_reclaim = loop.time() + RECLAIM_INTERVAL_SECONDS
-                for entry in await self._stream.read(self._consumer, block_ms=block_ms):
+            if loop.time() >= next_reclaim:
+                for entry in await self._stream.reclaim(self._consumer):
                     await self._process(entry)
-            except errors.TemporaryError as exc:
-                log.warning("alert intake paused: %s", exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=getattr(exc, "delay_seconds", 1.0))
+                await self._stream.trim_acknowledged()
+                next_reclaim = loop.time() + RECLAIM_INTERVAL_SECONDS
+            for entry in await self._stream.read(self._consumer, count=_BATCH, block_ms=block_ms):
+                await self._process(entry)
+            backoff.reset()
 
     async def _payload(self, payload_id: str) -> Payload:
         """The recorded payload, parsed once per payload (its alerts arrive one entry each)."""

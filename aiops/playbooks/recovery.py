@@ -1,0 +1,238 @@
+"""Recovery of runs whose work stopped: after a restart (``resume``) and while running (``reconcile``).
+
+Fed by: the runtime, which calls :meth:`Recovery.resume` once before it starts the operator and
+:meth:`Recovery.reconcile` on every sweep (``approvals.sweep_interval_seconds``). Consumes: the
+executor's run store, claims, approval gate and state machine (a mixin: the executor owns the
+state it uses, as with :mod:`aiops.playbooks.writes`).
+
+A run's work stops without the run ending when the process dies (SIGKILL, OOM kill, node loss)
+or when Redis fails under it (killed, restarted, out of memory, read-only after a failover): the
+step's outcome could not be recorded, the approver got 503, and nothing in the process goes on
+with it. Both paths judge such a run the same way, step by step:
+
+* a step ``running`` without its claim never started (the executor marks a step running before
+  it claims it): it goes back to where it stood, and an approved write is re-checked before it
+  runs;
+* a step ``running`` whose claim is held by a process that stopped (after a restart: any
+  process; while running: this one, with no work of it left) may have acted: its outcome is
+  ``unknown``, it is escalated, its leases are released, and it is never run again (a step runs
+  at most once); a claim of another live replica is left to that replica;
+* everything else is advanced: a decided request the run did not act on, a verification that
+  did not finish (it only reads), the bookkeeping after a write whose outcome was recorded.
+
+While running, the executor also keeps in memory the runs whose last save failed (their newest
+state, e.g. a write's answer from the API server) and writes them first, and the audit entries
+Redis refused are sent (:class:`AuditQueue`): so a write that landed while Redis was down is
+recorded as it happened and verified, not guessed ``unknown``. Only runs idle for
+``older_than_seconds`` and not being advanced in this process are touched, and not a run whose
+request is pending or was decided within that time (its decider continues it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from aiops import correlation, errors
+from aiops.actions import base as actions_base
+from aiops.approvals import gate as gate_mod
+from aiops.approvals.model import ApprovalState
+from aiops.playbooks.runs import Run, RunState, RunStore, StepRecord, StepState
+from aiops.store import Store
+
+log = logging.getLogger("aiops.playbooks.executor")
+
+#: Most runs kept in memory after their save failed; beyond it the oldest is dropped (judged from
+#: Redis instead: its running step then becomes ``unknown``, never re-run).
+MAX_UNSAVED_RUNS = 10_000
+#: Most audit entries kept in memory while Redis refuses them (oldest dropped, with an error).
+MAX_QUEUED_AUDIT_ENTRIES = 10_000
+
+
+class AuditQueue:
+    """An :class:`~aiops.actions.base.AuditSink` that keeps, in order, the entries its sink could
+    not take because Redis was unavailable, and sends them first next time (or on :meth:`flush`).
+
+    A write's outcome therefore survives an audit failure (the action's answer is not lost to a
+    StoreUnavailable raised after the write landed); an entry is lost only if the process also
+    dies before Redis is back, or beyond :data:`MAX_QUEUED_AUDIT_ENTRIES`.
+    """
+
+    def __init__(self, sink: actions_base.AuditSink) -> None:
+        self._sink = sink
+        self._queued: deque[actions_base.AuditEntry] = deque()
+        self._flushing = asyncio.Lock()
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    async def record(self, entry: actions_base.AuditEntry) -> None:
+        """Send ``entry`` (after the queued ones, if any); queue it if Redis is unavailable (never
+        raises StoreUnavailable)."""
+        try:
+            if not self._queued:
+                try:
+                    await self._sink.record(entry)
+                    return
+                except errors.StoreUnavailable:
+                    self._enqueue(entry)
+                    raise
+            self._enqueue(entry)  # behind the queued ones, in order
+            await self.flush()
+        except errors.StoreUnavailable as exc:
+            log.warning("audit entry queued until Redis answers (%d waiting): %s", len(self._queued), exc)
+
+    def _enqueue(self, entry: actions_base.AuditEntry) -> None:
+        self._queued.append(entry)
+        if len(self._queued) > MAX_QUEUED_AUDIT_ENTRIES:
+            lost = self._queued.popleft()
+            log.error("audit queue full: dropped the entry of %s on %s", lost.action, lost.target)
+
+    async def flush(self) -> None:
+        """Send the queued entries, oldest first, one flush at a time. Raises StoreUnavailable
+        (the rest stay queued)."""
+        async with self._flushing:
+            while self._queued:
+                await self._sink.record(self._queued[0])
+                self._queued.popleft()
+
+
+class Recovery:
+    """The recovery half of the executor (a mixin: the executor owns the state it uses)."""
+
+    _store: Store
+    _runs: RunStore
+    _gate: gate_mod.ApprovalGate
+    _clock: Callable[[], datetime]
+    _max_wait: timedelta
+    _audit: AuditQueue
+    _busy: Counter[str]
+    _unsaved: dict[str, Run]
+    instance_id: str
+
+    # Provided by the executor.
+    async def _save(self, run: Run) -> None:
+        raise NotImplementedError
+
+    async def _advance(self, run_id: str) -> Run | None:
+        raise NotImplementedError
+
+    async def _finish(self, run: Run, state: RunState, reason: str | None) -> None:
+        raise NotImplementedError
+
+    async def _end_expired(self, run: Run, rec: StepRecord, why: str) -> None:
+        raise NotImplementedError
+
+    async def _release(self, run: Run, rec: StepRecord, *, wrote: bool) -> None:
+        raise NotImplementedError
+
+    async def _escalate(
+        self, run: Run, rec: StepRecord, kind: str, reason: str, *, guard: str | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    def _claim_name(self, run_id: str, rec: StepRecord) -> str:
+        raise NotImplementedError
+
+    async def resume(self) -> list[Run]:
+        """After a (re)start: expire runs past ``runs.max_wait_seconds``, judge every active run
+        (see the module docstring; any claim held by a process is a process that stopped) and
+        advance the rest. Returns the runs advanced."""
+        resumed: list[Run] = []
+        for run in await self._runs.active():
+            if self._clock() - run.created_at > self._max_wait:
+                await self._expire_stale(run)
+                continue
+            with correlation.incident(run.incident_id):
+                advanced = await self._recover(run, restarted=True)
+            if advanced is not None:
+                resumed.append(advanced)
+        return resumed
+
+    async def reconcile(self, *, older_than_seconds: float) -> list[Run]:
+        """While running: send queued audit entries, write runs whose save failed, then judge every
+        active run that no work in this process is advancing and that has not changed for
+        ``older_than_seconds`` (see the module docstring). Returns the runs it moved on.
+
+        Raises StoreUnavailable while Redis is unavailable (the caller retries later)."""
+        await self._audit.flush()
+        for run_id in list(self._unsaved):
+            if not self._busy[run_id]:
+                await self._advance(run_id)  # writes the run's newest state first
+        cutoff = self._clock() - timedelta(seconds=older_than_seconds)
+        moved: list[Run] = []
+        for run in await self._runs.active():
+            if self._busy[run.id] or run.updated_at > cutoff:
+                continue
+            if await self._left_to_its_decider(run, cutoff):
+                continue
+            with correlation.incident(run.incident_id):
+                recovered = await self._recover(run, restarted=False)
+            if recovered is not None:
+                moved.append(recovered)
+        return moved
+
+    async def _left_to_its_decider(self, run: Run, cutoff: datetime) -> bool:
+        """Whether ``run`` waits at a request that is pending (and not overdue: the sweeper expires
+        those), or that was decided after ``cutoff``: whoever decided it continues the run."""
+        if run.next_step >= len(run.steps):
+            return False
+        rec = run.steps[run.next_step]
+        if rec.state != StepState.AWAITING_APPROVAL or rec.approval_id is None:
+            return False
+        request = await self._gate.get(rec.approval_id)
+        if request is None:
+            return False
+        if request.state == ApprovalState.PENDING:
+            return self._clock() < request.expires_at
+        return request.decided_at is not None and request.decided_at > cutoff
+
+    async def _expire_stale(self, run: Run) -> None:
+        """A run past ``runs.max_wait_seconds`` ends expired; its pending requests expire with it."""
+        waiting = [rec for rec in run.steps if rec.state == StepState.AWAITING_APPROVAL]
+        why = f"no progress within {self._max_wait}; expired on resume"
+        for rec in waiting:
+            request = await self._gate.get(rec.approval_id) if rec.approval_id else None
+            if request is not None:
+                await self._gate.expire(request, reason=why)
+        if waiting:
+            await self._end_expired(run, waiting[0], why)
+        else:
+            await self._finish(run, RunState.EXPIRED, why)
+
+    async def _recover(self, run: Run, *, restarted: bool) -> Run | None:
+        """Judge ``run``'s claimed steps, then advance it (None: left as it is, or ended here)."""
+        for rec in run.steps:
+            verifying = (rec.verification or {}).get("state") == "verifying"
+            if rec.state != StepState.RUNNING and not verifying:
+                continue
+            owner = await self._store.claim_owner(self._claim_name(run.id, rec))
+            if owner not in (None, self.instance_id) and not restarted:
+                return None  # another live replica works on it
+            if rec.state != StepState.RUNNING:
+                continue  # a verification to finish: advanced below
+            if owner is None:
+                # Marked running but never claimed: the action never started. Back to where it
+                # stood; an approved write is re-checked before it runs.
+                rec.state = StepState.AWAITING_APPROVAL if rec.approval_id else StepState.PENDING
+                run.state = RunState.RUNNING
+                await self._save(run)
+                log.info("run %s step %r never started; going on", run.id, rec.name)
+                continue
+            whose = "which stopped" if owner != self.instance_id else "(this process) whose work stopped"
+            await self._outcome_lost(run, rec, f"claimed by {owner} {whose} before recording an outcome")
+            return None
+        return await self._advance(run.id)
+
+    async def _outcome_lost(self, run: Run, rec: StepRecord, why: str) -> None:
+        """Step ``rec`` may have acted but its outcome is lost: ``unknown``, escalated, its leases
+        released (its budget unit kept: it may have written), the run failed. Never re-run."""
+        rec.state = StepState.UNKNOWN
+        rec.error = f"{why}; not re-run (a step runs at most once): check its target"
+        rec.finished_at = self._clock()
+        await self._release(run, rec, wrote=True)
+        await self._escalate(run, rec, "unknown", rec.error)
+        await self._finish(run, RunState.FAILED, f"step {rec.name!r} outcome unknown: {why}")
