@@ -219,6 +219,7 @@ async def build(
         handle=pipeline.alert,
         mapping=alert_map,
         metrics=metrics,
+        scrub=scrub.json_bytes,
     )
     app = create_app(
         ApiDeps(

@@ -3,7 +3,8 @@
 Fed by: everything that stores what came from the cluster: the run store (step outputs, API calls,
 plans, errors, escalations), the enrichment store, the approval gate and the audit log (both given
 :meth:`Scrubber.__call__` by the runtime), and the pipeline (each event's message, reason, labels
-and details before the incident keeps it). Consumed by: those stores; nothing reads the clear data
+and details before the incident keeps it), and the alert intake (each Alertmanager webhook body
+before it is recorded, :meth:`Scrubber.json_bytes`). Consumed by: those stores; nothing reads the clear data
 back, so the API, the CLI and chat only ever see scrubbed values. :class:`LogScrubber` does the
 same for log lines (``aiops run`` attaches it to its log handler).
 
@@ -74,6 +75,18 @@ class Scrubber:
     def text(self, text: str) -> str:
         """``text`` with every secret replaced (the redactor, plus embedded JSON documents)."""
         return self._str(text)
+
+    def json_bytes(self, body: bytes) -> bytes:
+        """A JSON document (UTF-8 bytes, e.g. an Alertmanager webhook payload as received) with
+        every secret replaced; the same bytes when nothing was, or when ``body`` is not JSON."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body
+        scrubbed = self._value(data)
+        if scrubbed == data:
+            return body
+        return json.dumps(scrubbed, ensure_ascii=False, separators=(",", ":")).encode()
 
     def model(self, model: M) -> M:
         """A scrubbed copy of a pydantic model (dumped as JSON data, scrubbed, validated again)."""

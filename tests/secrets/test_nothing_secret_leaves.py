@@ -21,11 +21,12 @@ import redis.asyncio as aioredis
 
 from aiops.testing import ClusterEmulator
 from aiops.testing.controllers import running_controllers
+from tests.alertmanager.payloads import alert, payload
 from tests.cli.helpers import arun_cli, cli_env
 from tests.operator import workloads
 from tests.secrets import corpus
 from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import TOKENS, Harness, eventually
+from tests.support.operator_fixtures import ALERTMANAGER_TOKEN, TOKENS, Harness, eventually
 
 
 def _seed_pod_full_of_secrets(emu: ClusterEmulator) -> dict[str, Any]:
@@ -228,4 +229,45 @@ async def test_a_rollback_writes_the_real_env_and_stores_none_of_it(harness: Har
 
     for route in ("/api/audit", f"/api/runs/{run['id']}", f"/api/approvals/{request['id']}"):
         assert corpus.leaks(json.dumps(await harness.get(route))) == [], route
+    assert corpus.leaks(await _everything_stored(redis_url, harness.store.prefix)) == []
+
+
+async def test_an_alert_carrying_secrets_is_recorded_and_shown_without_them(
+    harness: Harness, redis_url: str
+) -> None:
+    """Alertmanager posts what its rules template: a description quoting a log line, a generator
+    URL with credentials, an annotation named like a secret. The intake stores the payload (to
+    answer 200 only once it is durable) and the incident keeps the alert's text: neither may hold
+    a secret. Before the intake scrubbed the body, the stored payload held every one in clear."""
+    await harness.start()
+    planted = alert(
+        "KubePodCrashLooping",
+        {"namespace": "shop", "pod": "web-0", "container": "app"},
+        description=" | ".join(  # a PEM block is recognised by its armor lines, which a one-line text lacks
+            line for line in corpus.LOG_LINES if "PRIVATE KEY" not in line and line != corpus.PRIVATE_KEY_BODY
+        ),
+    )
+    planted["generatorURL"] = f"http://admin:{corpus.URL_PASSWORD}@prometheus:9090/graph?g0.expr=up"
+    planted["annotations"]["api_token"] = corpus.GITHUB
+    body = payload(planted)
+    assert corpus.leaks(body.decode()) != [], "the payload carries the planted secrets"
+
+    async with harness.api(identity=None) as client:
+        answer = await client.post(
+            "/api/webhook/alertmanager",
+            content=body,
+            headers={"Authorization": f"Bearer {ALERTMANAGER_TOKEN}"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"recorded": 1, "duplicates": 0}
+
+    async def opened() -> bool:
+        return any(i["type"] == "crash_loop" for i in await harness.get("/api/incidents"))
+
+    await eventually(opened, timeout_seconds=20, what="the alert to open an incident")
+    (incident,) = await harness.get("/api/incidents")
+    detail = await harness.get(f"/api/incidents/{incident['id']}")
+    shown = json.dumps([incident, detail])
+    assert corpus.leaks(shown) == [], shown
+    assert "connection refused" in shown, "the alert's own words are kept"
     assert corpus.leaks(await _everything_stored(redis_url, harness.store.prefix)) == []

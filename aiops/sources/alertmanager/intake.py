@@ -75,8 +75,10 @@ class Intake:
         handle: Handle | None = None,
         mapping: AlertMapping = DEFAULT,
         metrics: Metrics | None = None,
+        scrub: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self._stream = stream
+        self._scrub = scrub
         self._consumer = consumer
         self._handle = handle
         self._mapping = mapping
@@ -86,7 +88,11 @@ class Intake:
     async def record(self, payload: Payload, body: bytes) -> tuple[int, int]:
         """Record ``body`` (the payload as received, already validated as ``payload``) and one
         entry per alert; returns (first deliveries, duplicate deliveries). Conversion to events
-        happens in the consumer, off the request path."""
+        happens in the consumer, off the request path. ``body`` is stored as ``scrub`` returns it
+        (the runtime's scrubber: no secret from an annotation or a generator URL is stored); the
+        idempotency keys come from ``payload``, so scrubbing never changes what is a duplicate."""
+        if self._scrub is not None:
+            body = self._scrub(body)
         payload_id = hashlib.sha256(body).hexdigest()[:32]
         entries = [(idempotency_key(payload, alert), i) for i, alert in enumerate(payload.alerts)]
         flags = await self._stream.record(payload_id, body, entries)
