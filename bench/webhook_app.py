@@ -1,7 +1,8 @@
 """ASGI apps for the webhook ingest benchmark, served by uvicorn in a separate process.
 
 ``receiver``: the real receiver (``aiops.api.webhook``) recording into Redis through the intake,
-exactly as ``aiops run`` mounts it (minus the operator), with the same GC tuning.
+exactly as ``aiops run`` mounts it (minus the operator), with the same GC tuning and the same
+scrubbing of each body before it is recorded.
 ``bare``: a FastAPI endpoint that only
 parses the same payload with the same pydantic model, the ceiling for comparison.
 Environment: ``REDIS_URL``, ``BENCH_PREFIX`` (key prefix), ``BENCH_TOKEN`` (bearer token).
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from aiops import runtime
 from aiops.api import webhook
+from aiops.enrichment.scrub import Scrubber
 from aiops.settings import AlertmanagerSettings
 from aiops.sources.alertmanager import intake as intake_mod
 from aiops.sources.alertmanager import parse_payload
@@ -26,7 +28,9 @@ from aiops.store.alerts import AlertStream
 def receiver() -> FastAPI:
     """The real receiver on Redis."""
     store = Store.connect(os.environ["REDIS_URL"], prefix=os.environ["BENCH_PREFIX"])
-    intake = intake_mod.Intake(AlertStream(store, maxlen=10_000_000), consumer="bench")
+    intake = intake_mod.Intake(
+        AlertStream(store, maxlen=10_000_000), consumer="bench", scrub=Scrubber().json_bytes
+    )
     app = FastAPI()
     settings = AlertmanagerSettings(token=os.environ["BENCH_TOKEN"])
     app.include_router(webhook.build_router(intake, settings), prefix="/api")

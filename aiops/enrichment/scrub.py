@@ -52,6 +52,7 @@ _NAME_VALUE_KEYS = frozenset({"name", "value", "valueFrom"})
 _PATCH_VALUE_PATH = re.compile(r"/(?:env|httpHeaders)/\d+/value$")
 #: Lower-case fragments of keys whose string value the redactor judges together with the key.
 _LABEL_HINTS = ("pass", "pwd", "secret", "token", "key", "auth", "credential", "sig", "session", "cookie")
+_LABEL_HINT = re.compile("|".join(_LABEL_HINTS))
 #: Longest string parsed as embedded JSON (last-applied-configuration is capped at 256 KiB by kubectl).
 _MAX_EMBEDDED_JSON = 1024 * 1024
 
@@ -83,6 +84,8 @@ class Scrubber:
             data = json.loads(body)
         except ValueError:
             return body
+        if self._nothing_to_scrub(data):
+            return body
         scrubbed = self._value(data)
         if scrubbed == data:
             return body
@@ -107,6 +110,34 @@ class Scrubber:
         return event.model_copy(update=changed) if changed else event
 
     # ------------------------------------------------------------------ the walk
+
+    def _nothing_to_scrub(self, data: Any) -> bool:
+        """True when scrubbing ``data`` would certainly change nothing, judged in one batch.
+
+        Every string leaf (and every ``"key": "value"`` pair whose key labels a secret) goes
+        through the redactor's bulk path (:meth:`Redactor.redact_lines`, one prefilter pass for the
+        lot) instead of one :meth:`Redactor.redact` call each. Anything the batch cannot judge
+        exactly (a string of several lines or holding JSON, an env var or Secret shape) answers
+        False, and the caller takes the full walk: this is only ever a shortcut to "unchanged".
+        """
+        lines: list[str] = []
+        stack: list[Any] = [data]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                if value.get("kind") == "Secret" or _is_env_var(value) or _is_patch_of_value(value):
+                    return False
+                for key, item in value.items():
+                    if isinstance(item, str) and isinstance(key, str) and _LABEL_HINT.search(key.lower()):
+                        lines.append(json.dumps({key: item}))
+                    stack.append(item)
+            elif isinstance(value, list | tuple):
+                stack.extend(value)
+            elif isinstance(value, str):
+                if "\n" in value or "\r" in value or _embedded_json(value) is not None:
+                    return False
+                lines.append(value)
+        return self._redactor.redact_lines(lines) == lines
 
     def _value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -133,7 +164,7 @@ class Scrubber:
 
     def _labelled(self, key: str, value: str) -> str:
         """``value`` scrubbed, judged with its key when the key may label a secret."""
-        if any(hint in key.lower() for hint in _LABEL_HINTS) and value.lower() not in ("", "true", "false"):
+        if _LABEL_HINT.search(key.lower()) and value.lower() not in ("", "true", "false"):
             pair = self._redactor.redact(json.dumps({key: value}))
             if pair != json.dumps({key: value}):
                 try:
@@ -145,24 +176,30 @@ class Scrubber:
         return self._str(value)
 
     def _str(self, text: str) -> str:
-        stripped = text.strip()
-        if (
-            len(stripped) >= 2
-            and len(stripped) <= _MAX_EMBEDDED_JSON
-            and (stripped[0], stripped[-1]) in (("{", "}"), ("[", "]"))
-        ):
-            try:
-                embedded = json.loads(stripped)
-            except ValueError:
-                embedded = None
-            if isinstance(embedded, dict | list):
-                scrubbed = self._value(embedded)
-                if scrubbed == embedded:
-                    return text
-                return json.dumps(scrubbed, ensure_ascii=False, separators=(",", ":"))
+        embedded = _embedded_json(text)
+        if embedded is not None:
+            scrubbed = self._value(embedded)
+            if scrubbed == embedded:
+                return text
+            return json.dumps(scrubbed, ensure_ascii=False, separators=(",", ":"))
         if "\n" in text:  # a log: line by line, so the line count stays (PEM blocks included)
             return "\n".join(self._redactor.redact_lines(text.split("\n")))
         return self._redactor.redact(text)
+
+
+def _embedded_json(text: str) -> dict[Any, Any] | list[Any] | None:
+    """The JSON object or array ``text`` holds whole (``last-applied-configuration``), else None."""
+    stripped = text.strip()
+    if not 2 <= len(stripped) <= _MAX_EMBEDDED_JSON or (stripped[0], stripped[-1]) not in (
+        ("{", "}"),
+        ("[", "]"),
+    ):
+        return None
+    try:
+        embedded = json.loads(stripped)
+    except ValueError:
+        return None
+    return embedded if isinstance(embedded, dict | list) else None
 
 
 def _is_env_var(obj: dict[Any, Any]) -> bool:
