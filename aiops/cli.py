@@ -146,6 +146,8 @@ def run(config: ConfigFile = None) -> None:
         ) from exc
     settings = loaded.settings
     setup_logging(settings.log_level, json_logs=settings.log_json)
+    for warning in config_mod.warnings(loaded):
+        logging.getLogger("aiops").warning("configuration: %s", warning)
 
     async def _main() -> None:
         store, kube = await preflight.connect(settings)
@@ -194,6 +196,8 @@ def config_check(config: ConfigFile = None) -> None:
     console.print("ok: aiops run would start with this configuration", markup=False, highlight=False)
     for line in config_mod.describe(loaded):
         console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    for warning in config_mod.warnings(loaded):
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

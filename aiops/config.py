@@ -362,6 +362,33 @@ def describe(config: Config) -> list[str]:
     return lines
 
 
+def warnings(config: Config) -> list[str]:
+    """What starts but will not work as a first-time user expects, each with the setting to change.
+
+    Never an error: ``aiops run`` starts, and some of these are deliberate (a cluster without
+    Alertmanager). Shown by ``aiops config check`` and logged once by ``aiops run``.
+    """
+    s = config.settings
+    found: list[str] = []
+    if not s.api.identities() and not s.api.allow_unauthenticated:
+        found.append(
+            "no API token: every /api route (approvals, incidents, the CLI) answers 503; "
+            'set AIOPS_API__TOKENS=\'{"alice": "<token>"}\' (api.tokens) so approvers can decide'
+        )
+    am = s.alertmanager
+    if am.enabled and am.token is None and am.username is None and not am.allow_unauthenticated:
+        found.append(
+            "no Alertmanager credentials: the webhook answers 401 to every post; set "
+            "AIOPS_ALERTMANAGER__TOKEN (alertmanager.token) and the same bearer token in "
+            "Alertmanager's http_config, or AIOPS_ALERTMANAGER__ENABLED=false"
+        )
+    if s.safety.paused:
+        found.append("safety.paused is true: every write is refused until it is false")
+    elif s.safety.dry_run:
+        found.append("safety.dry_run is true: every write is sent with dryRun=All and changes nothing")
+    return found
+
+
 def masked_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (for messages and logs)."""
     parts = urlsplit(url)

@@ -215,3 +215,28 @@ def test_a_settings_file_that_does_not_exist_is_an_error(
     assert f"{missing}: <root>: no such settings file" in result.flat_stderr
     assert "Traceback" not in result.stderr
     _assert_no_connection(silent)
+
+
+def test_a_configuration_that_starts_but_cannot_be_used_is_valid_with_warnings(
+    silent: tuple[SilentServer, SilentServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart's default values start, but with no API token every approval route answers 503 and
+    with no Alertmanager credentials every alert is refused (401): the check says so, and what to set."""
+    bare = check_in_process(monkeypatch, _env(silent))
+    token = check_in_process(
+        monkeypatch,
+        _env(
+            silent,
+            AIOPS_API__TOKENS='{"alice": "alice-token-0123456789"}',
+            AIOPS_ALERTMANAGER__TOKEN="am-token-0123456789",
+        ),
+    )
+    paused = check_in_process(monkeypatch, _env(silent, AIOPS_SAFETY__PAUSED="true"))
+
+    assert bare.returncode == 0, bare
+    assert "warning: no API token" in bare.flat_stderr and "AIOPS_API__TOKENS" in bare.flat_stderr
+    assert "warning: no Alertmanager credentials" in bare.flat_stderr
+    assert "AIOPS_ALERTMANAGER__TOKEN" in bare.flat_stderr
+    assert token.returncode == 0, token
+    assert "warning" not in token.flat_stderr, token
+    assert "every write is refused" in paused.flat_stderr
