@@ -89,13 +89,8 @@ def parse_documents(text: str, *, file: str) -> list[Document]:
             _check_expansion(node, file=file)
             data = loader.construct_document(node)
             documents.append(Document(data, node, tuple(_duplicate_keys(node, file=file, path=()))))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        message = f"YAML syntax error: {exc.problem or exc.context or exc}"
-        raise errors.ValidationFailed([errors.Problem(file, line, "", message)]) from exc
     except yaml.YAMLError as exc:
-        raise errors.ValidationFailed([errors.Problem(file, None, "", f"YAML error: {exc}")]) from exc
+        raise _located(exc, file=file, syntax="YAML syntax error") from exc
     finally:
         loader.dispose()
     return documents
@@ -127,16 +122,22 @@ def parse_data(text: str, *, file: str) -> list[object]:
                 )
                 raise errors.ValidationFailed([errors.Problem(file, line, "", message)])
             data.append(loader.construct_document(node))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = mark.line + 1 if mark is not None else None
-        message = f"not valid JSON or YAML: {exc.problem or exc.context or exc}"
-        raise errors.ValidationFailed([errors.Problem(file, at, "", message)]) from exc
     except yaml.YAMLError as exc:
-        raise errors.ValidationFailed([errors.Problem(file, None, "", f"YAML error: {exc}")]) from exc
+        raise _located(exc, file=file, syntax="not valid JSON or YAML") from exc
     finally:
         loader.dispose()
     return data
+
+
+def _located(exc: yaml.YAMLError, *, file: str, syntax: str) -> errors.ValidationFailed:
+    """PyYAML's error as one located problem: ``syntax: what`` at the line of a marked (syntax)
+    error, else ``YAML error: ...`` for the whole file."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = f"{syntax}: {exc.problem or exc.context or exc}"
+        return errors.ValidationFailed([errors.Problem(file, line, "", message)])
+    return errors.ValidationFailed([errors.Problem(file, None, "", f"YAML error: {exc}")])
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from aiops.actions.plan import Plan, PlannedCall, PodRemoval
@@ -287,21 +287,9 @@ class Guards:
                 )
         if not plan.facts.drain:
             for ns in plan.facts.namespaces:
-                if not any(fnmatch.fnmatchcase(ns, p) for p in s.namespaces):
-                    return Block(
-                        "namespace",
-                        f"namespace {ns} is outside safety.namespaces {s.namespaces}: "
-                        "no automated writes there",
-                    )
-                excluded = next((p for p in s.exclude_namespaces if fnmatch.fnmatchcase(ns, p)), None)
-                if excluded is not None:
-                    return Block(
-                        "namespace",
-                        f"namespace {ns} matches safety.exclude_namespaces entry {excluded!r}: "
-                        "no automated writes there",
-                    )
-                if ns in self._protected:
-                    return Block("protected", f"namespace {ns} is protected: aiops never writes there")
+                block = namespace_block(ns, s, self._protected)
+                if block is not None:
+                    return block
         for call in plan.calls:
             problem = call_target_problem(call)
             if problem is not None:
@@ -408,6 +396,33 @@ class Guards:
 
 
 # -------------------------------------------------------------------- pure rules
+
+
+def namespace_block(namespace: str, settings: SafetySettings, protected: Collection[str]) -> Block | None:
+    """The :class:`Block` (guard ``namespace`` or ``protected``) that keeps aiops out of
+    ``namespace``, reads and writes alike, or None when it may act there.
+
+    Out of scope: matching none of ``safety.namespaces`` or one of ``safety.exclude_namespaces``
+    (fnmatch globs); protected: in ``protected`` (``safety.protected_namespaces`` plus the
+    operator's own namespace). Used by the write guards on a plan's facts and by
+    :mod:`aiops.safety.scope` for every step.
+    """
+    if not any(fnmatch.fnmatchcase(namespace, p) for p in settings.namespaces):
+        return Block(
+            "namespace",
+            f"namespace {namespace} is outside safety.namespaces {settings.namespaces}: "
+            "aiops neither reads nor writes there",
+        )
+    excluded = next((p for p in settings.exclude_namespaces if fnmatch.fnmatchcase(namespace, p)), None)
+    if excluded is not None:
+        return Block(
+            "namespace",
+            f"namespace {namespace} matches safety.exclude_namespaces entry {excluded!r}: "
+            "aiops neither reads nor writes there",
+        )
+    if namespace in protected:
+        return Block("protected", f"namespace {namespace} is protected: aiops neither reads nor writes there")
+    return None
 
 
 def call_target_problem(call: PlannedCall) -> str | None:

@@ -26,10 +26,10 @@ review.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 
 from aiops.actions._common import Reach
+from aiops.safety import guards
 from aiops.safety.guards import Block
 from aiops.settings import SafetySettings
 
@@ -69,21 +69,7 @@ def step_scope_block(
         return None
     protected_set = frozenset(protected)
     for namespace in sorted(reach.namespaces):
-        if not any(fnmatch.fnmatchcase(namespace, pattern) for pattern in settings.namespaces):
-            return Block(
-                "namespace",
-                f"namespace {namespace} is outside safety.namespaces {settings.namespaces}: "
-                "aiops neither reads nor writes there",
-            )
-        excluded = next((p for p in settings.exclude_namespaces if fnmatch.fnmatchcase(namespace, p)), None)
-        if excluded is not None:
-            return Block(
-                "namespace",
-                f"namespace {namespace} matches safety.exclude_namespaces entry {excluded!r}: "
-                "aiops neither reads nor writes there",
-            )
-        if namespace in protected_set:
-            return Block(
-                "protected", f"namespace {namespace} is protected: aiops neither reads nor writes there"
-            )
+        block = guards.namespace_block(namespace, settings, protected_set)
+        if block is not None:
+            return block
     return None

@@ -109,7 +109,7 @@ async def test_namespace_globs(store: Store) -> None:
 @pytest.mark.parametrize("ns", ["kube-system", "aiops-system"])
 async def test_protected_namespaces(store: Store, ns: str) -> None:
     block = await both(guards(store), decision(make_plan(namespaces={ns: {}})))
-    assert block == Block("protected", f"namespace {ns} is protected: aiops never writes there")
+    assert block == Block("protected", f"namespace {ns} is protected: aiops neither reads nor writes there")
 
 
 def drain_plan(kube_system_notes: dict[str, str]) -> Plan:
