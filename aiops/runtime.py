@@ -357,12 +357,6 @@ async def _sweep(services: Services, stop: asyncio.Event) -> None:
         await background.pause(stop, interval)
 
 
-#: The tasks ``serve`` restarts after a failure (they keep their state in Redis), by name.
-SUPERVISED = ("sweeper", "alert-intake")
-#: The tasks whose end ends ``serve`` with :class:`aiops.errors.ComponentFailed` (exit 1).
-ESSENTIAL = ("operator", "api")
-
-
 async def serve(
     services: Services,
     *,

@@ -10,7 +10,6 @@ Every error is a problem+json body (``aiops.api.problems``), declared per route 
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -21,8 +20,6 @@ from aiops.api.deps import ApiDeps
 from aiops.approvals.model import ApprovalRequest, ApprovalState
 from aiops.events.incident import Incident, IncidentStatus
 from aiops.playbooks.runs import Run
-
-log = logging.getLogger(__name__)
 
 #: The errors every ``/api`` route may answer: no/unknown token, invalid query, Redis down.
 _COMMON = (401, 422, 503)
