@@ -31,6 +31,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import SettingsError
 
 from aiops import errors, yamlsource
+from aiops import kube as kube_mod
 from aiops.actions import quantity
 from aiops.playbooks import loader as playbook_loader
 from aiops.playbooks import registry as registry_mod
@@ -351,7 +352,8 @@ def describe(config: Config) -> list[str]:
         f"settings: {config.config_file or 'no settings file'}"
         + (f" + environment ({', '.join(config.environment)})" if config.environment else ""),
         f"redis: {masked_url(s.redis_url)} (prefix {s.redis_prefix!r})",
-        f"kubernetes: {_kube_source(s)}; namespaces {s.kube.namespaces} minus {s.kube.exclude_namespaces}",
+        f"kubernetes: {kube_mod.client_source(s.kube)}; "
+        f"namespaces {s.kube.namespaces} minus {s.kube.exclude_namespaces}",
         f"playbooks: {len(config.registry.ids())} ({', '.join(sorted(config.registry.ids()))})",
         f"rules: {len(config.rules.ruleset.rules)}",
         f"api: {s.api.host}:{s.api.port}, {len(s.api.identities())} token(s)"
@@ -396,14 +398,3 @@ def masked_url(url: str) -> str:
         return url
     netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _kube_source(s: Settings) -> str:
-    k = s.kube
-    if k.server:
-        return f"server {k.server}"
-    if k.in_cluster:
-        return "in-cluster service account"
-    where = k.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-    mode = "in-cluster service account in a pod, else " if k.in_cluster is None and not k.kubeconfig else ""
-    return f"{mode}kubeconfig {where}" + (f", context {k.context}" if k.context else "")

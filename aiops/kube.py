@@ -48,6 +48,7 @@ import aiohttp
 import yaml
 
 from aiops import errors
+from aiops.settings import KubeSettings
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
@@ -220,6 +221,22 @@ def kubeconfig_paths(kubeconfig: str | None = None) -> builtins.list[Path]:
     kubeconfig Files", https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/)."""
     named = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
     return [Path(part).expanduser() for part in named.split(os.pathsep) if part]
+
+
+def client_source(conf: KubeSettings) -> str:
+    """How :meth:`Kube.from_settings` reaches the API server, for start-up messages and ``aiops
+    config check``: the ``server`` URL, the in-cluster service account, or the kubeconfig files
+    (:func:`kubeconfig_paths`) and context; with neither ``in_cluster`` nor ``kubeconfig`` set,
+    the in-cluster account when running in a pod, else the kubeconfig."""
+    if conf.server:
+        return f"server {conf.server} (AIOPS_KUBE__SERVER)"
+    if conf.in_cluster:
+        return "the in-cluster service account"
+    paths = os.pathsep.join(str(p) for p in kubeconfig_paths(conf.kubeconfig))
+    kubeconfig = f"kubeconfig {paths}, context {conf.context or '(its current-context)'}"
+    if conf.in_cluster is None and not conf.kubeconfig:
+        return f"the in-cluster service account in a pod, else {kubeconfig}"
+    return kubeconfig
 
 
 def _contexts(paths: builtins.list[Path]) -> builtins.list[str]:
@@ -438,6 +455,15 @@ class Kube:
                 tried.append(f"kubeconfig {shown}: not usable ({exc})")
             raise CredentialsError(tried) from exc
         return cls(client.ApiClient(configuration=cfg))
+
+    @classmethod
+    async def from_settings(cls, conf: KubeSettings) -> Kube:
+        """The client ``kube`` settings ask for: ``server`` when set (the demo and tests point it at
+        the emulator), else :meth:`from_config` with ``kubeconfig``, ``context`` and ``in_cluster``.
+        Raises :class:`CredentialsError` as :meth:`from_config` does."""
+        if conf.server:
+            return cls.for_server(conf.server)
+        return await cls.from_config(conf.kubeconfig, conf.context, conf.in_cluster)
 
     @classmethod
     def for_server(cls, url: str, token: str | None = None) -> Kube:

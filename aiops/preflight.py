@@ -60,9 +60,9 @@ async def connect(settings: Settings) -> tuple[Store, kube_mod.Kube]:
     kube: kube_mod.Kube | None = None
     failures: list[str] = []
     try:
-        kube = await _kube_client(settings)
+        kube = await kube_mod.Kube.from_settings(settings.kube)
     except kube_mod.CredentialsError as exc:
-        failures.append(_kube_failure(settings, "has no usable credentials", tried=exc.tried))
+        failures.append(_kube_failure("has no usable credentials", tried=exc.tried))
     checks: list[Awaitable[_Outcome]] = [_until_answered(lambda: _redis_attempt(store), wait)]
     if kube is not None:
         checks.append(_until_answered(lambda: _kube_attempt(kube), wait))
@@ -79,11 +79,10 @@ async def connect(settings: Settings) -> tuple[Store, kube_mod.Kube]:
         what = "refused aiops" if outcome.permanent else "did not answer"
         failures.append(
             _kube_failure(
-                settings,
                 f"{what} at {kube.server}: {outcome.problem}",
                 tried=[
                     f"GET /version and GET /api/v1/pods?limit=1, {_tries(outcome.attempts, wait)}, "
-                    f"with {_kube_source(settings)}"
+                    f"with {kube_mod.client_source(settings.kube)}"
                 ],
                 retryable=not outcome.permanent,
             )
@@ -97,30 +96,9 @@ async def connect(settings: Settings) -> tuple[Store, kube_mod.Kube]:
     return store, kube
 
 
-async def _kube_client(settings: Settings) -> kube_mod.Kube:
-    conf = settings.kube
-    if conf.server:
-        return kube_mod.Kube.for_server(conf.server)
-    return await kube_mod.Kube.from_config(conf.kubeconfig, conf.context, conf.in_cluster)
-
-
-def _kube_failure(settings: Settings, what: str, *, tried: list[str], retryable: bool = False) -> str:
+def _kube_failure(what: str, *, tried: list[str], retryable: bool = False) -> str:
     advice = KUBE_ADVICE + (f"; or {WAIT_ADVICE}" if retryable else "")
     return f"the Kubernetes API {what}\n  tried: {'; '.join(tried)}\n  fix: {advice}"
-
-
-def _kube_source(settings: Settings) -> str:
-    """How the client was configured: ``AIOPS_KUBE__SERVER=...``, in-cluster, or kubeconfig and context."""
-    conf = settings.kube
-    if conf.server:
-        return f"AIOPS_KUBE__SERVER={conf.server}"
-    paths = ":".join(str(p) for p in kube_mod.kubeconfig_paths(conf.kubeconfig))
-    kubeconfig = f"kubeconfig {paths}, context {conf.context or '(its current-context)'}"
-    if conf.in_cluster:
-        return "the in-cluster service account"
-    return (
-        kubeconfig if conf.in_cluster is False or conf.kubeconfig else f"in-cluster account or {kubeconfig}"
-    )
 
 
 def _tries(attempts: int, wait: float) -> str:

@@ -137,12 +137,7 @@ async def build(
     scrub = Scrubber(redactor)  # everything stored from the cluster goes through it first
     store = store or Store.connect(settings.redis_url, prefix=settings.redis_prefix)
     if kube is None:
-        if settings.kube.server:
-            kube = kube_mod.Kube.for_server(settings.kube.server)
-        else:
-            kube = await kube_mod.Kube.from_config(
-                settings.kube.kubeconfig, settings.kube.context, settings.kube.in_cluster
-            )
+        kube = await kube_mod.Kube.from_settings(settings.kube)
     metrics = Metrics()
     dedup = dedup_mod.Deduplicator(store, metrics=metrics)
     approvals = settings.approvals

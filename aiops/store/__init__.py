@@ -207,11 +207,7 @@ class Store:
 
     async def ping(self, *, timeout_seconds: float = 2.0) -> bool:
         """True when the store answers within ``timeout_seconds``; never raises."""
-        try:
-            async with asyncio.timeout(timeout_seconds):
-                return bool(await self._r.ping())
-        except (RedisError, OSError, TimeoutError):
-            return False
+        return await self.ping_error(timeout_seconds=timeout_seconds) is None
 
     async def ping_error(self, *, timeout_seconds: float = 2.0) -> str | None:
         """None when the store answers PING within ``timeout_seconds``, else why not (e.g. "Error 111
