@@ -33,6 +33,7 @@ from pydantic_settings import SettingsError
 from aiops import errors, yamlsource
 from aiops import kube as kube_mod
 from aiops.actions import quantity
+from aiops.enrichment import redact as redact_mod
 from aiops.playbooks import loader as playbook_loader
 from aiops.playbooks import registry as registry_mod
 from aiops.rules import engine as engine_mod
@@ -62,6 +63,7 @@ class Config:
     """
 
     settings: Settings
+    redactor: redact_mod.Redactor
     registry: registry_mod.PlaybookRegistry
     rules: engine_mod.RuleEngine
     alert_mapping: alert_mapping.AlertMapping
@@ -100,7 +102,8 @@ def _settings(file_data: dict[str, Any] | None, sources: _Sources) -> Settings:
 
 
 def from_settings(settings: Settings, *, sources: _Sources | None = None) -> Config:
-    """Load and check what ``settings`` name: the alert mapping file, playbooks, rules, the memory limit.
+    """Load and check what ``settings`` name: the redaction patterns, the alert mapping file,
+    playbooks, rules, the memory limit.
 
     ``sources`` locates a bad value (environment variable or file line); without it (settings built
     in code: the demo, tests) problems name the setting only. Raises :class:`errors.ValidationFailed`
@@ -122,6 +125,11 @@ def from_settings(settings: Settings, *, sources: _Sources | None = None) -> Con
                     "limit patch_resources may set, e.g. 4Gi",
                 )
             )
+    redactor = redact_mod.Redactor()
+    try:
+        redactor = redact_mod.Redactor(settings.enrichment.redact_patterns)
+    except errors.ConfigError as exc:
+        problems.append(sources.at(("enrichment", "redact_patterns"), str(exc)))
     mapping = alert_mapping.DEFAULT
     try:
         mapping = alert_config.load_mapping(settings.alertmanager.mapping_file)
@@ -138,6 +146,7 @@ def from_settings(settings: Settings, *, sources: _Sources | None = None) -> Con
         raise errors.ValidationFailed(problems)
     return Config(
         settings=settings,
+        redactor=redactor,
         registry=registry,
         rules=engine_mod.RuleEngine(ruleset),
         alert_mapping=mapping,

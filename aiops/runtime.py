@@ -133,7 +133,7 @@ async def build(
         config = config_mod.from_settings(settings)
     settings = config.settings
     registry, rules, alert_map = config.registry, config.rules, config.alert_mapping
-    redactor = redact_mod.Redactor(settings.enrichment.redact_patterns)
+    redactor = config.redactor
     scrub = Scrubber(redactor)  # everything stored from the cluster goes through it first
     store = store or Store.connect(settings.redis_url, prefix=settings.redis_prefix)
     if kube is None:

@@ -50,6 +50,11 @@ BAD_ENVIRONMENTS = {
         "AIOPS_ACTIONS__MAX_MEMORY_LIMIT",
         ["'0' is not above zero"],
     ),
+    "redaction-pattern-that-does-not-compile": (
+        {"AIOPS_ENRICHMENT__REDACT_PATTERNS": '["token=(["]'},
+        "AIOPS_ENRICHMENT__REDACT_PATTERNS",
+        ["invalid redaction pattern", "token=(["],
+    ),
     "redis-url-without-scheme": (
         {"REDIS_URL": "notaurl"},
         "REDIS_URL",
