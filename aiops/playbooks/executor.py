@@ -53,6 +53,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from aiops import audit as audit_mod
 from aiops import background, correlation, errors
 from aiops.actions import base as actions_base
 from aiops.actions._common import Params, Reach
@@ -162,7 +163,7 @@ class Executor(writes.WriteSteps, recovery.Recovery):
         self._playbooks = playbooks
         self._actions = actions
         self._gate = gate
-        self._audit = recovery.AuditQueue(audit)
+        self._audit = audit_mod.AuditQueue(audit)
         self._kube = kube
         self._incidents = incidents
         self._metrics = metrics

@@ -22,7 +22,7 @@ with it. Both paths judge such a run the same way, step by step:
 
 While running, the executor also keeps in memory the runs whose last save failed (their newest
 state, e.g. a write's answer from the API server) and writes them first, and the audit entries
-Redis refused are sent (:class:`AuditQueue`): so a write that landed while Redis was down is
+Redis refused are sent (:class:`aiops.audit.AuditQueue`): so a write that landed while Redis was down is
 recorded as it happened and verified, not guessed ``unknown``. Only runs idle for
 ``older_than_seconds`` and not being advanced in this process are touched, and not a run whose
 request is pending or was decided within that time (its decider continues it).
@@ -30,14 +30,13 @@ request is pending or was decided within that time (its decider continues it).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from aiops import correlation, errors
-from aiops.actions import base as actions_base
+from aiops import audit as audit_mod
+from aiops import correlation
 from aiops.approvals import gate as gate_mod
 from aiops.approvals.model import ApprovalState
 from aiops.playbooks.runs import Run, RunState, RunStore, StepRecord, StepState
@@ -48,56 +47,6 @@ log = logging.getLogger("aiops.playbooks.executor")
 #: Most runs kept in memory after their save failed; beyond it the oldest is dropped (judged from
 #: Redis instead: its running step then becomes ``unknown``, never re-run).
 MAX_UNSAVED_RUNS = 10_000
-#: Most audit entries kept in memory while Redis refuses them (oldest dropped, with an error).
-MAX_QUEUED_AUDIT_ENTRIES = 10_000
-
-
-class AuditQueue:
-    """An :class:`~aiops.actions.base.AuditSink` that keeps, in order, the entries its sink could
-    not take because Redis was unavailable, and sends them first next time (or on :meth:`flush`).
-
-    A write's outcome therefore survives an audit failure (the action's answer is not lost to a
-    StoreUnavailable raised after the write landed); an entry is lost only if the process also
-    dies before Redis is back, or beyond :data:`MAX_QUEUED_AUDIT_ENTRIES`.
-    """
-
-    def __init__(self, sink: actions_base.AuditSink) -> None:
-        self._sink = sink
-        self._queued: deque[actions_base.AuditEntry] = deque()
-        self._flushing = asyncio.Lock()
-
-    def __len__(self) -> int:
-        return len(self._queued)
-
-    async def record(self, entry: actions_base.AuditEntry) -> None:
-        """Send ``entry`` (after the queued ones, if any); queue it if Redis is unavailable (never
-        raises StoreUnavailable)."""
-        try:
-            if not self._queued:
-                try:
-                    await self._sink.record(entry)
-                    return
-                except errors.StoreUnavailable:
-                    self._enqueue(entry)
-                    raise
-            self._enqueue(entry)  # behind the queued ones, in order
-            await self.flush()
-        except errors.StoreUnavailable as exc:
-            log.warning("audit entry queued until Redis answers (%d waiting): %s", len(self._queued), exc)
-
-    def _enqueue(self, entry: actions_base.AuditEntry) -> None:
-        self._queued.append(entry)
-        if len(self._queued) > MAX_QUEUED_AUDIT_ENTRIES:
-            lost = self._queued.popleft()
-            log.error("audit queue full: dropped the entry of %s on %s", lost.action, lost.target)
-
-    async def flush(self) -> None:
-        """Send the queued entries, oldest first, one flush at a time. Raises StoreUnavailable
-        (the rest stay queued)."""
-        async with self._flushing:
-            while self._queued:
-                await self._sink.record(self._queued[0])
-                self._queued.popleft()
 
 
 class Recovery:
@@ -108,7 +57,7 @@ class Recovery:
     _gate: gate_mod.ApprovalGate
     _clock: Callable[[], datetime]
     _max_wait: timedelta
-    _audit: AuditQueue
+    _audit: audit_mod.AuditQueue
     _busy: Counter[str]
     _unsaved: dict[str, Run]
     instance_id: str

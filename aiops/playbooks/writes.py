@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from aiops import audit as audit_mod
 from aiops import background, errors, kube
 from aiops.actions import base as actions_base
 from aiops.actions import facts as facts_mod
@@ -32,7 +33,6 @@ from aiops.approvals import gate as gate_mod
 from aiops.approvals.model import ApprovalRequest, Outcome
 from aiops.events.incident import IncidentStatus
 from aiops.metrics import Metrics
-from aiops.playbooks import recovery
 from aiops.playbooks.model import Playbook, Step
 from aiops.playbooks.runs import Escalation, Run, RunState, RunStore, StepRecord, StepState
 from aiops.safety import recheck
@@ -67,7 +67,7 @@ class WriteSteps:
     _actions: Mapping[str, actions_base.Action]
     _incidents: IncidentLinker
     _kube: Any
-    _audit: recovery.AuditQueue
+    _audit: audit_mod.AuditQueue
     _limits: actions_base.ActionLimits
     _background: background.Background
     _runs: RunStore
