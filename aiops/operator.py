@@ -134,12 +134,7 @@ class LivePlaybooks:
     def remove(self, body: Mapping[str, Any]) -> None:
         """Forget the playbook defined by a deleted Playbook custom resource (by its id and source,
         as :func:`aiops.playbooks.loader.playbook_from_resource` derives them; nothing is validated)."""
-        metadata = body.get("metadata") or {}
-        spec = body.get("spec") or {}
-        playbook_id = str(
-            (spec.get("id") if isinstance(spec, Mapping) else None) or metadata.get("name") or ""
-        )
-        source = f"Playbook/{metadata.get('namespace') or '-'}/{metadata.get('name') or ''}"
+        playbook_id, source = playbook_loader.resource_identity(body)
         with self._lock:
             before = self._registry
             self._registry = self._registry.without(playbook_id, source=source)

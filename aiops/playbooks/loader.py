@@ -34,6 +34,7 @@ __all__ = [
     "load_playbooks",
     "playbook_files",
     "playbook_from_resource",
+    "resource_identity",
 ]
 
 _SUFFIXES = (".yaml", ".yml")
@@ -117,7 +118,7 @@ def playbook_from_resource(
     metadata = metadata if isinstance(metadata, Mapping) else {}
     name = str(metadata.get("name") or "")
     namespace = str(metadata.get("namespace") or "")
-    source = file or f"Playbook/{namespace or '-'}/{name}"
+    source = file or resource_identity(body)[1]
     problems = _resource_envelope(body, file=file, node=node) if file else []
     spec = body.get("spec")
     if not isinstance(spec, Mapping):
@@ -135,7 +136,7 @@ def playbook_from_resource(
     found: list[errors.Problem] = []
     try:
         playbook = Playbook.model_validate(
-            {**data, "source": source, "line": _line(node), "home_namespace": home}
+            {**data, "source": source, "line": yamlsource.line_at(node, ()), "home_namespace": home}
         )
     except ValidationError as exc:
         for problem in yamlsource.problems_from_error(exc, file=source, node=spec_node, prefix=("spec",)):
@@ -149,6 +150,18 @@ def playbook_from_resource(
     if problems:
         raise errors.ValidationFailed(problems)
     return playbook
+
+
+def resource_identity(body: Mapping[str, Any]) -> tuple[str, str]:
+    """``(playbook id, source)`` of a ``Playbook`` resource from the cluster, as
+    :func:`playbook_from_resource` gives them, without validating anything (a deleted resource is
+    forgotten by them): ``spec.id``, else ``metadata.name``; ``Playbook/<namespace>/<name>``."""
+    metadata = body.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    spec = body.get("spec")
+    name = str(metadata.get("name") or "")
+    given = spec.get("id") if isinstance(spec, Mapping) and "id" in spec else None
+    return (name if given is None else str(given)), f"Playbook/{metadata.get('namespace') or '-'}/{name}"
 
 
 def _resource_envelope(body: Mapping[str, Any], *, file: str, node: yaml.Node | None) -> list[errors.Problem]:
@@ -177,10 +190,6 @@ def is_resource(data: object) -> bool:
     """True when a YAML document is a ``Playbook`` custom resource (``kind: Playbook`` with an
     ``apiVersion``) rather than a bare playbook."""
     return isinstance(data, Mapping) and data.get("kind") == "Playbook" and "apiVersion" in data
-
-
-def _line(node: yaml.Node | None) -> int | None:
-    return int(node.start_mark.line) + 1 if node is not None else None
 
 
 def _load_file(path: Path) -> tuple[list[Playbook], list[errors.Problem]]:
