@@ -331,6 +331,8 @@ def _approvals_table(rows: list[dict[str, Any]]) -> Table:
     """Approval requests at any terminal width: the request column is as wide as the id, which
     stays whole on one line (to copy it), with state, risk and expiry under it; every value wraps
     (fold) instead of being cut. ``rows`` must not be empty."""
+    from aiops.approvals import render
+
     colours = {"pending": "yellow", "approved": "green", "rejected": "red", "expired": "dim"}
     table = Table(show_lines=True)
     table.add_column("request", width=max(len(str(r["id"])) for r in rows), overflow="fold")
@@ -347,9 +349,7 @@ def _approvals_table(rows: list[dict[str, Any]]) -> Table:
                 f", {r['risk']} risk\nexpires {str(r['expires_at'])[:19].replace('T', ' ')}",
             ),
             Text(f"{r['playbook_id']}\n{r['step_name']} ({r.get('action', '?')})"),
-            Text(f"{target.get('kind', '')}/{target.get('namespace') or '-'}/{target.get('name', '')}")
-            if target
-            else "",
+            Text(render.ref(target)) if target else "",
         )
     return table
 
@@ -447,6 +447,8 @@ def incidents_list(
         async with client_mod.AiopsClient(api_url, token) as api:
             return await api.incidents(status)
 
+    from aiops.approvals import render
+
     rows = _run_api(_go())
     if json_out:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -460,11 +462,10 @@ def incidents_list(
     table.add_column("problem", overflow="fold", ratio=3)
     table.add_column("events", overflow="fold", ratio=2)
     for r in rows:
-        subject = r["subject"]
         suppressed = ", ".join(f"{k}={v}" for k, v in r.get("suppressed", {}).items())
         table.add_row(
             Text(f"{r['id']}\n{r['status']}\nsince {str(r['first_seen'])[:19].replace('T', ' ')}"),
-            Text(f"{r['type']}\n{subject['kind']}/{subject.get('namespace') or '-'}/{subject['name']}"),
+            Text(f"{r['type']}\n{render.ref(r['subject'])}"),
             Text(f"{r['event_count']} event(s)" + (f"\nsuppressed {suppressed}" if suppressed else "")),
         )
     console.print(table)

@@ -19,9 +19,22 @@ from typing import Any
 MAX_VALUE_CHARS = 120
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any, *, limit: int | None = None) -> str:
+    """``value`` as people read it: a string as it is, anything else as JSON (keys sorted); cut to
+    ``limit`` characters with ``…`` when given (diff lines), whole when None (params to decide on)."""
     text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def ref(obj: Mapping[str, Any] | None) -> str:
+    """``Kind/namespace/name`` of an object reference as JSON (``-`` for no namespace), ``-`` for none."""
+    if not obj:
+        return "-"
+    return f"{obj.get('kind')}/{obj.get('namespace') or '-'}/{obj.get('name')}"
+
+
+def _value(value: Any) -> str:
+    return value_text(value, limit=MAX_VALUE_CHARS)
 
 
 def diff_lines(ops: list[Mapping[str, Any]]) -> list[str]:
@@ -64,8 +77,7 @@ def plan_lines(plan: Mapping[str, Any]) -> list[str]:
         for line in diff_lines(call.get("diff") or []):
             lines.append(f"       {line}")
     for expect in plan.get("expect") or []:
-        where = f"{expect.get('kind')}/{expect.get('namespace') or '-'}/{expect.get('name')}"
-        lines.append(f"  then verify: {expect.get('check')} on {where}")
+        lines.append(f"  then verify: {expect.get('check')} on {ref(expect)}")
     lines.extend(f"  {line}" for line in facts_lines(plan.get("facts") or {}))
     return lines
 
@@ -97,7 +109,7 @@ def request_lines(request: Mapping[str, Any]) -> list[str]:
     """An approval request (JSON) as text: who asks what, its state, every param of the step (a
     drain's flags, a new memory limit: what the approver decides on), its plan and its outcome."""
     target = request.get("target") or {}
-    where = f"{target.get('kind')}/{target.get('namespace') or '-'}/{target.get('name')}" if target else "-"
+    where = ref(target)
     lines = [
         f"Approval {request.get('id')} [{request.get('state')}] — {request.get('risk')} risk",
         f"  playbook {request.get('playbook_id')}, step {request.get('step_name')!r}"

@@ -16,7 +16,6 @@ asking. Ctrl-C is the demo's to handle (it ends the demo); nothing here catches 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -124,16 +123,6 @@ async def ask(console: Console, request: Mapping[str, Any], read: LineReader = r
         console.print(meant, style="yellow", markup=False, highlight=False)
 
 
-def _value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-
-
-def _ref(ref: Mapping[str, Any] | None) -> str:
-    if not ref:
-        return "-"
-    return f"{ref.get('kind')}/{ref.get('namespace') or '-'}/{ref.get('name')}"
-
-
 def request_lines(
     request: Mapping[str, Any], detail: Mapping[str, Any] | None, *, number: int, total: int
 ) -> list[str]:
@@ -145,7 +134,7 @@ def request_lines(
     could not be read.
     """
     lines = [
-        f"[{number}/{total}] {request.get('action')} on {_ref(request.get('target'))}"
+        f"[{number}/{total}] {request.get('action')} on {render.ref(request.get('target'))}"
         f" — {request.get('risk')} risk",
         f"  playbook {request.get('playbook_id')}, step {request.get('step_name')!r}",
         f"  request {request.get('id')}, expires {request.get('expires_at')}",
@@ -153,8 +142,8 @@ def request_lines(
     incident = (detail or {}).get("incident") or {}
     if incident:
         lines.append(
-            f"  incident {incident.get('id')}: {incident.get('type')} on {_ref(incident.get('subject'))}"
-            f", {incident.get('event_count')} event(s)"
+            f"  incident {incident.get('id')}: {incident.get('type')} on "
+            f"{render.ref(incident.get('subject'))}, {incident.get('event_count')} event(s)"
         )
     rca = ((detail or {}).get("enrichment") or {}).get("rca") or {}
     if rca:
@@ -166,7 +155,7 @@ def request_lines(
         lines.append("  RCA: not ready yet (logs and events are still being read)")
     params = request.get("params") or {}
     lines.append("  params:" if params else "  params: none")
-    lines.extend(f"    {key}: {_value(value)}" for key, value in params.items())
+    lines.extend(f"    {key}: {render.value_text(value)}" for key, value in params.items())
     plan = request.get("plan")
     if plan:
         lines.extend(f"  {line}" for line in render.plan_lines(plan))

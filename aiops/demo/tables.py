@@ -8,13 +8,14 @@ width; an empty list prints a line saying so instead of an empty table.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from aiops.approvals import render
 
 _STEP_COLOURS = {
     "succeeded": "green",
@@ -30,17 +31,6 @@ _STEP_COLOURS = {
 }
 
 
-def ref(obj: Mapping[str, Any] | None) -> str:
-    """``Kind/namespace/name`` (``-`` for no namespace) of an object reference as JSON."""
-    if not obj:
-        return "-"
-    return f"{obj.get('kind')}/{obj.get('namespace') or '-'}/{obj.get('name')}"
-
-
-def _value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-
-
 def incidents(rows: Sequence[Mapping[str, Any]]) -> RenderableType:
     """Incidents as ``GET /api/incidents`` returns them: id, type, subject, status, events."""
     if not rows:
@@ -54,7 +44,11 @@ def incidents(rows: Sequence[Mapping[str, Any]]) -> RenderableType:
     table.add_column("events", overflow="fold", justify="right")
     for inc in rows:
         table.add_row(
-            str(inc["id"]), str(inc["type"]), ref(inc["subject"]), str(inc["status"]), str(inc["event_count"])
+            str(inc["id"]),
+            str(inc["type"]),
+            render.ref(inc["subject"]),
+            str(inc["status"]),
+            str(inc["event_count"]),
         )
     return table
 
@@ -94,11 +88,13 @@ def pending(requests: Sequence[Mapping[str, Any]]) -> RenderableType:
     table.add_column("target", overflow="fold", ratio=2)
     table.add_column("params", overflow="fold", ratio=2)
     for number, req in enumerate(requests, 1):
-        params = "\n".join(f"{k}={_value(v)}" for k, v in (req.get("params") or {}).items() if v is not None)
+        params = "\n".join(
+            f"{k}={render.value_text(v)}" for k, v in (req.get("params") or {}).items() if v is not None
+        )
         table.add_row(
             Text.assemble(str(req["id"]), f"\n#{number}, ", (f"{req['risk']} risk", "bold")),
             Text(f"{req['playbook_id']}\n{req['step_name']} ({req['action']})"),
-            ref(req.get("target")),
+            render.ref(req.get("target")),
             Text(params),
         )
     return table
