@@ -79,8 +79,8 @@ class Services:
     #: How long :meth:`close` lets background runs, verifications and enrichments finish (seconds).
     drain_seconds: float = 10.0
 
-    async def close(self) -> None:
-        """Stop background work, then close the clients it uses; call after :func:`serve` returned.
+    async def stop_work(self) -> None:
+        """Stop background work; call after :func:`serve` returned, before closing the clients.
 
         Scheduled re-checks are cancelled; runs, verifications and enrichments get ``drain_seconds``
         (together) to finish, then are cancelled and awaited, so nothing uses the Kubernetes client
@@ -90,6 +90,10 @@ class Services:
         self.pipeline.close()
         await asyncio.gather(self.executor.drain(self.drain_seconds), self.enricher.drain(self.drain_seconds))
         self.enricher.close()
+
+    async def close(self) -> None:
+        """:meth:`stop_work`, then close the Kubernetes client and the store."""
+        await self.stop_work()
         await self.kube.close()
         await self.store.close()
 

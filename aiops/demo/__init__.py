@@ -212,7 +212,7 @@ async def _run_demo(
             finally:
                 stop.set()
                 await server
-                await services.executor.wait_idle(timeout_seconds=10)
+                await services.stop_work()  # the store stays open: the demo's keys are removed below
                 await services.kube.close()
             report["store"] = store_desc
             return report
