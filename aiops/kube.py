@@ -258,12 +258,14 @@ class InvalidName(errors.PermanentError):
     """A namespace, name, kind, API version, subresource or uid the Kubernetes naming rules refuse.
 
     Raised by :func:`resource_path` (and the calls that build paths or selectors) before any
-    request is sent. ``what`` says which part (``"Pod name"``), ``value`` is the refused text.
+    request is sent. ``what`` says which part (``"Pod name"``), ``value`` is the refused text,
+    ``reason`` the message without the note that nothing was sent (for param validation).
     """
 
     def __init__(self, what: str, value: str, rule: str) -> None:
         shown = value if len(value) <= 80 else value[:80] + "…"
-        super().__init__(f"invalid {what} {shown!r}: {rule}; nothing was sent to the API server")
+        self.reason = f"invalid {what} {shown!r}: {rule}"
+        super().__init__(f"{self.reason}; nothing was sent to the API server")
         self.what = what
         self.value = value
 

@@ -124,14 +124,14 @@ def _name(value: str) -> str:
     try:
         return kube.check_name("object", value)
     except kube.InvalidName as exc:
-        raise ValueError(str(exc).removesuffix("; nothing was sent to the API server")) from exc
+        raise ValueError(exc.reason) from exc
 
 
 def _namespace(value: str) -> str:
     try:
         return kube.check_namespace(value)
     except kube.InvalidName as exc:
-        raise ValueError(str(exc).removesuffix("; nothing was sent to the API server")) from exc
+        raise ValueError(exc.reason) from exc
 
 
 #: An object name as the API requires it: a DNS-1123 subdomain, never empty (an empty name would
