@@ -170,8 +170,8 @@ class WriteSteps:
             return NEXT
         # The approved plan was stored scrubbed (no env value, no Secret data): the fresh one is
         # judged as scrubbed too, so a secret the approver never saw cannot make it "changed".
-        seen = self._runs.scrub.model(fresh)
-        verdict = recheck.compare(self._runs.scrub.model(approved), seen)
+        seen, approved_seen = self._runs.scrub.model(fresh), self._runs.scrub.model(approved)
+        verdict = recheck.compare(approved_seen, seen)
         self._metrics.rechecks_total.labels(outcome=verdict.verdict).inc()
         if verdict.verdict == "changed":
             return await self._replan(run, rec, request.id, verdict.reason)
@@ -182,7 +182,7 @@ class WriteSteps:
             self._record_outcome(rec, StepState.SKIPPED)
             await self._save(run)
             return NEXT
-        shown = {call.intent(): call for call in self._runs.scrub.model(approved).calls}
+        shown = {call.intent(): call for call in approved_seen.calls}
         fresh.calls = [
             call.model_copy(
                 update={"diff": shown[as_seen.intent()].diff, "preview": shown[as_seen.intent()].preview}
