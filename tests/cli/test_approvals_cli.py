@@ -22,9 +22,9 @@ from tests.support.operator_fixtures import (
     TOKENS,
     Harness,
     eventually,
-    free_port,
     writes,
 )
+from tests.support.ports import free_port
 
 
 async def start_with_pending_restart(harness: Harness) -> tuple[dict[str, Any], dict[str, Any]]:

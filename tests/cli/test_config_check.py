@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,17 +75,6 @@ BAD_ENVIRONMENTS = {
         ["'bob' and 'admin' (api.token) have the same token"],
     ),
 }
-
-
-@pytest.fixture
-def silent() -> Iterator[tuple[SilentServer, SilentServer]]:
-    """(Kubernetes API, Redis): both listening, neither answering."""
-    kube, redis_ = SilentServer(), SilentServer()
-    try:
-        yield kube, redis_
-    finally:
-        kube.close()
-        redis_.close()
 
 
 def _env(silent: tuple[SilentServer, SilentServer], **extra: str) -> dict[str, str]:

@@ -13,7 +13,6 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,17 +50,6 @@ rules:
       types: [crash_loop]
     playbooks: [crash_loop_remediation]
 """
-
-
-@pytest.fixture
-def silent() -> Iterator[tuple[SilentServer, SilentServer]]:
-    """(Kubernetes API, Redis): both listening, neither answering."""
-    kube, redis_ = SilentServer(), SilentServer()
-    try:
-        yield kube, redis_
-    finally:
-        kube.close()
-        redis_.close()
 
 
 def run_env(kube: SilentServer, redis_: SilentServer, **extra: str) -> dict[str, str]:

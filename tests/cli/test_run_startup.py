@@ -17,7 +17,7 @@ from pathlib import Path
 from aiops.kube import Kube
 from aiops.testing import ClusterEmulator
 from tests.cli.helpers import CliResult, arun_cli, cli_env
-from tests.support.operator_fixtures import free_port
+from tests.support.ports import free_port
 
 KUBECONFIG = """\
 apiVersion: v1

@@ -35,8 +35,9 @@ from aiops.store import Store
 from aiops.store.alerts import AlertStream
 from aiops.testing import ClusterEmulator
 from tests.alertmanager.payloads import alert, payload
-from tests.support.operator_fixtures import ALERTMANAGER_TOKEN, TOKENS, Harness, free_port, make_settings
+from tests.support.operator_fixtures import ALERTMANAGER_TOKEN, TOKENS, Harness, make_settings
 from tests.support.operator_process import OperatorProcess, operator_env
+from tests.support.ports import free_port
 from tests.support.redis_process import RedisProcess
 
 PREFIX = "aiops-faults:"

@@ -52,8 +52,9 @@ from aiops.testing import ClusterEmulator
 from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import TOKENS, free_port, writes
+from tests.support.operator_fixtures import TOKENS, writes
 from tests.support.operator_process import OperatorProcess, operator_env
+from tests.support.ports import free_port
 
 SEED = 20_261_121
 NAMESPACES = ("sigkill-a", "sigkill-b", "sigkill-c", "sigkill-d")

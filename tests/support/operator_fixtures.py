@@ -8,7 +8,6 @@ Redis state (a simulated operator restart). Approvers: ``alice`` and ``bob`` wit
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -35,14 +34,6 @@ if TYPE_CHECKING:
 TOKENS = {"alice": "token-alice-0123456789", "bob": "token-bob-0123456789"}
 #: The bearer token Alertmanager sends to the webhook (``http_config.authorization``).
 ALERTMANAGER_TOKEN = "alertmanager-token-0123456789"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def eventually(

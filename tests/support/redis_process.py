@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -35,18 +34,12 @@ from typing import IO
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tests.support.ports import free_port
+
 #: The bound of every wait for the server (start, sync, ...), in seconds.
 WAIT_SECONDS = 15.0
 #: ``maxmemory`` for :meth:`RedisProcess.fill_memory` (1 MiB, as in the issue's scenario).
 MAXMEMORY_BYTES = 1024 * 1024
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class RedisProcess:
