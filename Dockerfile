@@ -31,7 +31,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY README.md ./
 COPY aiops ./aiops
 RUN pip install -c constraints.txt . \
-    && aiops --help >/dev/null
+    && aiops --help >/dev/null \
+    && ! python -c "import kmock" 2>/dev/null && ! python -c "import fakeredis" 2>/dev/null
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -16,7 +16,7 @@ help: ## Show this help
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,demo]'
 	touch $@
 
 install: $(VENV)/.installed ## Create .venv and install aiops with pinned dependencies

@@ -58,6 +58,8 @@ Token = Annotated[
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 #: Exit code after Ctrl-C: 128 + SIGINT (2), as shells report a process that SIGINT ended.
 INTERRUPTED_EXIT_CODE = 130
+#: Packages of the ``demo`` extra (pyproject.toml): the emulator and the in-process store.
+DEMO_EXTRA_MODULES = frozenset({"kmock", "fakeredis"})
 
 
 def setup_logging(level: str = "INFO", *, json_logs: bool = False) -> None:
@@ -218,7 +220,18 @@ def demo(
     incident's RCA): Enter skips, high risk needs "approve" typed. Rejecting or skipping is fine
     (exit 0); exit 1 when an approved step did not do what it should; Ctrl-C stops cleanly (130).
     """
-    from aiops import demo as demo_mod
+    try:
+        from aiops import demo as demo_mod
+    except ModuleNotFoundError as exc:
+        if exc.name not in DEMO_EXTRA_MODULES:
+            raise
+        err.print(
+            f"error: the demo needs the '{exc.name}' package, which `pip install aiops` leaves out.\n"
+            "  install the demo extra:  pip install 'aiops[demo]'   (or run `make demo` in a checkout)",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(1) from None
 
     interactive = not script and sys.stdin.isatty()
     setup_logging("WARNING" if (json_out or interactive) else "INFO")

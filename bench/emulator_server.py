@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from aiops.testing import running_emulator
+from aiops.emulator import running_emulator
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
 

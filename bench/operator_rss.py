@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
+from aiops.emulator import running_emulator
 from aiops.store import Store
-from aiops.testing import running_emulator
 from bench.common import redis_url, report
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf

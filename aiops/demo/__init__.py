@@ -1,7 +1,7 @@
 """``aiops demo``: the whole product against an emulated cluster, on an embedded default.
 
 Starts kmock's Kubernetes emulator in-process (extended with the API semantics in
-``aiops.testing.emulator``), seeds it with failing workloads (``aiops.demo.seed``), runs the
+``aiops.emulator.emulator``), seeds it with failing workloads (``aiops.demo.seed``), runs the
 real operator, pipeline, executor, approval gate and API against it, shows incidents, the
 steps that ran at once and the pending approvals, takes decisions (interactively, or through
 the public API with ``--script``) and verifies that each approved action landed in the cluster.
@@ -27,6 +27,8 @@ from rich.text import Text
 from aiops import client as client_mod
 from aiops import runtime
 from aiops.demo import prompt, seed, tables
+from aiops.emulator import controllers as controllers_mod
+from aiops.emulator import emulator as emulator_mod
 from aiops.settings import (
     ActionSettings,
     ApiSettings,
@@ -36,8 +38,6 @@ from aiops.settings import (
     Settings,
 )
 from aiops.store import Store
-from aiops.testing import controllers as controllers_mod
-from aiops.testing import emulator as emulator_mod
 
 DEMO_TOKEN_BYTES = 18
 

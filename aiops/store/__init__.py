@@ -52,7 +52,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-import fakeredis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.retry import Retry
@@ -193,6 +192,8 @@ class Store:
     @classmethod
     def in_memory(cls, *, prefix: str = "aiops:") -> Store:
         """A store on a private in-process fakeredis server: same semantics, lost on exit."""
+        import fakeredis  # the ``demo`` extra: only the demo and the tests build an in-memory store
+
         client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
         return cls(client, prefix=prefix, description="in-memory")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aiops import errors
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.actions.conftest import MemoryAudit, Runner
 from tests.support.kube_fixtures import node, pdb, pod
 

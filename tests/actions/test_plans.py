@@ -12,7 +12,7 @@ from aiops import errors, kube
 from aiops.actions import apply, facts, preview
 from aiops.actions.base import Action, ActionContext
 from aiops.actions.plan import Plan
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.support.kube_fixtures import deployment, node, pdb, pod, replicaset
 
 

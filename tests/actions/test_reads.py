@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.actions.conftest import MemoryAudit, Runner
 from tests.support.kube_fixtures import deployment, event, pod, replicaset
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aiops import errors
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.actions.conftest import MemoryAudit, Runner
 from tests.support.kube_fixtures import deployment, replicaset
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from aiops import runtime
+from aiops.emulator import ClusterEmulator
 from aiops.settings import Settings
 from aiops.store import Store
-from aiops.testing import ClusterEmulator
 from tests.support.operator_fixtures import TOKENS, make_settings
 
 #: Opens the app with optional settings changes; yields (services, client authenticated as alice).

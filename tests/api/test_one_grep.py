@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 
 from aiops import cli, correlation
+from aiops.emulator.controllers import running_controllers
 from aiops.enrichment.scrub import LogScrubber
-from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
 from tests.support.operator_fixtures import Harness, eventually
 

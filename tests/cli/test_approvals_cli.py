@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from aiops.testing.controllers import running_controllers
+from aiops.emulator.controllers import running_controllers
 from tests.cli.helpers import CliResult, arun_cli, cli_env
 from tests.operator import workloads
 from tests.support.operator_fixtures import (

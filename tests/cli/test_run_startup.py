@@ -14,8 +14,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from aiops.emulator import ClusterEmulator
 from aiops.kube import Kube
-from aiops.testing import ClusterEmulator
 from tests.cli.helpers import CliResult, arun_cli, cli_env
 from tests.support.ports import free_port
 

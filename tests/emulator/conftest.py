@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.emulator.helpers import JSON_PATCH, MERGE, STRATEGIC, read_all_events
 from tests.support.kube_fixtures import deployment, pdb, pod
 

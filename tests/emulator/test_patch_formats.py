@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.emulator.helpers import JSON_PATCH, MERGE, STRATEGIC
 from tests.support.kube_fixtures import deployment
 

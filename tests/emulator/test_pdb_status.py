@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.emulator.helpers import MERGE, read_all_events, read_events
 from tests.support.kube_fixtures import pdb, pod
 

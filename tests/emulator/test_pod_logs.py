@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.support.kube_fixtures import pod
 
 POD = "/api/v1/namespaces/default/pods/web"

@@ -10,7 +10,7 @@ import json
 
 import aiohttp
 
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.emulator.helpers import JSON_PATCH, MERGE, STRATEGIC
 from tests.support.kube_fixtures import deployment, node, pdb, pod
 

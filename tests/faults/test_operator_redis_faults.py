@@ -29,11 +29,11 @@ import pytest
 
 from aiops.actions.catalog import Risk
 from aiops.approvals.gate import ApprovalGate, ApprovalPolicy
+from aiops.emulator import ClusterEmulator
 from aiops.sources.alertmanager import intake as intake_mod
 from aiops.sources.alertmanager import parse_payload
 from aiops.store import Store
 from aiops.store.alerts import AlertStream
-from aiops.testing import ClusterEmulator
 from tests.alertmanager.payloads import alert, payload
 from tests.support.operator_fixtures import ALERTMANAGER_TOKEN, TOKENS, Harness, make_settings
 from tests.support.operator_process import OperatorProcess, operator_env

@@ -14,9 +14,9 @@ import logging
 import pytest
 
 from aiops import background, errors, runtime
+from aiops.emulator import ClusterEmulator
 from aiops.metrics import Metrics
 from aiops.store import Store
-from aiops.testing import ClusterEmulator
 from tests.support.operator_fixtures import make_settings
 
 log = logging.getLogger(__name__)

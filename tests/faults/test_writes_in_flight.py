@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 
+from aiops.emulator import ClusterEmulator
+from aiops.emulator.controllers import running_controllers
 from aiops.settings import ApprovalSettings, SafetySettings
 from aiops.store import Store
-from aiops.testing import ClusterEmulator
-from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
 from tests.support.operator_fixtures import Harness, make_settings, step_of, writes
 from tests.support.redis_process import RedisProcess

@@ -10,8 +10,8 @@ import pytest
 
 from aiops import errors
 from aiops import kube as kube_mod
+from aiops.emulator import ClusterEmulator
 from aiops.events.model import ObjectRef
-from aiops.testing import ClusterEmulator
 from tests.support.kube_fixtures import deployment, event, pdb, pod
 
 

@@ -4,11 +4,11 @@ for an incident on a newer revision, lists what that revision's logs say that ea
 from __future__ import annotations
 
 from aiops import kube as kube_mod
+from aiops.emulator import ClusterEmulator
 from aiops.enrichment import enricher as enricher_mod
 from aiops.metrics import Metrics
 from aiops.sources import kubewatch
 from aiops.store import Store
-from aiops.testing import ClusterEmulator
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiops.testing.controllers import running_controllers
+from aiops.emulator.controllers import running_controllers
 from tests.operator import workloads
 from tests.support.operator_fixtures import Harness, eventually
 

@@ -10,7 +10,7 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiops.testing import ClusterEmulator
+from aiops.emulator import ClusterEmulator
 from tests.support import kube_fixtures as kf
 
 PREVIOUS_LOG = (

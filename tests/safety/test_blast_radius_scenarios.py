@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from aiops.emulator import ClusterEmulator
+from aiops.emulator.controllers import running_controllers
 from aiops.settings import SafetySettings
-from aiops.testing import ClusterEmulator
-from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
 from tests.support.operator_fixtures import WRITE_METHODS, Harness, eventually, make_settings, step_of, writes

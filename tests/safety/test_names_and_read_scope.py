@@ -24,10 +24,10 @@ import pytest
 from aiops import errors
 from aiops import kube as kube_mod
 from aiops.actions._common import Reach
+from aiops.emulator import ClusterEmulator
 from aiops.events.model import ObjectRef
 from aiops.safety import scope
 from aiops.settings import SafetySettings
-from aiops.testing import ClusterEmulator
 from tests.alertmanager.payloads import alert, payload
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf

@@ -17,10 +17,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aiops.emulator import ClusterEmulator
+from aiops.emulator.controllers import running_controllers
+from aiops.emulator.emulator import Call
 from aiops.settings import SafetySettings
-from aiops.testing import ClusterEmulator
-from aiops.testing.controllers import running_controllers
-from aiops.testing.emulator import Call
 from tests.cli.helpers import arun_cli
 from tests.operator import workloads
 from tests.support.operator_fixtures import TOKENS, Harness, eventually, make_settings, step_of, writes

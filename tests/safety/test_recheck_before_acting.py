@@ -29,11 +29,11 @@ from aiops.actions import apply as apply_mod
 from aiops.actions import registry as actions_registry
 from aiops.actions.base import ActionContext
 from aiops.audit import AuditLog
+from aiops.emulator import ClusterEmulator
+from aiops.emulator.controllers import running_controllers
+from aiops.emulator.emulator import Call
 from aiops.settings import SafetySettings
 from aiops.store import Store
-from aiops.testing import ClusterEmulator
-from aiops.testing.controllers import running_controllers
-from aiops.testing.emulator import Call
 from tests.operator import workloads
 from tests.support.operator_fixtures import Harness, eventually, make_settings, step_of, writes
 

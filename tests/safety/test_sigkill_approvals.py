@@ -46,10 +46,10 @@ from typing import Any
 import httpx
 import pytest
 
+from aiops.emulator import ClusterEmulator
+from aiops.emulator.controllers import running_controllers
 from aiops.playbooks.runs import TERMINAL_RUN_STATES
 from aiops.store import Store
-from aiops.testing import ClusterEmulator
-from aiops.testing.controllers import running_controllers
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
 from tests.support.operator_fixtures import TOKENS, writes

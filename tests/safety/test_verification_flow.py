@@ -13,8 +13,8 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from aiops.testing import ClusterEmulator
-from aiops.testing.controllers import running_controllers
+from aiops.emulator import ClusterEmulator
+from aiops.emulator.controllers import running_controllers
 from tests.operator import workloads
 from tests.support.operator_fixtures import Harness, eventually, make_settings, writes
 

@@ -19,8 +19,8 @@ import pytest
 
 from aiops import kube as kube_mod
 from aiops.actions.plan import Expectation, ExpectationCheck
+from aiops.emulator import ClusterEmulator
 from aiops.safety.verify import CheckOutcome, VerificationResult, Verifier
-from aiops.testing import ClusterEmulator
 from tests.support.kube_fixtures import deployment, node, pod
 
 POLL = 0.02

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from aiops.testing import ClusterEmulator
-from aiops.testing.controllers import running_controllers
+from aiops.emulator import ClusterEmulator
+from aiops.emulator.controllers import running_controllers
 from tests.alertmanager.payloads import alert, payload
 from tests.cli.helpers import arun_cli, cli_env
 from tests.operator import workloads

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from aiops import kube as kube_mod
-from aiops.testing import ClusterEmulator, running_emulator
+from aiops.emulator import ClusterEmulator, running_emulator
 
 
 @pytest.fixture

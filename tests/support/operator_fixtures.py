@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from aiops.emulator import ClusterEmulator
+from aiops.emulator.emulator import Call
 from aiops.settings import (
     ActionSettings,
     AlertmanagerSettings,
@@ -25,8 +27,6 @@ from aiops.settings import (
     Settings,
 )
 from aiops.store import Store
-from aiops.testing import ClusterEmulator
-from aiops.testing.emulator import Call
 
 if TYPE_CHECKING:
     from aiops import runtime

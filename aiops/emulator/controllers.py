@@ -26,7 +26,7 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiops.testing.emulator import ClusterEmulator, random_suffix
+from aiops.emulator.emulator import ClusterEmulator, random_suffix
 
 
 def _owned_by_replicaset(pod: dict[str, Any]) -> bool:

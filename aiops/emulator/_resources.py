@@ -1,6 +1,6 @@
 """The resources the cluster emulator serves, as the API server's discovery documents list them.
 
-Fed by: nothing (static data). Consumed by: :class:`aiops.testing.emulator.ClusterEmulator`, which
+Fed by: nothing (static data). Consumed by: :class:`aiops.emulator.emulator.ClusterEmulator`, which
 registers each one with kmock (served by ``/api``, ``/apis``, ``/apis/GROUP/VERSION`` discovery).
 
 Sources: the Kubernetes API reference (https://kubernetes.io/docs/reference/kubernetes-api/), one

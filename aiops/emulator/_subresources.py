@@ -1,6 +1,6 @@
 """Subresources of the cluster emulator: ``status``, ``scale``, ``log`` and ``eviction``.
 
-Fed by: :func:`aiops.testing._handlers.route` for ``/RESOURCE/NAME/SUBRESOURCE`` requests.
+Fed by: :func:`aiops.emulator._handlers.route` for ``/RESOURCE/NAME/SUBRESOURCE`` requests.
 Consumes: the emulator's storage and the shared write path in ``_handlers``.
 
 Rules:
@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import kmock
 from kmock._internal.rendering import Response  # kmock exports it, but not in its __all__
 
-from aiops.testing import _disruption, _handlers, _selectors
-from aiops.testing._handlers import ApiStatus
+from aiops.emulator import _disruption, _handlers, _selectors
+from aiops.emulator._handlers import ApiStatus
 
 if TYPE_CHECKING:
-    from aiops.testing._resources import ResourceSpec
-    from aiops.testing.emulator import ClusterEmulator
+    from aiops.emulator._resources import ResourceSpec
+    from aiops.emulator.emulator import ClusterEmulator
 
 
 def route(

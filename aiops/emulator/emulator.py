@@ -45,8 +45,8 @@ import attrs
 import kmock
 from kmock._internal.rendering import Response  # kmock exports it, but not in its __all__
 
-from aiops.testing import _disruption, _handlers, _resources, _selectors
-from aiops.testing._handlers import ApiStatus
+from aiops.emulator import _disruption, _handlers, _resources, _selectors
+from aiops.emulator._handlers import ApiStatus
 
 #: ``/api/v1/namespaces/NAME`` (not a namespaced resource below it).
 _NAMESPACES_PATH = re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)/?$")

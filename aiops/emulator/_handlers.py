@@ -1,6 +1,6 @@
 """Object endpoints of the cluster emulator: create, get, list, watch, update, patch, delete.
 
-Fed by: :meth:`aiops.testing.emulator.ClusterEmulator._serve` for every request to a served
+Fed by: :meth:`aiops.emulator.emulator.ClusterEmulator._serve` for every request to a served
 resource. Consumes: the emulator's storage methods; ``_subresources`` for ``/status``, ``/scale``,
 ``/log`` and ``/eviction``.
 
@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 import kmock
 from kmock._internal.rendering import Response  # kmock exports it, but not in its __all__
 
-from aiops.testing import _patches, _resources, _selectors
+from aiops.emulator import _patches, _resources, _selectors
 
 if TYPE_CHECKING:
-    from aiops.testing._resources import ResourceSpec
-    from aiops.testing.emulator import Change, ClusterEmulator
+    from aiops.emulator._resources import ResourceSpec
+    from aiops.emulator.emulator import Change, ClusterEmulator
 
 _REASONS = {
     400: "BadRequest",
@@ -132,7 +132,7 @@ def next_generation(old: Mapping[str, Any], new: Mapping[str, Any]) -> int:
 
 def route(emu: ClusterEmulator, request: kmock.Request) -> kmock.Payload:
     """Dispatch one request to a served resource; raises :class:`ApiStatus` for API failures."""
-    from aiops.testing import _subresources
+    from aiops.emulator import _subresources
 
     assert request.resource is not None
     res = request.resource
@@ -197,7 +197,7 @@ def list_objects(emu: ClusterEmulator, request: kmock.Request, spec: ResourceSpe
 
 def create(emu: ClusterEmulator, request: kmock.Request, spec: ResourceSpec) -> Response:
     """POST a new object: 201 with the stored object, 409 AlreadyExists, 400/422 on a bad body."""
-    from aiops.testing.emulator import random_suffix
+    from aiops.emulator.emulator import random_suffix
 
     assert request.resource is not None
     obj = body_object(request)

@@ -4,6 +4,6 @@ Fed by: tests (``tests/support/kube_fixtures.py``) and ``aiops demo``. Nothing i
 production path imports this package.
 """
 
-from aiops.testing.emulator import Call, ClusterEmulator, running_emulator
+from aiops.emulator.emulator import Call, ClusterEmulator, running_emulator
 
 __all__ = ["Call", "ClusterEmulator", "running_emulator"]
