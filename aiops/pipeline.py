@@ -20,10 +20,11 @@ import fnmatch
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiops import correlation
+from aiops.clock import Clock, utcnow
 from aiops.enrichment.scrub import Scrubber
 from aiops.events import dedup as dedup_mod
 from aiops.events.incident import SuppressReason
@@ -89,7 +90,7 @@ class Pipeline:
         fetch: Fetch | None = None,
         extra_routes: Callable[[ClusterEvent], list[engine_mod.RuleMatch]] | None = None,
         on_incident: Callable[[str, ClusterEvent], None] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
         scrub: Scrubber | None = None,
     ) -> None:
         self._dedup = dedup

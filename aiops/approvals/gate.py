@@ -17,13 +17,14 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiops import errors, store
 from aiops.actions.catalog import Risk
 from aiops.actions.plan import Plan
 from aiops.approvals.model import ApprovalRequest, ApprovalState, Outcome, RequestOutcome
+from aiops.clock import Clock, utcnow
 from aiops.events.model import ObjectRef
 from aiops.metrics import Metrics
 
@@ -32,10 +33,6 @@ __all__ = ["DEFAULT_TTL_SECONDS", "ApprovalGate", "ApprovalPolicy"]
 #: How long a request waits for a decision when the policy names no TTL for its risk (seconds).
 DEFAULT_TTL_SECONDS = 900
 _PAGE = 200
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ class ApprovalGate:
         policy: ApprovalPolicy,
         *,
         metrics: Metrics | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
         scrub: Callable[[Any], Any] | None = None,
     ) -> None:
         self._store = store

@@ -16,12 +16,12 @@ from __future__ import annotations
 import builtins
 import json
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiops import errors, store
+from aiops.clock import Clock, utcnow
 from aiops.events.incident import Incident, IncidentStatus, SuppressReason
 from aiops.events.model import ClusterEvent, EventType, Severity, severity_rank
 from aiops.metrics import Metrics
@@ -34,10 +34,6 @@ DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
 _HEAD_FIELDS = {"id", "dedup_key", "fingerprint", "type", "subject", "first_seen", "first_event"}
 _PAGE = 200
 _SEVERITIES = frozenset(s.value for s in Severity)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ class Deduplicator:
         store: store.Store,
         *,
         metrics: Metrics | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
         retention_seconds: int = DEFAULT_RETENTION_SECONDS,
     ) -> None:
         self._store = store
