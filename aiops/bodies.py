@@ -1,0 +1,465 @@
+"""Typed views of the Kubernetes object bodies aiops reads, and lenient readers over them.
+
+Fed by: raw bodies as the API server serves them (``kubectl get -o json`` shapes: camelCase JSON
+through :mod:`aiops.kube`, watch events, saved dumps). Consumed by: the detectors
+(:mod:`aiops.sources.kubewatch`, which keep their strict type checks on top), the actions
+(:mod:`aiops.actions`), the RCA evidence and heuristics (:mod:`aiops.enrichment.rca`) and the
+emulator. It imports nothing from aiops.
+
+The ``TypedDict`` views (``total=False``: every field may be absent) name only the fields aiops
+reads; they document shapes for the type checker and cost nothing at run time. Field names and
+meanings follow the Kubernetes API reference (https://kubernetes.io/docs/reference/kubernetes-api/):
+``ObjectMeta`` and ``OwnerReference`` (meta/v1), ``PodSpec``/``PodStatus``/``PodCondition``/
+``ContainerStatus``/``ContainerState`` (core/v1 Pod), ``NodeSpec``/``NodeCondition`` (core/v1
+Node), the ``apps/v1`` workload statuses, ``LabelSelector`` (meta/v1) and core/v1 ``Event``.
+
+The readers are *lenient*: a missing, ``null`` or wrongly typed field reads as absent (``{}``,
+``[]``, ``""``, ``None``); they never raise. Callers that must tell a malformed body from a
+healthy one (the detectors) validate first, through ``aiops.sources.kubewatch.fields``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict, cast
+
+__all__ = [
+    "CONTAINER_STATUS_KEYS",
+    "Condition",
+    "ContainerState",
+    "ContainerStateRunning",
+    "ContainerStateTerminated",
+    "ContainerStateWaiting",
+    "ContainerStatus",
+    "DeploymentBody",
+    "EventBody",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "NodeBody",
+    "NodeSpec",
+    "ObjectMeta",
+    "OwnerReference",
+    "PodBody",
+    "PodSpec",
+    "PodStatus",
+    "WorkloadStatus",
+    "annotations_of",
+    "condition",
+    "conditions",
+    "container_statuses",
+    "controller_owner",
+    "labels_of",
+    "last_terminated",
+    "mapping",
+    "maps",
+    "meta",
+    "node_not_ready",
+    "node_ready",
+    "owner_references",
+    "pod_ready",
+    "primary_owner",
+    "restart_count",
+    "selector_matches",
+    "selector_string",
+    "state_terminated",
+    "string",
+    "terminating",
+    "waiting",
+]
+
+
+# ---- typed views (only the fields aiops reads) ----
+
+
+class OwnerReference(TypedDict, total=False):
+    """meta/v1 ``OwnerReference``: ``controller: true`` marks the managing controller (at most one)."""
+
+    apiVersion: str
+    kind: str
+    name: str
+    uid: str
+    controller: bool
+    blockOwnerDeletion: bool
+
+
+class ObjectMeta(TypedDict, total=False):
+    """meta/v1 ``ObjectMeta``; timestamps are RFC 3339 strings, ``generation`` a sequence number."""
+
+    name: str
+    namespace: str
+    uid: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    ownerReferences: list[OwnerReference]
+    resourceVersion: str
+    generation: int
+    creationTimestamp: str
+    deletionTimestamp: str
+
+
+class Condition(TypedDict, total=False):
+    """A status condition (``PodCondition``, ``NodeCondition``, ``DeploymentCondition``...).
+
+    ``status`` is ``"True"``, ``"False"`` or ``"Unknown"``; times are RFC 3339 strings.
+    """
+
+    type: str
+    status: str
+    reason: str
+    message: str
+    lastTransitionTime: str
+
+
+class ContainerStateWaiting(TypedDict, total=False):
+    """core/v1 ``ContainerStateWaiting`` (``reason``: ``CrashLoopBackOff``, ``ImagePullBackOff``...)."""
+
+    reason: str
+    message: str
+
+
+class ContainerStateRunning(TypedDict, total=False):
+    """core/v1 ``ContainerStateRunning``."""
+
+    startedAt: str
+
+
+class ContainerStateTerminated(TypedDict, total=False):
+    """core/v1 ``ContainerStateTerminated``; ``exitCode`` above 128 is 128 + the signal number."""
+
+    reason: str
+    message: str
+    exitCode: int
+    signal: int
+    startedAt: str
+    finishedAt: str
+
+
+class ContainerState(TypedDict, total=False):
+    """core/v1 ``ContainerState``: at most one of the three is set."""
+
+    waiting: ContainerStateWaiting
+    running: ContainerStateRunning
+    terminated: ContainerStateTerminated
+
+
+class ContainerStatus(TypedDict, total=False):
+    """core/v1 ``ContainerStatus``; ``lastState`` is the previous termination (``restartCount`` > 0)."""
+
+    name: str
+    image: str
+    ready: bool
+    restartCount: int
+    state: ContainerState
+    lastState: ContainerState
+
+
+class PodSpec(TypedDict, total=False):
+    """core/v1 ``PodSpec`` fields aiops reads (containers stay plain JSON objects)."""
+
+    nodeName: str
+    containers: list[dict[str, Any]]
+    initContainers: list[dict[str, Any]]
+    volumes: list[dict[str, Any]]
+
+
+class PodStatus(TypedDict, total=False):
+    """core/v1 ``PodStatus``: ``phase`` is Pending, Running, Succeeded, Failed or Unknown."""
+
+    phase: str
+    reason: str
+    message: str
+    conditions: list[Condition]
+    containerStatuses: list[ContainerStatus]
+    initContainerStatuses: list[ContainerStatus]
+
+
+class PodBody(TypedDict, total=False):
+    """A core/v1 Pod."""
+
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: PodSpec
+    status: PodStatus
+
+
+class NodeSpec(TypedDict, total=False):
+    """core/v1 ``NodeSpec``: ``unschedulable`` is what ``kubectl cordon`` sets."""
+
+    unschedulable: bool
+    taints: list[dict[str, Any]]
+
+
+class NodeBody(TypedDict, total=False):
+    """A core/v1 Node; its ``status.conditions`` are ``NodeCondition`` entries."""
+
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: NodeSpec
+    status: dict[str, Any]
+
+
+class WorkloadStatus(TypedDict, total=False):
+    """The apps/v1 Deployment/ReplicaSet/StatefulSet (replica counts) and DaemonSet (number*)
+    status fields aiops reads."""
+
+    observedGeneration: int
+    replicas: int
+    readyReplicas: int
+    availableReplicas: int
+    updatedReplicas: int
+    unavailableReplicas: int
+    desiredNumberScheduled: int
+    numberAvailable: int
+    numberUnavailable: int
+    updatedNumberScheduled: int
+    conditions: list[Condition]
+
+
+class DeploymentBody(TypedDict, total=False):
+    """An apps/v1 Deployment, ReplicaSet, StatefulSet or DaemonSet (``spec.replicas`` defaults to 1)."""
+
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: dict[str, Any]
+    status: WorkloadStatus
+
+
+class LabelSelectorRequirement(TypedDict, total=False):
+    """meta/v1 ``LabelSelectorRequirement``: ``operator`` is In, NotIn, Exists or DoesNotExist."""
+
+    key: str
+    operator: str
+    values: list[str]
+
+
+class LabelSelector(TypedDict, total=False):
+    """meta/v1 ``LabelSelector``: ``matchLabels`` and ``matchExpressions`` are ANDed."""
+
+    matchLabels: dict[str, str]
+    matchExpressions: list[LabelSelectorRequirement]
+
+
+class EventBody(TypedDict, total=False):
+    """A core/v1 Event (``count``/``firstTimestamp``/``lastTimestamp``; events.k8s.io/v1 moves
+    them to ``series``/``eventTime``)."""
+
+    type: str
+    reason: str
+    message: str
+    count: int
+    firstTimestamp: str
+    lastTimestamp: str
+    eventTime: str
+    involvedObject: dict[str, Any]
+    series: dict[str, Any]
+
+
+# ---- generic lenient access ----
+
+
+def mapping(value: object) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else ``{}``."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def maps(value: object) -> list[Mapping[str, Any]]:
+    """The JSON objects in ``value`` when it is a list (other items dropped), else ``[]``."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def string(value: object) -> str:
+    """``value`` when it is a string, else ``""``."""
+    return value if isinstance(value, str) else ""
+
+
+def meta(body: Mapping[str, Any]) -> ObjectMeta:
+    """``metadata`` (``{}`` when absent or not an object)."""
+    return cast(ObjectMeta, mapping(body.get("metadata")))
+
+
+def labels_of(body: Mapping[str, Any]) -> dict[str, str]:
+    """``metadata.labels`` as a new ``{str: str}`` (non-string entries dropped)."""
+    found = mapping(meta(body).get("labels"))
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def annotations_of(body: Mapping[str, Any]) -> dict[str, str]:
+    """``metadata.annotations`` as a new ``{str: str}`` (non-string entries dropped)."""
+    found = mapping(meta(body).get("annotations"))
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def terminating(body: Mapping[str, Any]) -> bool:
+    """Whether ``metadata.deletionTimestamp`` is set: the object is being deleted."""
+    return bool(meta(body).get("deletionTimestamp"))
+
+
+# ---- owners ----
+
+
+def owner_references(body: Mapping[str, Any]) -> list[OwnerReference]:
+    """``metadata.ownerReferences`` (entries that are not objects dropped)."""
+    return cast(list[OwnerReference], maps(meta(body).get("ownerReferences")))
+
+
+def controller_owner(body: Mapping[str, Any]) -> OwnerReference | None:
+    """The ownerReference with ``controller: true`` (the managing controller), else ``None``.
+
+    Only the boolean ``true`` counts, as the API types it (``*bool``). The API allows at most
+    one controller reference; should several claim it, the first is returned.
+    """
+    return next((ref for ref in owner_references(body) if ref.get("controller") is True), None)
+
+
+def primary_owner(body: Mapping[str, Any]) -> OwnerReference | None:
+    """The controller ownerReference, else the first one, else ``None`` (how aiops folds an
+    object onto a workload even when no reference claims ``controller``)."""
+    refs = owner_references(body)
+    return controller_owner(body) or (refs[0] if refs else None)
+
+
+# ---- conditions ----
+
+
+def conditions(status: Mapping[str, Any]) -> list[Condition]:
+    """``status.conditions`` of a status object (entries that are not objects dropped)."""
+    return cast(list[Condition], maps(status.get("conditions")))
+
+
+def condition(found: Iterable[Mapping[str, Any]], type_: str) -> Condition | None:
+    """The condition of ``type_`` among ``found`` (e.g. :func:`conditions`), else ``None``.
+
+    Conditions are a list keyed by ``type``; should a type repeat, the *last* entry wins (as the
+    detectors' strict map ``aiops.sources.kubewatch.fields.conditions`` keys them).
+    """
+    match: Condition | None = None
+    for entry in found:
+        if isinstance(entry, Mapping) and entry.get("type") == type_:
+            match = cast(Condition, entry)
+    return match
+
+
+def _any_true(body: Mapping[str, Any], type_: str) -> bool:
+    return any(
+        c.get("type") == type_ and c.get("status") == "True" for c in conditions(mapping(body.get("status")))
+    )
+
+
+def pod_ready(body: Mapping[str, Any], *, exclude_terminating: bool = False) -> bool:
+    """Whether a Pod's ``Ready`` PodCondition has status ``"True"`` (any such entry counts).
+
+    ``Unknown``, ``False``, a missing condition or a missing ``status`` read as not Ready. With
+    ``exclude_terminating`` a pod with ``metadata.deletionTimestamp`` is never Ready (it is
+    going away: Pod lifecycle, "Termination of Pods"), as the disruption facts count it.
+    """
+    if exclude_terminating and terminating(body):
+        return False
+    return _any_true(body, "Ready")
+
+
+def node_ready(body: Mapping[str, Any]) -> bool:
+    """Whether a Node's ``Ready`` NodeCondition has status ``"True"`` (any such entry counts).
+
+    Not the negation of :func:`node_not_ready`: a Node without a ``Ready`` condition (or with
+    another status) is neither Ready here nor NotReady there.
+    """
+    return _any_true(body, "Ready")
+
+
+def node_not_ready(body: Mapping[str, Any]) -> bool:
+    """Whether a Node's ``Ready`` NodeCondition says ``"False"`` (the kubelet reports the node
+    unhealthy) or ``"Unknown"`` (the node lifecycle controller stopped hearing from it).
+
+    A Node without a ``Ready`` condition is *not* NotReady (nothing proves it). A repeated type:
+    the last entry wins (:func:`condition`).
+    """
+    ready = condition(conditions(mapping(body.get("status"))), "Ready")
+    return ready is not None and ready.get("status") in ("False", "Unknown")
+
+
+# ---- containers ----
+
+#: The ``PodStatus`` lists of container statuses, init containers first.
+CONTAINER_STATUS_KEYS = ("initContainerStatuses", "containerStatuses")
+
+
+def container_statuses(body: Mapping[str, Any], *, init: bool = True) -> list[ContainerStatus]:
+    """A Pod's ``status.initContainerStatuses`` (unless ``init`` is false) then
+    ``status.containerStatuses``; entries that are not objects dropped."""
+    status = mapping(body.get("status"))
+    keys = CONTAINER_STATUS_KEYS if init else CONTAINER_STATUS_KEYS[1:]
+    return [cast(ContainerStatus, s) for key in keys for s in maps(status.get(key))]
+
+
+def restart_count(status: Mapping[str, Any]) -> int:
+    """A ContainerStatus's ``restartCount`` (0 when absent or not an integer)."""
+    value = status.get("restartCount")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def waiting(status: Mapping[str, Any]) -> ContainerStateWaiting:
+    """A ContainerStatus's ``state.waiting`` (``{}`` when it is not waiting)."""
+    return cast(ContainerStateWaiting, mapping(mapping(status.get("state")).get("waiting")))
+
+
+def state_terminated(status: Mapping[str, Any]) -> ContainerStateTerminated:
+    """A ContainerStatus's ``state.terminated`` (``{}`` when it has not terminated)."""
+    return cast(ContainerStateTerminated, mapping(mapping(status.get("state")).get("terminated")))
+
+
+def last_terminated(status: Mapping[str, Any]) -> ContainerStateTerminated:
+    """A ContainerStatus's ``lastState.terminated``: the previous run's end (``{}`` when none)."""
+    return cast(ContainerStateTerminated, mapping(mapping(status.get("lastState")).get("terminated")))
+
+
+# ---- label selectors ----
+
+
+def _requirement_holds(expr: Mapping[str, Any], found: Mapping[str, str]) -> bool:
+    key, op = expr.get("key"), expr.get("operator")
+    values = set(expr.get("values") or [])
+    present = key in found
+    if op == "In":
+        return present and found[cast(str, key)] in values
+    if op == "NotIn":
+        return not (present and found[cast(str, key)] in values)
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    return True  # an operator the API would reject: ignored
+
+
+def selector_matches(selector: Mapping[str, Any] | None, found: Mapping[str, str]) -> bool:
+    """Whether labels ``found`` satisfy a meta/v1 ``LabelSelector``.
+
+    Every ``matchLabels`` pair must be present with that value and every ``matchExpressions``
+    requirement hold: ``In`` (key present, value in ``values``), ``NotIn`` (key absent, or value
+    not in ``values``), ``Exists``, ``DoesNotExist``; an unknown operator is ignored. An empty
+    selector (``{}``) matches everything and a null one (``None``) nothing, as the
+    PodDisruptionBudget policy/v1 reference defines ``spec.selector``.
+    https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
+    """
+    if selector is None:
+        return False
+    for key, value in mapping(selector.get("matchLabels")).items():
+        if found.get(key) != value:
+            return False
+    return all(_requirement_holds(expr, found) for expr in maps(selector.get("matchExpressions")))
+
+
+def selector_string(selector: Mapping[str, Any] | None) -> str:
+    """A ``LabelSelector`` as a ``labelSelector`` query string: ``app=web,tier in (a,b),!x``
+    (matchLabels sorted by key, then matchExpressions in order; ``""`` for an empty or null one)."""
+    if not selector:
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted(mapping(selector.get("matchLabels")).items())]
+    for expr in maps(selector.get("matchExpressions")):
+        key, op = expr["key"], expr["operator"]
+        values = ",".join(expr.get("values") or [])
+        spelled = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key}
+        parts.append(spelled.get(op, f"!{key}"))
+    return ",".join(parts)
