@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from aiops import errors, kube
+from aiops import bodies, errors, kube
 from aiops.actions import _common
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Plan, PlannedCall, PodRemoval
@@ -132,7 +132,7 @@ def sort_pods(
     refusals: list[str] = []
     for pod in pods:
         finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-        controller = _common.controller_of(pod)
+        controller = bodies.controller_owner(pod)
         if MIRROR_ANNOTATION in _common.annotations_of(pod):
             skipped.append({"pod": _name(pod), "reason": "mirror pod (managed by the kubelet)"})
         elif controller is not None and controller.get("kind") == "DaemonSet":
@@ -197,8 +197,8 @@ async def plan_drain(ctx: ActionContext, params: DrainParams) -> Plan:
                 namespace=namespace,
                 name=name,
                 uid=meta.get("uid"),
-                ready=_common.is_ready(pod),
-                labels=dict(meta.get("labels") or {}),
+                ready=bodies.pod_ready(pod, exclude_terminating=True),
+                labels=bodies.labels_of(pod),
             )
         )
     summary = (
