@@ -34,6 +34,7 @@ __all__ = [
     "conditions",
     "container_statuses",
     "controller_owner",
+    "failing_ready",
     "labels_of",
     "last_terminated",
     "mapping",
@@ -166,15 +167,19 @@ def node_ready(body: Mapping[str, Any]) -> bool:
     return _any_true(body, "Ready")
 
 
-def node_not_ready(body: Mapping[str, Any]) -> bool:
-    """Whether a Node's ``Ready`` NodeCondition says ``"False"`` (the kubelet reports the node
-    unhealthy) or ``"Unknown"`` (the node lifecycle controller stopped hearing from it).
+def failing_ready(found: Iterable[Mapping[str, Any]]) -> Condition | None:
+    """The ``Ready`` condition among ``found`` when its status is ``"False"`` (the kubelet reports
+    the node unhealthy) or ``"Unknown"`` (the node lifecycle controller stopped hearing from it),
+    else ``None``. A repeated type: the last entry wins (:func:`condition`)."""
+    ready = condition(found, "Ready")
+    return ready if ready is not None and ready.get("status") in ("False", "Unknown") else None
 
-    A Node without a ``Ready`` condition is *not* NotReady (nothing proves it). A repeated type:
-    the last entry wins (:func:`condition`).
-    """
-    ready = condition(conditions(mapping(body.get("status"))), "Ready")
-    return ready is not None and ready.get("status") in ("False", "Unknown")
+
+def node_not_ready(body: Mapping[str, Any]) -> bool:
+    """Whether a Node is NotReady: its ``Ready`` NodeCondition says ``"False"`` or ``"Unknown"``
+    (:func:`failing_ready`). A Node without a ``Ready`` condition is *not* NotReady (nothing
+    proves it)."""
+    return failing_ready(conditions(mapping(body.get("status")))) is not None
 
 
 # ---- containers ----
