@@ -6,7 +6,9 @@ JSON through :mod:`aiops.kube`, watch events, saved dumps). Consumed by: the det
 and heuristics and the emulator.
 
 Lenient: a missing, ``null`` or wrongly typed field reads as absent (``{}``, ``[]``, ``""``,
-``None``, ``False``); no reader raises. Semantics follow the Kubernetes API reference:
+``None``, ``False``); no reader raises, except :func:`selector_string` on a requirement
+without ``key`` or ``operator`` (it builds a query and must not widen it). Semantics follow
+the Kubernetes API reference:
 ``PodCondition``/``NodeCondition`` ``Ready`` (status ``"True"``, ``"False"`` or ``"Unknown"``),
 ``OwnerReference`` ``controller: true``, ``ContainerStatus`` ``state``/``lastState``/
 ``restartCount`` and ``LabelSelector`` ``matchLabels``/``matchExpressions`` (In, NotIn, Exists,
@@ -255,7 +257,10 @@ def selector_matches(selector: Mapping[str, Any] | None, found: Mapping[str, str
 
 def selector_string(selector: Mapping[str, Any] | None) -> str:
     """A ``LabelSelector`` as a ``labelSelector`` query string: ``app=web,tier in (a,b),!x``
-    (matchLabels sorted by key, then matchExpressions in order; ``""`` for an empty or null one)."""
+    (matchLabels sorted by key, then matchExpressions in order; ``""`` for an empty or null one).
+
+    Raises ``KeyError`` when a ``matchExpressions`` entry lacks ``key`` or ``operator``: dropping
+    it would widen the query."""
     if not selector:
         return ""
     parts = [f"{k}={v}" for k, v in sorted(mapping(selector.get("matchLabels")).items())]
