@@ -131,7 +131,7 @@ def sort_pods(
     skipped: list[dict[str, str]] = []
     refusals: list[str] = []
     for pod in pods:
-        finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        finished = bodies.pod_finished(pod)
         controller = bodies.controller_owner(pod)
         if MIRROR_ANNOTATION in _common.annotations_of(pod):
             skipped.append({"pod": _name(pod), "reason": "mirror pod (managed by the kubelet)"})

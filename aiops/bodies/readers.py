@@ -45,6 +45,7 @@ __all__ = [
     "node_not_ready",
     "node_ready",
     "owner_references",
+    "pod_finished",
     "pod_ready",
     "primary_owner",
     "restart_count",
@@ -90,6 +91,12 @@ def annotations_of(body: Mapping[str, Any]) -> dict[str, str]:
     """``metadata.annotations`` as a new ``{str: str}`` (non-string entries dropped)."""
     found = mapping(meta(body).get("annotations"))
     return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def pod_finished(body: Mapping[str, Any]) -> bool:
+    """Whether a Pod's ``status.phase`` is ``Succeeded`` or ``Failed``: every container has
+    terminated and none will be restarted (Pod lifecycle, "Pod phase"); it runs nothing."""
+    return mapping(body.get("status")).get("phase") in ("Succeeded", "Failed")
 
 
 def terminating(body: Mapping[str, Any]) -> bool:

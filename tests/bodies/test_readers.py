@@ -55,6 +55,21 @@ def test_pod_ready_is_the_ready_condition_being_true(body: dict[str, Any], ready
     assert bodies.pod_ready(body) is ready
 
 
+@pytest.mark.parametrize(
+    ("phase", "finished"),
+    [
+        ("Succeeded", True),
+        ("Failed", True),
+        ("Running", False),
+        ("Pending", False),
+        ("Unknown", False),
+        (None, False),
+    ],
+)
+def test_a_pod_has_finished_in_phase_succeeded_or_failed(phase: str | None, finished: bool) -> None:
+    assert bodies.pod_finished({"kind": "Pod", "status": {"phase": phase}}) is finished
+
+
 def test_a_terminating_pod_is_ready_unless_terminating_pods_are_excluded() -> None:
     pod = _pod([READY], deleting=True)
     assert bodies.terminating(pod)
