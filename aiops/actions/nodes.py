@@ -20,7 +20,7 @@ from aiops.actions import _common
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Plan, PlannedCall, PodRemoval
 
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+MIRROR_ANNOTATION = bodies.MIRROR_ANNOTATION
 
 
 class NodeParams(_common.Params):
@@ -133,7 +133,7 @@ def sort_pods(
     for pod in pods:
         finished = bodies.pod_finished(pod)
         controller = bodies.controller_owner(pod)
-        if MIRROR_ANNOTATION in _common.annotations_of(pod):
+        if bodies.mirror_pod(pod):
             skipped.append({"pod": _name(pod), "reason": "mirror pod (managed by the kubelet)"})
         elif controller is not None and controller.get("kind") == "DaemonSet":
             if params.ignore_daemonsets:

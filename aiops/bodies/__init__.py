@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from aiops.bodies.readers import (
     CONTAINER_STATUS_KEYS,
+    MIRROR_ANNOTATION,
     annotations_of,
     condition,
     conditions,
@@ -34,6 +35,7 @@ from aiops.bodies.readers import (
     mapping,
     maps,
     meta,
+    mirror_pod,
     node_not_ready,
     node_ready,
     owner_references,
@@ -71,6 +73,7 @@ from aiops.bodies.views import (
 
 __all__ = [
     "CONTAINER_STATUS_KEYS",
+    "MIRROR_ANNOTATION",
     "Condition",
     "ContainerState",
     "ContainerStateRunning",
@@ -100,6 +103,7 @@ __all__ = [
     "mapping",
     "maps",
     "meta",
+    "mirror_pod",
     "node_not_ready",
     "node_ready",
     "owner_references",

@@ -31,6 +31,7 @@ from aiops.bodies.views import (
 
 __all__ = [
     "CONTAINER_STATUS_KEYS",
+    "MIRROR_ANNOTATION",
     "annotations_of",
     "condition",
     "conditions",
@@ -42,6 +43,7 @@ __all__ = [
     "mapping",
     "maps",
     "meta",
+    "mirror_pod",
     "node_not_ready",
     "node_ready",
     "owner_references",
@@ -91,6 +93,16 @@ def annotations_of(body: Mapping[str, Any]) -> dict[str, str]:
     """``metadata.annotations`` as a new ``{str: str}`` (non-string entries dropped)."""
     found = mapping(meta(body).get("annotations"))
     return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+#: The annotation the kubelet puts on a mirror pod: the API object of a static pod, which the
+#: API cannot delete or evict (kubectl drain skips it).
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def mirror_pod(body: Mapping[str, Any]) -> bool:
+    """Whether a Pod carries :data:`MIRROR_ANNOTATION` (it mirrors a static pod)."""
+    return MIRROR_ANNOTATION in mapping(meta(body).get("annotations"))
 
 
 def pod_finished(body: Mapping[str, Any]) -> bool:

@@ -70,6 +70,13 @@ def test_a_pod_has_finished_in_phase_succeeded_or_failed(phase: str | None, fini
     assert bodies.pod_finished({"kind": "Pod", "status": {"phase": phase}}) is finished
 
 
+def test_a_mirror_pod_carries_the_kubelet_annotation() -> None:
+    mirror = {"kind": "Pod", "metadata": {"annotations": {"kubernetes.io/config.mirror": "a5b7d9f1"}}}
+    assert bodies.mirror_pod(mirror)
+    assert not bodies.mirror_pod({"kind": "Pod", "metadata": {"annotations": {"other": "x"}}})
+    assert not bodies.mirror_pod({"kind": "Pod"})
+
+
 def test_a_terminating_pod_is_ready_unless_terminating_pods_are_excluded() -> None:
     pod = _pod([READY], deleting=True)
     assert bodies.terminating(pod)
