@@ -1,6 +1,8 @@
-"""Pieces every action module shares: the params base model and small readers of API objects.
+"""Pieces every action module shares: the params base model, name checks, planned-call builders.
 
 Fed by: nothing. Consumed by: ``reads``, ``pods``, ``workloads``, ``nodes`` and ``registry``.
+Reading Kubernetes bodies (Ready, the controller owner, label selectors) is :mod:`aiops.bodies`;
+:func:`meta` stays here as the *mutable* ``metadata`` accessor the planners edit through.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 
-from aiops import kube
+from aiops import bodies, kube
 from aiops.actions.plan import Observation, PlannedCall
 
 #: How a rendered template spells "no value"; optional params treat these as ``None``.
@@ -76,36 +78,8 @@ def meta(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
-    """The object's annotations (empty when absent)."""
-    found: dict[str, str] = meta(obj).get("annotations") or {}
-    return found
-
-
-def controller_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The ownerReference with ``controller: true``, if any (the object's managing controller)."""
-    for owner in meta(obj).get("ownerReferences") or []:
-        if owner.get("controller"):
-            found: dict[str, Any] = owner
-            return found
-    return None
-
-
-def selector_string(selector: Mapping[str, Any] | None) -> str:
-    """A ``metav1.LabelSelector`` as a ``labelSelector`` query string: ``app=web,tier in (a,b)``.
-
-    https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
-    """
-    if not selector:
-        return ""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], ",".join(expr.get("values") or [])
-        parts.append(
-            {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key}.get(
-                op, f"!{key}"
-            )
-        )
-    return ",".join(parts)
+    """The object's annotations as a new dict (empty when absent): :func:`aiops.bodies.annotations_of`."""
+    return bodies.annotations_of(obj)
 
 
 def event_summary(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,40 +146,6 @@ def observe(api_version: str, obj: Mapping[str, Any], *pointers: str) -> Observa
         generation=int(generation) if generation is not None else None,
         fields={p: pointer_get(obj, p) for p in pointers},
     )
-
-
-def label_selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """Whether ``labels`` satisfy a ``metav1.LabelSelector`` (matchLabels AND matchExpressions).
-
-    An empty selector matches everything, a null one nothing, as the PodDisruptionBudget v1
-    reference defines for ``spec.selector`` (policy/v1).
-    https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
-    """
-    if selector is None:
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), set(expr.get("values") or [])
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return True
-
-
-def is_ready(pod: Mapping[str, Any]) -> bool:
-    """The pod's ``Ready`` condition is ``True`` and it is not terminating (Pod lifecycle docs)."""
-    if meta(pod).get("deletionTimestamp"):
-        return False
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def patch_call(

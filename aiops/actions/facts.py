@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiops import kube
+from aiops import bodies, kube
 from aiops.actions import _common
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Plan, PodRemoval
@@ -38,13 +38,7 @@ def _namespace_of(object_key: str) -> str | None:
     return None if namespace == "-" else namespace
 
 
-def node_ready(node: dict[str, Any]) -> bool:
-    """Whether the Node's ``Ready`` condition is ``True``."""
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def workload_counts(obj: dict[str, Any]) -> tuple[int, int]:
+def workload_counts(obj: bodies.DeploymentBody | dict[str, Any]) -> tuple[int, int]:
     """(desired pods, unavailable pods) of a Deployment, StatefulSet, ReplicaSet or DaemonSet."""
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if obj.get("kind") == "DaemonSet":
@@ -66,11 +60,11 @@ async def _budgets(
         cache[removal.namespace] = await ctx.kube.list("policy/v1", "PodDisruptionBudget", removal.namespace)
     found = []
     for pdb in cache[removal.namespace]:
-        if _common.label_selector_matches((pdb.get("spec") or {}).get("selector"), removal.labels):
+        if bodies.selector_matches((pdb.get("spec") or {}).get("selector"), removal.labels):
             status = pdb.get("status") or {}
             found.append(
                 {
-                    "name": _common.meta(pdb).get("name"),
+                    "name": bodies.meta(pdb).get("name"),
                     "disruptions_allowed": int(status.get("disruptionsAllowed") or 0),
                     "current_healthy": int(status.get("currentHealthy") or 0),
                     "desired_healthy": int(status.get("desiredHealthy") or 0),
@@ -100,7 +94,7 @@ async def complete(ctx: ActionContext, plan: Plan) -> Plan:
     if facts.disruptive and not plan.noop:
         nodes = await ctx.kube.list("v1", "Node")
         facts.nodes_total = len(nodes)
-        facts.nodes_not_ready = sum(1 for node in nodes if not node_ready(node))
+        facts.nodes_not_ready = sum(1 for node in nodes if not bodies.node_ready(node))
     if facts.workload and facts.workload_replicas is None and not plan.noop:  # unless the planner read it
         kind, namespace, name = facts.workload.split("/", 2)
         if kind in _WORKLOAD_API:

@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import Field
 
-from aiops import errors, kube
+from aiops import bodies, errors, kube
 from aiops.actions import _common
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Plan, PlannedCall, PodRemoval
 
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+MIRROR_ANNOTATION = bodies.MIRROR_ANNOTATION
 
 
 class NodeParams(_common.Params):
@@ -131,9 +131,9 @@ def sort_pods(
     skipped: list[dict[str, str]] = []
     refusals: list[str] = []
     for pod in pods:
-        finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-        controller = _common.controller_of(pod)
-        if MIRROR_ANNOTATION in _common.annotations_of(pod):
+        finished = bodies.pod_finished(pod)
+        controller = bodies.controller_owner(pod)
+        if bodies.mirror_pod(pod):
             skipped.append({"pod": _name(pod), "reason": "mirror pod (managed by the kubelet)"})
         elif controller is not None and controller.get("kind") == "DaemonSet":
             if params.ignore_daemonsets:
@@ -197,8 +197,8 @@ async def plan_drain(ctx: ActionContext, params: DrainParams) -> Plan:
                 namespace=namespace,
                 name=name,
                 uid=meta.get("uid"),
-                ready=_common.is_ready(pod),
-                labels=dict(meta.get("labels") or {}),
+                ready=bodies.pod_ready(pod, exclude_terminating=True),
+                labels=bodies.labels_of(pod),
             )
         )
     summary = (

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from aiops import errors, kube
+from aiops import bodies, errors, kube
 from aiops.actions import _common
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Observation, Plan, PlannedCall, PodRemoval
@@ -51,7 +51,7 @@ class DeletePodParams(_common.Params):
         return f"Pod/{self.namespace}/{{{self.selector}}}"
 
 
-async def _workload(ctx: ActionContext, pod: dict[str, Any], controller: dict[str, Any]) -> str:
+async def _workload(ctx: ActionContext, pod: dict[str, Any], controller: bodies.OwnerReference) -> str:
     """The workload a pod belongs to, ``Kind/namespace/name``: a ReplicaSet's Deployment when it has one."""
     namespace = _common.meta(pod).get("namespace")
     if controller.get("kind") == "ReplicaSet":
@@ -59,7 +59,7 @@ async def _workload(ctx: ActionContext, pod: dict[str, Any], controller: dict[st
             rs = await ctx.kube.get("apps/v1", "ReplicaSet", namespace, str(controller.get("name")))
         except kube.NotFound:
             rs = None
-        owner = _common.controller_of(rs) if rs else None
+        owner = bodies.controller_owner(rs) if rs else None
         if owner is not None and owner.get("kind") == "Deployment":
             return _common.ref("Deployment", namespace, str(owner.get("name")))
     return _common.ref(str(controller.get("kind")), namespace, str(controller.get("name")))
@@ -79,10 +79,10 @@ async def plan_delete_pod(ctx: ActionContext, params: DeletePodParams) -> Plan:
         pods = [await ctx.kube.get("v1", "Pod", params.namespace, params.pod)]
     else:
         pods = await ctx.kube.list("v1", "Pod", params.namespace, label_selector=params.selector)
-    chosen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    chosen: list[tuple[dict[str, Any], bodies.OwnerReference]] = []
     skipped: list[dict[str, str]] = []
     for pod in pods:
-        controller = _common.controller_of(pod)
+        controller = bodies.controller_owner(pod)
         name = str(_common.meta(pod).get("name"))
         if controller is None:
             if params.pod is not None:
@@ -90,7 +90,7 @@ async def plan_delete_pod(ctx: ActionContext, params: DeletePodParams) -> Plan:
                     f"{params.target()} has no controller: deleting it would remove it, not restart it"
                 )
             skipped.append({"pod": name, "reason": "no controller; deleting it would remove it for good"})
-        elif _common.meta(pod).get("deletionTimestamp"):
+        elif bodies.terminating(pod):
             skipped.append({"pod": name, "reason": "already terminating"})
         else:
             chosen.append((pod, controller))
@@ -145,8 +145,8 @@ async def plan_delete_pod(ctx: ActionContext, params: DeletePodParams) -> Plan:
                 namespace=params.namespace,
                 name=name,
                 uid=uid or None,
-                ready=_common.is_ready(pod),
-                labels=dict(meta.get("labels") or {}),
+                ready=bodies.pod_ready(pod, exclude_terminating=True),
+                labels=bodies.labels_of(pod),
             )
         )
         done.append({"pod": name, "uid": uid, "controller": owner})

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
+from aiops import bodies
 from aiops.actions import _common
 from aiops.actions.base import ActionContext, ActionResult
 from aiops.events.model import ObjectRef
@@ -148,11 +149,11 @@ async def owned_replicasets(ctx: ActionContext, deployment: dict[str, Any]) -> l
     """The ReplicaSets the Deployment controls: its selector, and a controller ownerReference to its uid
     (how ``kubectl rollout history`` and the deployment controller find them)."""
     meta = _common.meta(deployment)
-    selector = _common.selector_string((deployment.get("spec") or {}).get("selector"))
+    selector = bodies.selector_string((deployment.get("spec") or {}).get("selector"))
     found = await ctx.kube.list(
         "apps/v1", "ReplicaSet", meta.get("namespace"), label_selector=selector or None
     )
-    return [rs for rs in found if (_common.controller_of(rs) or {}).get("uid") == meta.get("uid")]
+    return [rs for rs in found if (bodies.controller_owner(rs) or {}).get("uid") == meta.get("uid")]
 
 
 async def rollout_history(ctx: ActionContext, params: RolloutHistoryParams) -> ActionResult:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiops import bodies
 from aiops.emulator import _selectors
 
 TOO_MANY_REQUESTS_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget."
@@ -63,16 +64,6 @@ class Refusal:
         )
 
 
-def is_ready(pod: Mapping[str, Any]) -> bool:
-    """Whether the pod's ``Ready`` condition is ``True``."""
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def _terminating(pod: Mapping[str, Any]) -> bool:
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
-
-
 def _scaled(value: Any, total: int) -> int:
     """An IntOrString: the int, or the percentage of ``total`` rounded up."""
     if isinstance(value, str) and value.endswith("%"):
@@ -84,16 +75,11 @@ def _scaled(value: Any, total: int) -> int:
 ControllerScale = Callable[[Mapping[str, Any], str], tuple[str, int] | None]
 
 
-def _controller(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
-    return next((ref for ref in refs if ref.get("controller")), None)
-
-
 def _expected(covered: list[Mapping[str, Any]], scale_of: ControllerScale) -> int:
     """The sum of the covered pods' controllers' replicas, or the number of pods if one is unknown."""
     replicas: dict[str, int] = {}
     for pod in covered:
-        ref = _controller(pod)
+        ref = bodies.controller_owner(pod)
         found = None if ref is None else scale_of(ref, str((pod.get("metadata") or {}).get("namespace", "")))
         if found is None:
             return len(covered)
@@ -140,8 +126,8 @@ def budget_counts(
     """
     spec = budget.get("spec") or {}
     selected = [p for p in pods if _selects(budget, p)]
-    covered = [p for p in selected if not _terminating(p)]
-    current = sum(1 for p in covered if is_ready(p))
+    covered = [p for p in selected if not bodies.terminating(p)]
+    current = sum(1 for p in covered if bodies.pod_ready(p))
     min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
     if max_unavailable is not None:
         expected = _expected(covered, scale_of)
@@ -192,7 +178,7 @@ def check_eviction(
     Raises :class:`MultipleBudgets`.
     """
     phase = (pod.get("status") or {}).get("phase")
-    if phase in ("Pending", "Succeeded", "Failed") or _terminating(pod):
+    if phase in ("Pending", "Succeeded", "Failed") or bodies.terminating(pod):
         return None
     matching = [pdb for pdb in budgets if _selects(pdb, pod)]
     if not matching:
@@ -201,7 +187,7 @@ def check_eviction(
         raise MultipleBudgets(MULTIPLE_PDBS_MESSAGE)
     pdb = matching[0]
     counts = budget_counts(pdb, pods, scale_of)
-    if not is_ready(pod):
+    if not bodies.pod_ready(pod):
         if (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
             return None
         if counts.current >= counts.desired > 0:

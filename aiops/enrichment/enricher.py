@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from aiops import background
+from aiops import background, bodies
 from aiops import kube as kube_mod
 from aiops.enrichment import collect
 from aiops.enrichment.logs import scan as scan_mod
@@ -221,13 +221,12 @@ class Enricher:
         (the Deployment controller's ``deployment.kubernetes.io/revision`` on the pod's
         ReplicaSet). With no earlier revision on record nothing can be called new: ``[]``.
         """
-        owners = (pod.get("metadata") or {}).get("ownerReferences") or []
+        owners = bodies.owner_references(pod)
         replicaset = next((ref.get("name") for ref in owners if ref.get("kind") == "ReplicaSet"), None)
         revision: int | None = None
         for obj in related:
-            meta = obj.get("metadata") or {}
-            if obj.get("kind") == "ReplicaSet" and meta.get("name") == replicaset:
-                value = str((meta.get("annotations") or {}).get(evidence_mod.REVISION_ANNOTATION, ""))
+            if obj.get("kind") == "ReplicaSet" and bodies.meta(obj).get("name") == replicaset:
+                value = bodies.annotations_of(obj).get(evidence_mod.REVISION_ANNOTATION, "")
                 revision = int(value) if value.isdigit() else None
         if revision is None or not current or event.subject.kind != "Deployment":
             return revision, []

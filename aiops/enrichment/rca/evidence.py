@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiops import errors
+from aiops import bodies, errors
 from aiops import objects as objects_mod
 from aiops.enrichment.logs import analyze as analyze_mod
 from aiops.enrichment.logs import scan as scan_mod
@@ -39,19 +39,9 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 #: Owner hops followed at most (Pod → ReplicaSet → Deployment needs two).
 MAX_OWNER_DEPTH = 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The lenient readers of :mod:`aiops.bodies`, under short names.
+_map, _maps, _str, _meta = bodies.mapping, bodies.maps, bodies.string, bodies.meta
 _TEMPLATE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"})
-
-
-def _map(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _maps(value: object) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _time(value: object) -> datetime | None:
@@ -59,10 +49,6 @@ def _time(value: object) -> datetime | None:
         return fields.parse_time(_str(value))
     except ValueError:
         return None
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _map(obj.get("metadata"))
 
 
 def _ref(obj: Mapping[str, Any]) -> ObjectRef:
@@ -93,8 +79,7 @@ def _controller(obj: Mapping[str, Any]) -> ObjectRef | None:
     an HPA's ``scaleTargetRef``. Cluster-scoped owners (a mirror pod's Node) are not followed."""
     if obj.get("kind") == "HorizontalPodAutoscaler":
         return kubewatch.owner_of(obj)
-    refs = _maps(_meta(obj).get("ownerReferences"))
-    ref = next((r for r in refs if r.get("controller") is True), refs[0] if refs else None)
+    ref = bodies.primary_owner(obj)
     if ref is None:
         return None
     kind, name = _str(ref.get("kind")), _str(ref.get("name"))
@@ -189,15 +174,12 @@ def _container_statuses(obj: Mapping[str, Any], related: Sequence[Mapping[str, A
     """The Pod's init and app container statuses; for a workload, those of its related Pods
     (each with an added ``pod`` key)."""
     if obj.get("kind") == "Pod":
-        status = _map(obj.get("status"))
-        return [
-            dict(s) for key in ("initContainerStatuses", "containerStatuses") for s in _maps(status.get(key))
-        ]
+        return [dict(s) for s in bodies.container_statuses(obj)]
     return [
         {**s, "pod": _ref(pod).name}
         for pod in related
         if pod.get("kind") == "Pod"
-        for s in _maps(_map(pod.get("status")).get("containerStatuses"))
+        for s in bodies.container_statuses(pod, init=False)
     ]
 
 
@@ -222,7 +204,7 @@ def _resources(obj: Mapping[str, Any], related: Sequence[Mapping[str, Any]]) -> 
 def _node_conditions(obj: Mapping[str, Any], related: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """``status.conditions`` of ``obj`` when it is a Node, else of the first related Node."""
     node = obj if obj.get("kind") == "Node" else next((o for o in related if o.get("kind") == "Node"), {})
-    return [dict(c) for c in _maps(_map(node.get("status")).get("conditions"))]
+    return [dict(c) for c in bodies.conditions(_map(node.get("status")))]
 
 
 def _rollout_history(
@@ -236,11 +218,7 @@ def _rollout_history(
         return []
     history: list[dict[str, Any]] = []
     for rs in related:
-        owners = [
-            _str(r.get("name"))
-            for r in _maps(_meta(rs).get("ownerReferences"))
-            if r.get("kind") == "Deployment"
-        ]
+        owners = [_str(r.get("name")) for r in bodies.owner_references(rs) if r.get("kind") == "Deployment"]
         revision = _str(_map(_meta(rs).get("annotations")).get(REVISION_ANNOTATION))
         if rs.get("kind") != "ReplicaSet" or deployment not in owners or not revision.isdigit():
             continue

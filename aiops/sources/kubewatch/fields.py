@@ -2,6 +2,10 @@
 
 Fed by: the detector modules of this package, which read watch bodies (``kubectl get -o json``
 shapes, i.e. camelCase JSON as the API server serves it). Consumed by: those detectors only.
+This is the *strict mode* on top of the lenient readers of :mod:`aiops.bodies`: a detector
+validates the fields it reads here, then asks :mod:`aiops.bodies` the shared questions (is the
+Pod Ready, is the Node NotReady, which ownerReference is the controller), so every module
+answers them alike.
 
 Access rule: a *missing* (or ``null``) optional field yields its empty default; a field that is
 present with the *wrong JSON type* raises :class:`Malformed`. Real API servers never serve
@@ -132,8 +136,13 @@ def labels_of(meta: Mapping[str, Any]) -> dict[str, str]:
 
 
 def conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """``status.conditions`` keyed by ``type`` (the last entry wins if a type repeats)."""
-    return {require_str(c, "type"): c for c in get_list(status, "conditions")}
+    """``status.conditions`` keyed by ``type`` (the last entry wins if a type repeats, as
+    :func:`aiops.bodies.condition` reads them). Every entry needs a string ``type``; a present
+    ``status`` must be a string, else :class:`Malformed`."""
+    found = {require_str(c, "type"): c for c in get_list(status, "conditions")}
+    for entry in found.values():
+        get_str(entry, "status")
+    return found
 
 
 def ref_of(body: Mapping[str, Any]) -> model.ObjectRef:

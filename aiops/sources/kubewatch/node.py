@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from aiops import bodies
 from aiops.events import model
 from aiops.sources.kubewatch import fields
 
@@ -65,9 +66,8 @@ def _detect(body: Mapping[str, Any], now: datetime) -> list[model.ClusterEvent]:
         )
 
     events: list[model.ClusterEvent] = []
-    ready = conditions.get("Ready")
-    if ready is not None and fields.get_str(ready, "status") in ("False", "Unknown"):
-        events.append(event(model.EventType.NODE_NOT_READY, model.Severity.CRITICAL, ready))
+    if bodies.node_not_ready(body):
+        events.append(event(model.EventType.NODE_NOT_READY, model.Severity.CRITICAL, conditions["Ready"]))
     for name in PRESSURE_CONDITIONS:
         pressure = conditions.get(name)
         if pressure is not None and fields.get_str(pressure, "status") == "True":

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from aiops import bodies
 from aiops.events import model
 from aiops.sources.kubewatch import fields
 
@@ -35,13 +36,13 @@ log = logging.getLogger(__name__)
 POD_TEMPLATE_HASH = "pod-template-hash"
 
 
-def controller_ref(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The ``controller: true`` entry of ``metadata.ownerReferences``, else the first, else ``None``."""
-    refs = fields.get_list(meta, "ownerReferences")
-    for ref in refs:
-        if fields.get_bool(ref, "controller"):
-            return ref
-    return refs[0] if refs else None
+def controller_ref(body: Mapping[str, Any]) -> bodies.OwnerReference | None:
+    """The ``controller: true`` entry of ``metadata.ownerReferences``, else the first, else ``None``
+    (:func:`aiops.bodies.primary_owner`). Strict: the references must be objects and each
+    ``controller`` up to the controller's a boolean, else :class:`fields.Malformed`."""
+    refs = fields.get_list(fields.get_map(body, "metadata"), "ownerReferences")
+    any(fields.get_bool(ref, "controller") for ref in refs)  # validates up to the controller's
+    return bodies.primary_owner(body)
 
 
 def resolve_owner(body: Mapping[str, Any]) -> model.ObjectRef | None:
@@ -51,7 +52,7 @@ def resolve_owner(body: Mapping[str, Any]) -> model.ObjectRef | None:
     namespace = fields.get_str(meta, "namespace") or None
     if kind == "HorizontalPodAutoscaler":
         return _scale_target(body, namespace)
-    ref = controller_ref(meta)
+    ref = controller_ref(body)
     if ref is None:
         return None
     ref_kind = fields.require_str(ref, "kind")

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aiops import bodies
 from aiops.events import model
 from aiops.sources.kubewatch import fields, owners
 
@@ -103,7 +104,7 @@ def _detect(body: Mapping[str, Any], now: datetime) -> list[model.ClusterEvent]:
         return []
     conditions = fields.conditions(status)
     owner = owners.resolve_owner(body)
-    ready = fields.get_str(conditions.get("Ready", {}), "status") == "True"
+    ready = bodies.pod_ready(body)
     pod = _Pod(
         resource=resource,
         owner=owner,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiops import bodies
 from aiops.events.model import EventType
 from aiops.sources.kubewatch import fields, pod
 
@@ -62,7 +63,7 @@ def _pod(body: Mapping[str, Any], now: datetime) -> Settling:
     status = fields.get_map(body, "status")
     types: set[EventType] = set()
     times: list[datetime] = []
-    for key in ("initContainerStatuses", "containerStatuses"):
+    for key in bodies.CONTAINER_STATUS_KEYS:
         for container in fields.get_list(status, key):
             state = fields.get_map(container, "state")
             last = fields.get_map(fields.get_map(container, "lastState"), "terminated")
