@@ -18,7 +18,12 @@ BLOCK = "import sys\nsys.modules['kmock'] = None\nsys.modules['fakeredis'] = Non
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", BLOCK + code], capture_output=True, text=True, timeout=120, cwd=ROOT
+        [sys.executable, "-c", BLOCK + code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
 
 
