@@ -2,9 +2,12 @@
 
 Fed by: the environment and the parsed YAML settings file that :func:`load` is given (environment
 wins). ``aiops.config`` reads that file (``aiops run --config``/``AIOPS_CONFIG``), calls :func:`load`
-and turns every error into a located problem. Consumed by: ``cli.py`` and the runtime, which build
-every component from it and pass the pieces down; no other module reads the environment. Every
-field is documented in ``docs/configuration.md``.
+and turns every error into a located problem. Consumed by: the CLI (``aiops.cli.serve``) and the
+runtime, which build every component from it and pass the pieces down. No other module reads the
+environment, except the kube door's Kubernetes client conventions (``KUBECONFIG``,
+``KUBERNETES_SERVICE_HOST``: ``aiops.kube.credentials``) and this module's loader
+(``aiops.config``, which names the variable behind each bad value). Every field is documented in
+``docs/configuration.md``.
 """
 
 from __future__ import annotations
