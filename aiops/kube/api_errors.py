@@ -118,7 +118,7 @@ class CredentialsError(errors.ConfigError):
 class InvalidName(errors.PermanentError):
     """A namespace, name, kind, API version, subresource or uid the Kubernetes naming rules refuse.
 
-    Raised by :func:`resource_path` (and the calls that build paths or selectors) before any
+    Raised by :func:`aiops.kube.paths.resource_path` (and the calls that build paths or selectors) before any
     request is sent. ``what`` says which part (``"Pod name"``), ``value`` is the refused text,
     ``reason`` the message without the note that nothing was sent (for param validation).
     """

@@ -41,7 +41,7 @@ def kubeconfig_paths(kubeconfig: str | None = None) -> list[Path]:
 
 
 def client_source(conf: KubeSettings) -> str:
-    """How :meth:`Kube.from_settings` reaches the API server, for start-up messages and ``aiops
+    """How :meth:`aiops.kube.Kube.from_settings` reaches the API server, for start-up messages and ``aiops
     config check``: the ``server`` URL, the in-cluster service account, or the kubeconfig files
     (:func:`kubeconfig_paths`) and context; with neither ``in_cluster`` nor ``kubeconfig`` set,
     the in-cluster account when running in a pod, else the kubeconfig."""
