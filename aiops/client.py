@@ -7,6 +7,7 @@ invalid input (400, 422) also the fields the server named, read from the API's
 ``{"title", "status", "detail", "errors": [{"field", "location", "message"}]}``) or FastAPI's
 plain validation body (``{"detail": [{"loc": [...], "msg": ...}]}``). The answer's
 ``X-Request-ID`` is kept on the error, to find the request in the server's logs.
+:class:`ApiClientError` is an :class:`aiops.errors.AiopsError`, like every error aiops raises.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from aiops import errors
 
 #: Status codes that mean "your input is wrong" (RFC 9110 400, 422): the CLI exits 2 on them.
 INVALID_INPUT_STATUSES = frozenset({400, 422})
@@ -37,7 +40,7 @@ class FieldProblem:
         return f"{self.field}{where}: {self.message}"
 
 
-class ApiClientError(Exception):
+class ApiClientError(errors.AiopsError):
     """The API answered with an error (``status``) or could not be reached (``status`` 0).
 
     ``detail`` is the server's reason as text; ``problems`` the invalid fields it named (400, 422);

@@ -4,17 +4,39 @@
 
     AiopsError
      ├── ConfigError              invalid settings, rules or playbooks; the operator refuses to start
-     │    └── ValidationFailed    one or more located problems (file, line, field), see ``.problems``
+     │    ├── ValidationFailed    one or more located problems (file, line, field), see ``.problems``
+     │    ├── UnknownPlaybook     no playbook has the requested id (playbooks.registry)
+     │    ├── PlaybookConflict    a Playbook resource claims the id of another playbook (playbooks.registry)
+     │    └── CredentialsError    no usable Kubernetes client configuration (kube.api_errors)
      ├── TemporaryError           worth retrying later (API 5xx/429, Redis unreachable); ``.delay_seconds``
+     │    ├── StoreUnavailable    Redis did not answer or refuses writes
+     │    ├── LlmUnavailable      the LLM endpoint failed for now; the heuristic RCA stands (enrichment.llm)
+     │    └── kube.TemporaryApiError (also a kube.ApiError)   429, 5xx, no connection
+     │         ├── TooManyRequests     429 (an eviction a PodDisruptionBudget forbids)
+     │         └── Unreachable         no HTTP answer at all
      ├── PermanentError           retrying will not help (404, 422, refused action)
-     │    └── ActionRefused       an action declined to act (paused Deployment, empty target set, ...)
+     │    ├── ActionRefused       an action declined to act (paused Deployment, empty target set, ...)
+     │    ├── TemplateError       a playbook template failed to render (playbooks.templating)
+     │    ├── LlmRejected         the LLM endpoint refused the request (enrichment.llm)
+     │    ├── InvalidName         a name the Kubernetes naming rules refuse; nothing sent (kube.api_errors)
+     │    └── kube.PermanentApiError (also a kube.ApiError)   every other 4xx
+     │         └── NotFound (404), Conflict (409), Forbidden (403), Invalid (422)
+     ├── kube.ApiError            the Kubernetes API answered a failure, or did not answer (kube.api_errors)
      ├── ApprovalError            a decision on an approval request was refused
      │    ├── ApprovalNotFound    no request with that id
      │    ├── AlreadyDecided      the request was decided before (carries the earlier decision)
      │    ├── ApprovalExpired     the request's TTL ran out before the decision
      │    └── NotAllowed          the approver is not on the allow-list for that risk
-     ├── StoreUnavailable         Redis did not answer or refuses writes (a TemporaryError)
+     ├── ApiClientError           the aiops HTTP API answered an error or was unreachable (client)
+     ├── StartupFailed            Redis or the Kubernetes API unreachable at start: exit 1 (preflight)
      └── ComponentFailed          the kopf operator or the API server ended while aiops runs: exit 1
+
+Exceptions that never leave their module derive from Python's own classes on purpose, and are
+not part of this tree: ``sources.kubewatch.fields.Malformed`` (ValueError: a malformed body,
+turned into "no events"), ``playbooks.sandbox.TemplateLimit`` (Jinja's SecurityError, turned
+into a ``TemplateError``), ``demo.Interrupted`` (Ctrl-C in the demo), and the emulator's
+``PatchError``, ``SelectorError``, ``MultipleBudgets`` and ``ApiStatus`` (turned into the API
+answers they stand for).
 
 The split between temporary and permanent follows kopf's ``TemporaryError``/``PermanentError``.
 """

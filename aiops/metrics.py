@@ -1,7 +1,7 @@
 """Every Prometheus collector aiops exports, on a registry of its own (no global state).
 
 Fed by: every stage (dedup, pipeline, executor, gate) through the :class:`Metrics` object built
-once in ``cli.py`` / the app factory and passed down. Consumed by: ``GET /metrics``.
+once by the runtime (``aiops.runtime.services.build``) and passed down. Consumed by: ``GET /metrics``.
 Names follow the Prometheus naming guide: ``aiops_`` prefix, ``_total`` counters, ``_seconds``.
 """
 

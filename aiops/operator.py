@@ -2,7 +2,11 @@
 
 Fed by: the Kubernetes watch streams kopf maintains (pods, nodes, deployments, replicasets,
 horizontalpodautoscalers, jobs, persistentvolumeclaims, core/v1 events, and aiops Playbook
-custom resources). Consumes: ``aiops.pipeline.Pipeline`` and the live playbook registry.
+custom resources). Consumes: ``aiops.pipeline.Pipeline``, the owner index
+(``aiops.sources.kubewatch.owner_index.OwnerIndex``) and the live playbook registry with its
+status writer (``aiops.playbooks.resources``). This module holds no domain state: each handler
+translates kopf's call into one call on those (import-linter contract "Only aiops.operator
+imports kopf").
 
 Every handler is ``@kopf.on.event``: it never stores progress or diff-base annotations, and
 event posting is disabled, so the operator never writes onto users' pods, nodes or
@@ -16,18 +20,15 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import kopf
 
 from aiops import errors
-from aiops.events.model import ClusterEvent, ObjectRef
 from aiops.pipeline import Pipeline
-from aiops.playbooks import loader as playbook_loader
-from aiops.playbooks import registry as registry_mod
-from aiops.rules.engine import RuleMatch
-from aiops.sources import kubewatch
+from aiops.playbooks.resources import LivePlaybooks, StatusWriter
+from aiops.sources.kubewatch.owner_index import OwnerIndex
 
 log = logging.getLogger(__name__)
 
@@ -44,116 +45,6 @@ WATCHED: tuple[tuple[str, str, str], ...] = (
     ("batch", "v1", "jobs"),
 )
 PLAYBOOK_RESOURCE = ("aiops.dev", "v1alpha1", "playbooks")
-
-
-class OwnerIndex:
-    """``Pod/ns/name`` or ``ReplicaSet/ns/name`` → owning workload, kept from those watches.
-
-    Lets an Event about a pod (BackOff, Unhealthy) or a ReplicaSet (FailedCreate) fold onto the
-    same incident as the object's own status. Memory: one small entry per owned object.
-    """
-
-    def __init__(self) -> None:
-        self._owners: dict[str, ObjectRef] = {}
-
-    def update(self, body: Mapping[str, Any], *, deleted: bool) -> None:
-        """Record or forget the owner of the pod or ReplicaSet in ``body``."""
-        key = kubewatch.member_key(body)
-        if key is None:
-            return
-        owner = None if deleted else kubewatch.owner_of(body)
-        if owner is None:
-            self._owners.pop(key, None)
-        else:
-            self._owners[key] = owner
-
-    def lookup(self, pod_key: str) -> ObjectRef | None:
-        """The owner of the pod, or None if unknown or bare."""
-        return self._owners.get(pod_key)
-
-    def __len__(self) -> int:
-        return len(self._owners)
-
-
-#: Cooldown of a Playbook custom resource's routing, per subject (seconds): as the default rules.
-RESOURCE_COOLDOWN_SECONDS = 900
-
-#: Writes the ``status`` of a Playbook custom resource: (body, desired status) → None.
-StatusWriter = Callable[[Mapping[str, Any], dict[str, Any]], Awaitable[None]]
-
-
-class LivePlaybooks:
-    """The current playbook registry: file playbooks plus valid ``Playbook`` custom resources.
-
-    A Playbook resource applies to events about objects in its own namespace (never to
-    cluster-scoped subjects such as Nodes), routed by its ``triggers``: ``kubectl apply`` of a
-    resource is a team's explicit, namespaced intent; cluster-wide routing stays in the rules
-    file. A resource that fails validation is ignored (it never replaces a working playbook)
-    and its problems are reported on its ``status``.
-    """
-
-    def __init__(self, registry: registry_mod.PlaybookRegistry) -> None:
-        self._registry = registry
-        self._namespaces: dict[str, str] = {}  # resource playbook id -> its namespace
-        self._lock = threading.Lock()  # apply() runs in worker threads
-
-    def current(self) -> registry_mod.PlaybookRegistry:
-        """The registry as of now (an immutable snapshot)."""
-        return self._registry
-
-    def apply(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Add or replace the playbook of a Playbook resource; returns the status to report.
-
-        The status is ``{"accepted": bool, "playbookId": str|None, "problems": [str],
-        "observedGeneration": int|None}``. Validation (templates trial-rendered under their
-        budget) may take a moment: the operator calls this in a worker thread, so the registry
-        swap is under a lock.
-        """
-        metadata = body.get("metadata") or {}
-        status: dict[str, Any] = {"observedGeneration": metadata.get("generation")}
-        try:
-            playbook = playbook_loader.playbook_from_resource(body)
-            with self._lock:
-                self._registry = self._registry.with_resource(playbook)
-        except errors.ValidationFailed as exc:
-            log.error("ignoring invalid Playbook resource: %s", exc)
-            return {
-                **status,
-                "accepted": False,
-                "playbookId": None,
-                "problems": [str(p) for p in exc.problems],
-            }
-        except errors.ConfigError as exc:
-            log.error("ignoring Playbook resource: %s", exc)
-            return {**status, "accepted": False, "playbookId": None, "problems": [str(exc)]}
-        with self._lock:
-            self._namespaces[playbook.id] = str(metadata.get("namespace") or "")
-        log.info("playbook %s loaded from %s", playbook.id, playbook.source)
-        return {**status, "accepted": True, "playbookId": playbook.id, "problems": []}
-
-    def remove(self, body: Mapping[str, Any]) -> None:
-        """Forget the playbook defined by a deleted Playbook custom resource (by its id and source,
-        as :func:`aiops.playbooks.loader.playbook_from_resource` derives them; nothing is validated)."""
-        playbook_id, source = playbook_loader.resource_identity(body)
-        with self._lock:
-            before = self._registry
-            self._registry = self._registry.without(playbook_id, source=source)
-            if self._registry is not before:
-                self._namespaces.pop(playbook_id, None)
-
-    def routes(self, event: ClusterEvent) -> list[RuleMatch]:
-        """Resource playbooks whose triggers include the event type, for subjects in their namespace."""
-        namespace = event.subject.namespace
-        if namespace is None:
-            return []
-        matches: list[RuleMatch] = []
-        for playbook_id, home in list(self._namespaces.items()):
-            if home != namespace or not self._registry.is_resource(playbook_id):
-                continue
-            playbook = self._registry.get(playbook_id)
-            if event.type in playbook.triggers:
-                matches.append(RuleMatch(playbook.source, playbook.id, RESOURCE_COOLDOWN_SECONDS))
-        return matches
 
 
 def build_registry(

@@ -1,8 +1,10 @@
 """The pipeline, assembled once: detect → filter → dedup → rules → cooldown → executor.
 
-Fed by: the operator's watch handlers (``observe``/``deleted`` with raw Kubernetes bodies) and,
-later, the Alertmanager receiver (``submit`` with ClusterEvents). Consumes: the detectors, the
-Deduplicator, the RuleEngine, the Store (cooldown claims) and the Executor.
+Fed by: the operator's watch handlers (``observe``/``deleted`` with raw Kubernetes bodies), the
+Alertmanager intake (``alert`` with the ClusterEvent of each alert the webhook receiver queued,
+``aiops.sources.alertmanager.intake``) and its own scheduled re-checks. Consumes: the detectors,
+the Deduplicator, the RuleEngine, the Store (cooldown claims), the Executor, and the owner index
+(``owner_lookup``) and Playbook resources' routes (``extra_routes``) it is handed.
 
 For each watched object the pipeline also proves recovery: every event type the object's kind
 is authoritative for (``kubewatch.DETECTABLE``) that its detector no longer reports, and that is

@@ -2,9 +2,12 @@
 
 Fed by: the environment and the parsed YAML settings file that :func:`load` is given (environment
 wins). ``aiops.config`` reads that file (``aiops run --config``/``AIOPS_CONFIG``), calls :func:`load`
-and turns every error into a located problem. Consumed by: ``cli.py`` and the runtime, which build
-every component from it and pass the pieces down; no other module reads the environment. Every
-field is documented in ``docs/configuration.md``.
+and turns every error into a located problem. Consumed by: the CLI (``aiops.cli.serve``) and the
+runtime, which build every component from it and pass the pieces down. No other module reads the
+environment, except the kube door's Kubernetes client conventions (``KUBECONFIG``,
+``KUBERNETES_SERVICE_HOST``: ``aiops.kube.credentials``) and this module's loader
+(``aiops.config``, which names the variable behind each bad value). Every field is documented in
+``docs/configuration.md``.
 """
 
 from __future__ import annotations
@@ -244,6 +247,10 @@ class Settings(BaseSettings):
     (``playbooks/``, unless ``include_builtin_playbooks`` is false) plus ``playbook_dirs``.
     ``startup_wait_seconds``: how long ``aiops run`` keeps trying Redis and the Kubernetes API at
     start before it gives up with exit code 1 (0: one try each).
+    ``pod_namespace``: the namespace aiops runs in, from ``POD_NAMESPACE`` (the chart sets it
+    through the downward API); ``None`` outside a pod. The runtime protects it from aiops' own
+    writes (added to ``safety.protected_namespaces``; the service account's namespace file is the
+    fallback, ``aiops.kube.service_account_namespace``).
     """
 
     model_config = SettingsConfigDict(
@@ -259,6 +266,7 @@ class Settings(BaseSettings):
     playbook_dirs: list[Path] = Field(default_factory=list)
     include_builtin_playbooks: bool = True
     watch_playbook_resources: bool = True
+    pod_namespace: str | None = Field(None, validation_alias=AliasChoices("POD_NAMESPACE", "pod_namespace"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_json: bool = False
     kube: KubeSettings = Field(default_factory=KubeSettings)
@@ -294,6 +302,12 @@ class Settings(BaseSettings):
         if port == 0:
             raise ValueError("port 0: expected e.g. redis://redis:6379/0")
         return url.strip()
+
+    @field_validator("pod_namespace")
+    @classmethod
+    def _pod_namespace(cls, name: str | None) -> str | None:
+        """Surrounding whitespace dropped; an empty value is no namespace (``None``)."""
+        return (name or "").strip() or None
 
     @classmethod
     def settings_customise_sources(

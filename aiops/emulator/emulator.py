@@ -8,21 +8,24 @@ kmock's ``KubernetesEmulator`` stores objects as plain merged dicts. This subcla
 storage semantics wholesale (kmock's discovery endpoints, ``emu.objects`` history and reaction DSL
 stay): resourceVersion and optimistic concurrency, ``dryRun=All``, label and field selectors on
 list and watch, the three patch formats, ``status``/``scale``/``log``/``eviction`` subresources.
-Each rule cites the API reference; see also the private ``_selectors``, ``_patches`` and
-``_disruption`` modules. User-defined kmock reactions (``emu['get /x'] << 500``) take precedence
-over the emulated API, and a request they answer changes nothing.
+Each rule cites the API reference; see also the private ``_selectors``, ``_patches``,
+``_disruption``, ``_records`` (requests, changes) and ``_snapshot`` modules, and ``_seeding``
+(the mixin with the seeding and inspection helpers tests and the demo call). User-defined kmock
+reactions (``emu['get /x'] << 500``) take precedence over the emulated API, and a request they
+answer changes nothing.
 
 PodDisruptionBudgets are served with the ``status`` the disruption controller would write, computed
 from the current pods on every read (see :meth:`ClusterEmulator.present`); the stored object, its
 resourceVersion and the watch history are untouched by it. :meth:`ClusterEmulator.snapshot` captures
 the whole stored state so a test can assert that a run (e.g. a dry run) changed nothing.
 
-Known simplifications: there are no controllers (no ReplicaSets from Deployments, no garbage
-collection; PDB status is computed, not stored); a deleted pod disappears at once (no kubelet to
-finish a graceful deletion); create keeps the ``status`` it is sent (handy for seeding); ``generation`` counts
-changes to anything outside metadata/status, for every kind; creating into a missing namespace
-succeeds; ``deletecollection``, server-side apply, ``limit``/``continue`` paging and watch
-bookmarks are not emulated.
+Known simplifications: the server runs no controllers (no ReplicaSets from Deployments, no garbage
+collection; PDB status is computed, not stored; ``aiops.emulator.controllers`` emulates the part of
+the ReplicaSet and Deployment controllers that verifications wait for); a deleted pod disappears at
+once (no kubelet to finish a graceful deletion); create keeps the ``status`` it is sent (handy for
+seeding); ``generation`` counts changes to anything outside metadata/status, for every kind;
+creating into a missing namespace succeeds; ``deletecollection``, server-side apply,
+``limit``/``continue`` paging and watch bookmarks are not emulated.
 """
 
 from __future__ import annotations
@@ -31,97 +34,52 @@ import asyncio
 import bisect
 import contextlib
 import copy
-import json
-import random
 import re
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
 import aiohttp.web
 import attrs
 import kmock
 from kmock._internal.rendering import Response  # kmock exports it, but not in its __all__
 
-from aiops.emulator import _disruption, _handlers, _resources, _selectors
+from aiops.emulator import _disruption, _handlers, _resources, _selectors, _snapshot
 from aiops.emulator._handlers import ApiStatus
+from aiops.emulator._records import Call, Change, random_suffix, timestamp, utcnow
+from aiops.emulator._seeding import SeedingHelpers
+from aiops.emulator._snapshot import SNAPSHOT_JSON, SNAPSHOT_POD_LOGS, SNAPSHOT_RESOURCE_VERSION
+
+__all__ = [
+    "SNAPSHOT_JSON",
+    "SNAPSHOT_POD_LOGS",
+    "SNAPSHOT_RESOURCE_VERSION",
+    "Call",
+    "Change",
+    "ClusterEmulator",
+    "random_suffix",
+    "running_emulator",
+    "timestamp",
+    "utcnow",
+]
 
 #: ``/api/v1/namespaces/NAME`` (not a namespaced resource below it).
 _NAMESPACES_PATH = re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)/?$")
 
 
-class Call(NamedTuple):
-    """One request the emulator received: ``("PATCH", "/apis/apps/v1/...", {"dryRun": "All"}, {...})``.
-
-    ``query`` is the request's query string (``dryRun``, ``labelSelector``, ``watch``...), ``body``
-    the decoded JSON body (``None`` without one).
-    """
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-
-    @property
-    def dry_run(self) -> bool:
-        """Whether the request asked for ``dryRun=All``, so it could not have stored anything.
-
-        Read from the query string (https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run),
-        the ``DeleteOptions`` body of a DELETE, or the ``deleteOptions`` of an Eviction body
-        (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/delete-options/).
-        """
-        if self.query.get("dryRun") == "All":
-            return True
-        body = self.body if isinstance(self.body, dict) else {}
-        if self.method == "DELETE":
-            options = body
-        elif self.method == "POST" and self.path.endswith("/eviction"):
-            options = body.get("deleteOptions") or {}
-        else:
-            return False
-        return isinstance(options, dict) and "All" in (options.get("dryRun") or [])
-
-
 _PDB = kmock.resource("policy", "v1", "poddisruptionbudgets")
 _PODS = kmock.resource("", "v1", "pods")
 
-#: :meth:`ClusterEmulator.snapshot` keys for the state that is not an object (``#`` starts no apiVersion).
-SNAPSHOT_RESOURCE_VERSION = "#resourceVersion"
-SNAPSHOT_POD_LOGS = "#podLogs"
-SNAPSHOT_JSON = "#json"
-
-
-@dataclass(frozen=True)
-class Change:
-    """One stored write, as watchers see it: its resourceVersion, resource, type and object states."""
-
-    rv: int
-    resource: kmock.resource
-    type: str
-    old: dict[str, Any] | None
-    new: dict[str, Any]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with second precision, as the API server writes ``metav1.Time``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 @attrs.define(kw_only=True)
-class ClusterEmulator(kmock.KubernetesEmulator):
+class ClusterEmulator(kmock.KubernetesEmulator, SeedingHelpers):
     """A kmock Kubernetes emulator with real API semantics for the resources in ``_resources.SERVED``.
 
     ``clock`` gives "now" for ``creationTimestamp``/``deletionTimestamp``; ``calls`` records every
     request; ``max_changes`` bounds the watch history (older resourceVersions answer 410 Expired).
     """
 
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     max_changes: int = 10_000
     request_log_size: int = 200
     calls: list[Call] = attrs.field(factory=list, init=False)
@@ -331,56 +289,11 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         pods = self.select(_PODS, namespace) if namespace else []
         return {**obj, "status": _disruption.budget_status(obj, pods, self.controller_scale)}
 
-    def pdb_status(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The computed ``status`` the API serves for that PodDisruptionBudget (see :meth:`present`).
-
-        ``get_object`` answers the stored object (with whatever status was stored); this is what a
-        client reads. ``None`` when the budget does not exist.
-        """
-        obj = self.load(_PDB, namespace, name)
-        return None if obj is None else dict(self.present(_PDB, obj)["status"])
-
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        """The whole stored state, for ``assert emulator.snapshot() == before`` around a run.
-
-        Keys: ``"apiVersion/Kind/namespace/name"`` (namespace ``-`` for cluster-scoped objects) map to
-        a deep copy of every live stored object, exactly as stored (a PodDisruptionBudget's stored
-        ``status``, not the computed one of :meth:`present`). Besides the objects:
-        ``"#resourceVersion": {"counter": N}`` (the last resourceVersion handed out, so even a write
-        that was undone shows), ``"#podLogs": {"ns/pod/container-or-*/current-or-previous": text}``,
-        and ``"#json": {key: canonical JSON}`` with each object as ``json.dumps(sort_keys=True)``.
-
-        Equality of two snapshots is therefore byte-level for the serialized objects: the ``#json``
-        strings differ even where Python's ``==`` would not (``1`` vs ``1.0`` vs ``True``); key order
-        is not compared (the API server serializes fields in a fixed order anyway). The object
-        copies are there for readable assertion diffs. Watch history and recorded calls are not part
-        of the snapshot (the resourceVersion counter reveals any stored write).
-        """
-        objects: dict[str, dict[str, Any]] = {}
-        canonical: dict[str, Any] = {}
-        for (res, ns, name), obj in sorted(
-            self.objects.items(), key=lambda kv: (str(kv[0][0]), kv[0][1] or "", kv[0][2])
-        ):
-            if obj.deleted:
-                continue
-            try:
-                served = self.spec_for(res)
-                key = f"{served.api_version}/{served.kind}/{ns or '-'}/{name}"
-            except ApiStatus:  # stored by a kmock reaction for a resource the emulator does not serve
-                key = f"{obj.raw.get('apiVersion')}/{obj.raw.get('kind') or res.plural}/{ns or '-'}/{name}"
-            canonical[key] = json.dumps(obj.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            objects[key] = json.loads(canonical[key])
-        logs = {
-            f"{ns}/{pod}/{container or '*'}/{'previous' if previous else 'current'}": text
-            for (ns, pod, container, previous), text in sorted(
-                self._logs.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "", kv[0][3])
-            )
-        }
-        return objects | {
-            SNAPSHOT_RESOURCE_VERSION: {"counter": self._rv},
-            SNAPSHOT_POD_LOGS: logs,
-            SNAPSHOT_JSON: canonical,
-        }
+        """The whole stored state, for ``assert emulator.snapshot() == before`` around a run: every
+        live object as stored, the resourceVersion counter and the pod logs (the keys and what
+        equality means: :func:`aiops.emulator._snapshot.snapshot`)."""
+        return _snapshot.snapshot(self.objects.items(), self.spec_for, self._rv, self._logs)
 
     def _record(self, change: Change) -> None:
         self._changes.append(change)
@@ -415,64 +328,14 @@ class ClusterEmulator(kmock.KubernetesEmulator):
         """The clock's "now" as an RFC 3339 timestamp."""
         return timestamp(self.clock())
 
-    # --- helpers for tests and the demo ----------------------------------------------------------
-
-    def put_object(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Create or replace ``obj`` as stored state (status included), emitting ADDED or MODIFIED.
-
-        ``obj`` needs ``apiVersion``, ``kind`` and ``metadata.name`` (and ``metadata.namespace`` for
-        namespaced kinds; that Namespace is created first when it does not exist). Fills uid,
-        creationTimestamp and generation when absent; bumps generation when anything outside
-        metadata/status changes. Returns the stored copy (with resourceVersion).
-        Raises ``KeyError`` for a kind the emulator does not serve.
-        """
-        res = self.resource_of(obj["apiVersion"], obj["kind"])
-        spec = self.spec_for(res)
-        new = copy.deepcopy(obj)
-        meta = new.setdefault("metadata", {})
-        if not spec.namespaced:
-            meta.pop("namespace", None)
-        elif meta.get("namespace") and self.load(self._namespaces, None, meta["namespace"]) is None:
-            # A real API server stores nothing in a namespace that does not exist; seeding an
-            # object creates its Namespace first, so the namespace can be read like a real one.
-            self.put_object(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": meta["namespace"]}}
-            )
-        old = self.load(res, meta.get("namespace"), meta["name"])
-        if old is None:
-            meta.setdefault("uid", str(uuid.uuid4()))
-            meta.setdefault("creationTimestamp", self.now())
-            meta.setdefault("generation", 1)
-            return self.commit(res, new, "ADDED", None)
-        for field in ("uid", "creationTimestamp"):
-            meta.setdefault(field, old["metadata"].get(field))
-        meta.setdefault("generation", _handlers.next_generation(old, new))
-        return self.commit(res, new, "MODIFIED", old)
-
-    def get_object(
-        self, api_version: str, kind: str, namespace: str | None, name: str
-    ) -> dict[str, Any] | None:
-        """A copy of the stored object (``kind`` may be the Kind or the plural), or ``None``."""
-        return self.load(self.resource_of(api_version, kind), namespace, name)
-
-    def list_objects(
-        self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Copies of the live objects of a kind, optionally in one namespace and matching a label selector."""
-        res = self.resource_of(api_version, kind)
-        return self.select(res, namespace, labels=_selectors.parse_label_selector(label_selector))
-
-    def delete_object(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
-        """Remove an object at once (finalizers ignored), emitting DELETED; False when absent."""
-        res = self.resource_of(api_version, kind)
-        obj = self.load(res, namespace, name)
-        if obj is None:
-            return False
-        self.remove(res, obj)
-        return True
-
     def set_pod_log(
-        self, namespace: str, pod: str, text: str, *, container: str | None = None, previous: bool = False
+        self,
+        namespace: str,
+        pod: str,
+        text: str,
+        *,
+        container: str | None = None,
+        previous: bool = False,
     ) -> None:
         """Set what ``GET pods/POD/log`` answers; ``container=None`` serves any container of the pod."""
         self._logs[namespace, pod, container, previous] = text
@@ -501,34 +364,6 @@ class ClusterEmulator(kmock.KubernetesEmulator):
             )
         return str(obj["metadata"].get("uid")), int(obj["spec"]["replicas"])
 
-    def calls_matching(
-        self,
-        method: str | None = None,
-        path_part: str = "",
-        *,
-        dry_run: bool | None = None,
-        query: Mapping[str, str] | None = None,
-    ) -> list[Call]:
-        """Recorded calls with that method (any if None) whose path contains ``path_part``.
-
-        ``dry_run=True`` keeps only ``dryRun=All`` requests (query string, DeleteOptions or the
-        Eviction's deleteOptions; see :attr:`Call.dry_run`), ``False`` only the others (the real
-        writes, for write methods); ``query`` keeps calls whose query string has every given pair.
-        """
-        return [
-            c
-            for c in self.calls
-            if (method is None or c.method == method)
-            and path_part in c.path
-            and (dry_run is None or c.dry_run == dry_run)
-            and all(c.query.get(k) == v for k, v in (query or {}).items())
-        ]
-
-
-def random_suffix(length: int = 5) -> str:
-    """A ``generateName`` suffix from the alphabet the API server uses (no vowels, no 0/1/3)."""
-    return "".join(random.choices("bcdfghjklmnpqrstvwxz2456789", k=length))
-
 
 @contextlib.asynccontextmanager
 async def running_emulator(*, clock: Callable[[], datetime] | None = None) -> AsyncIterator[ClusterEmulator]:
@@ -536,7 +371,7 @@ async def running_emulator(*, clock: Callable[[], datetime] | None = None) -> As
 
     ``emu.url`` is its base URL; open watch streams end before the server stops.
     """
-    emu = ClusterEmulator(clock=clock or _utcnow)
+    emu = ClusterEmulator(clock=clock or utcnow)
     async with emu, kmock.Server(emu):
         try:
             yield emu

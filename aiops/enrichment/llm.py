@@ -1,7 +1,7 @@
 """The one door to LLMs: an OpenAI-compatible chat-completions client that answers in JSON.
 
 Fed by: :class:`LlmConfig` (base URL, model, key, timeout and token budgets), built once from
-settings in ``cli.py`` / the app factory. Consumed by: the LLM RCA (``aiops.enrichment.rca.llm``)
+settings by the runtime (``aiops.runtime.services``). Consumed by: the LLM RCA (``aiops.enrichment.rca.llm``)
 and, later, the chat copilot. Works with any server speaking the OpenAI chat-completions API
 (OpenAI, Azure OpenAI through ``base_url``, Ollama, vLLM, LiteLLM).
 

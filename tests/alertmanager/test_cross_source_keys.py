@@ -3,8 +3,9 @@
 The watch side runs the real detectors (``aiops.sources.kubewatch.detect``) on the kubectl JSON
 fixtures of ``tests/detect/fixtures``; the alert side converts the matching kubernetes-mixin
 alert. A pod alert whose labels do not prove the pod's workload keys on the Pod, and the
-pipeline folds it through its owner index (``aiops.operator.OwnerIndex``, filled from the pod
-watch) exactly as it folds pod Events: :func:`fold` is that step (``Pipeline._with_owner``).
+pipeline folds it through its owner index (``aiops.sources.kubewatch.owner_index.OwnerIndex``,
+filled from the pod watch) exactly as it folds pod Events: :func:`fold` is that step
+(``Pipeline._with_owner``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from aiops import operator
 from aiops.events import model
 from aiops.sources import alertmanager, kubewatch
+from aiops.sources.kubewatch.owner_index import OwnerIndex
 from tests.alertmanager.helpers import KSM_TARGET, alert, payload
 from tests.detect.helpers import NOW, load
 
@@ -33,7 +34,7 @@ def alert_event(alertname: str, labels: dict[str, str], *, resolved: bool = Fals
 
 def fold(event: model.ClusterEvent, *watched: str) -> model.ClusterEvent:
     """The pipeline's owner fold for ownerless Pod/ReplicaSet events, over watched fixtures."""
-    index = operator.OwnerIndex()
+    index = OwnerIndex()
     for fixture in watched:
         index.update(load(fixture), deleted=False)
     if event.owner is None and event.resource.kind in ("Pod", "ReplicaSet"):

@@ -1,9 +1,10 @@
 """alertmanager: Alertmanager webhook payloads -> :class:`~aiops.events.model.ClusterEvent` lists.
 
-Fed by: the webhook receiver (``POST /api/webhook/alertmanager``, next step: it authenticates,
-bounds the body, calls :func:`parse_payload`, records each alert durably, then :func:`convert`)
-and the ``aiops alerts convert -f payload.json`` CLI (:func:`convert_json`). Consumed by: the
-pipeline's ``submit``, the same dedup -> rules -> playbooks path the watch feeds.
+Fed by: the webhook receiver (``POST /api/webhook/alertmanager``, ``aiops.api.webhook``: it
+authenticates, bounds the body, calls :func:`parse_payload` and records each alert durably) and
+its intake (``aiops.sources.alertmanager.intake``: :func:`convert` of each recorded alert), and
+the ``aiops alerts convert -f payload.json`` CLI (:func:`convert_json`). Consumed by: the
+pipeline's ``alert``, the same dedup -> rules -> playbooks path the watch feeds.
 
 Pure and offline: no I/O, no clock. :mod:`.model` is the payload schema (webhook version 4, with
 older Alertmanagers normalised); :mod:`.mapping` is the alertname table and resource resolution.

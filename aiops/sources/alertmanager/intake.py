@@ -2,7 +2,7 @@
 
 Fed by: the webhook route (``record``) and the runtime (``run``, one consumer per process).
 Consumes: ``aiops.store.alerts.AlertStream`` (Redis Stream + consumer group) and a ``handle``
-callable wired to the pipeline in ``runtime.py`` (this layer never imports the pipeline).
+callable wired to the pipeline in ``aiops.runtime.services`` (this layer never imports the pipeline).
 
 Semantics (the Alertmanager webhook is at-least-once: retries on 5xx, one copy per HA replica):
 

@@ -1,7 +1,7 @@
 """Alert -> ClusterEvent: which event type an alert is, and which Kubernetes object it is about.
 
 Fed by: :func:`aiops.sources.alertmanager.convert` with a validated :class:`~.model.Payload`.
-Consumed by: the pipeline (``submit``), via the webhook receiver (next step) and the
+Consumed by: the pipeline (``alert``), via the webhook receiver and its intake, and the
 ``aiops alerts convert`` CLI.
 
 The built-in table (:data:`BUILTIN_RULES`) covers the kubernetes-mixin alerts shipped by

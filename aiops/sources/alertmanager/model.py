@@ -1,8 +1,8 @@
 """The Alertmanager webhook payload (``version: "4"``), modelled field by field in pydantic v2.
 
-Fed by: :func:`aiops.sources.alertmanager.parse_payload` (bytes, text or a decoded mapping; later the
-``POST /api/webhook/alertmanager`` endpoint). Consumed by: :mod:`.mapping`, which turns each
-:class:`Alert` into a ``ClusterEvent``.
+Fed by: :func:`aiops.sources.alertmanager.parse_payload` (bytes, text or a decoded mapping: the
+``POST /api/webhook/alertmanager`` receiver, the intake and ``aiops alerts convert``). Consumed by:
+:mod:`.mapping`, which turns each :class:`Alert` into a ``ClusterEvent``.
 
 Source of truth: ``/work/shared/data/alertmanager/webhook_format.md``, which quotes Alertmanager
 0.34.0 (``notify/webhook/webhook.go`` ``Message``; ``template/template.go`` ``Data`` and ``Alert``)::

@@ -1,27 +1,24 @@
-"""The runtime: builds every component once from :class:`Settings` and runs them in one loop.
+"""Building the services: every long-lived component, built once from the effective configuration.
 
-Fed by: ``cli.py`` (``aiops run``) and the demo. Builds: store, Kubernetes client, metrics,
-deduplicator, approval gate, audit log, run store, executor, pipeline, playbook registry, rule
-engine and the FastAPI app; then runs the kopf operator, uvicorn and the approval sweeper
-together until stopped. Configuration errors (invalid rules or playbooks) raise
-:class:`aiops.errors.ValidationFailed` before anything starts: no half-applied config.
+Fed by: :func:`aiops.runtime.build` callers (``aiops run`` with ``aiops.config.load``'s result,
+the demo, tests and benches with :class:`aiops.settings.Settings`). Builds: store, Kubernetes
+client, metrics, deduplicator, approval gate, audit log, run store, executor (with its guards
+and verifier), the owner index, the live playbook registry, enricher, pipeline, Alertmanager
+intake and the FastAPI app, each handed the pieces it consumes. Consumed by:
+:func:`aiops.runtime.serve`, which runs them. Configuration errors (invalid rules or playbooks)
+raise :class:`aiops.errors.ValidationFailed` before anything starts: no half-applied config.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import os
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 
-from aiops import background, errors, operator
 from aiops import config as config_mod
 from aiops import kube as kube_mod
 from aiops.actions import base as actions_base
@@ -42,12 +39,14 @@ from aiops.events import dedup as dedup_mod
 from aiops.metrics import Metrics
 from aiops.pipeline import Fetch, NamespaceFilter, Pipeline
 from aiops.playbooks import executor as executor_mod
+from aiops.playbooks.resources import LivePlaybooks
 from aiops.playbooks.runs import Escalation, Run, RunStore
 from aiops.rules import engine as engine_mod
 from aiops.safety import guards as guards_mod
 from aiops.safety import verify as verify_mod
 from aiops.settings import Settings
 from aiops.sources.alertmanager import intake as intake_mod
+from aiops.sources.kubewatch.owner_index import OwnerIndex
 from aiops.store import Store
 from aiops.store import alerts as store_alerts
 
@@ -68,9 +67,9 @@ class Services:
     runs: RunStore
     executor: executor_mod.Executor
     pipeline: Pipeline
-    playbooks: operator.LivePlaybooks
+    playbooks: LivePlaybooks
     rules: engine_mod.RuleEngine
-    owners: operator.OwnerIndex
+    owners: OwnerIndex
     app: FastAPI
     intake: intake_mod.Intake
     enricher: enricher_mod.Enricher
@@ -98,16 +97,11 @@ class Services:
         await self.store.close()
 
 
-#: Where Kubernetes mounts the pod's namespace for its service account.
-SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-def own_namespace() -> list[str]:
-    """The namespace aiops runs in (``POD_NAMESPACE`` from the downward API, else the service
-    account's namespace file), protected from its own writes by default; empty outside a cluster."""
-    name = os.environ.get("POD_NAMESPACE", "").strip()
-    if not name and SERVICE_ACCOUNT_NAMESPACE.is_file():
-        name = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+def own_namespace(settings: Settings) -> list[str]:
+    """The namespace aiops runs in (``settings.pod_namespace``, ``POD_NAMESPACE`` from the downward
+    API; else the service account's namespace file), protected from its own writes by default;
+    empty outside a cluster."""
+    name = settings.pod_namespace or kube_mod.service_account_namespace()
     return [name] if name else []
 
 
@@ -159,7 +153,7 @@ async def build(
     )
     audit = AuditLog(store, scrub=scrub)
     runs = RunStore(store, scrub=scrub)
-    playbooks = operator.LivePlaybooks(registry)
+    playbooks = LivePlaybooks(registry)
     limits = actions_base.ActionLimits(
         max_memory_limit_bytes=config.max_memory_limit_bytes,
         eviction_retry_seconds=settings.actions.eviction_retry_seconds,
@@ -179,13 +173,13 @@ async def build(
         limits=limits,
         max_wait_seconds=settings.runs.max_wait_seconds,
         guards=guards_mod.Guards(
-            store, settings.safety, metrics=metrics, protected_namespaces=own_namespace()
+            store, settings.safety, metrics=metrics, protected_namespaces=own_namespace(settings)
         ),
         verifier=verify_mod.Verifier(kube, poll_seconds=settings.safety.verify_poll_seconds),
         safety=settings.safety,
         on_escalation=_log_escalation,
     )
-    owners = operator.OwnerIndex()
+    owners = OwnerIndex()
     enrichments = enricher_mod.EnrichmentStore(store, scrub=scrub)
     enricher = enricher_mod.Enricher(
         kube=kube,
@@ -259,25 +253,6 @@ async def build(
     )
 
 
-#: Young-generation threshold of the cyclic garbage collector (CPython's default is 700 allocations).
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def tune_gc() -> None:
-    """Freeze what start-up built out of the cyclic collector and collect the young generation less often.
-
-    Everything alive after start-up (kubernetes-asyncio's ~700 generated model classes, pydantic
-    schemas, the app) lives for the whole process; ``gc.freeze()`` stops every full collection
-    from re-scanning it (Python docs, ``gc.freeze``), and a larger young-generation threshold
-    makes collections rarer. Measured on the webhook receiver (bench/webhook_ingest.py): p99
-    56 ms → 20 ms, 2,030 → 2,490 payloads/s.
-    """
-    gc.collect()
-    gc.freeze()
-    _, second, third = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, second, third)
-
-
 def _llm_analysis(
     settings: Settings,
     metrics: Metrics,
@@ -314,24 +289,6 @@ def _llm_analysis(
     return analyze
 
 
-def _status_writer(kube: kube_mod.Kube) -> operator.StatusWriter:
-    """Patch the ``status`` subresource of a Playbook resource (aiops' own object, never a user's)."""
-
-    async def write(body: Mapping[str, Any], status: dict[str, Any]) -> None:
-        meta = body.get("metadata") or {}
-        await kube.patch(
-            str(body.get("apiVersion", "aiops.dev/v1alpha1")),
-            "Playbook",
-            meta.get("namespace"),
-            str(meta.get("name")),
-            {"status": status},
-            patch_type="merge",
-            subresource="status",
-        )
-
-    return write
-
-
 def _fetcher(kube: kube_mod.Kube) -> Fetch:
     """Read an object for a scheduled re-check; None when it no longer exists."""
 
@@ -342,116 +299,3 @@ def _fetcher(kube: kube_mod.Kube) -> Fetch:
             return None
 
     return fetch
-
-
-async def _sweep(services: Services, stop: asyncio.Event) -> None:
-    """Every ``approvals.sweep_interval_seconds``: expire undecided approvals past their TTL and end
-    their runs, then reconcile runs whose work stopped when Redis failed under them, idle for two
-    intervals (``Executor.reconcile``). The cluster itself is never polled. Raises what a pass
-    raises: :func:`serve` supervises it (a Redis that refuses writes pauses it with a backoff)."""
-    interval = services.settings.approvals.sweep_interval_seconds
-    while not stop.is_set():
-        await services.executor.sweep()
-        await services.executor.reconcile(older_than_seconds=2 * interval)
-        await background.pause(stop, interval)
-
-
-async def serve(
-    services: Services,
-    *,
-    stop: asyncio.Event,
-    operator_ready: asyncio.Event | None = None,
-    api_started: asyncio.Event | None = None,
-    with_api: bool = True,
-) -> None:
-    """Run operator, API, sweeper and alert intake until ``stop`` is set.
-
-    Resumes persisted runs first (approved steps continue, stale runs expire). ``api_started``
-    is set once uvicorn listens (its port is then in ``services.settings.api.port`` unless 0).
-    The sweeper and the alert intake are supervised (:func:`aiops.background.supervise`): a
-    failure restarts them after a backoff, so Redis faults never end the process. The kopf
-    operator and the API server cannot simply be restarted: if either ends (or fails) before
-    ``stop`` is set, everything is stopped and :class:`aiops.errors.ComponentFailed` is raised,
-    so ``aiops run`` exits non-zero and Kubernetes restarts the pod. Returns normally only after
-    ``stop`` was set.
-    """
-    await services.executor.resume()
-    tune_gc()
-    registry = operator.build_registry(
-        services.pipeline,
-        owners=services.owners,
-        playbooks=services.playbooks if services.settings.watch_playbook_resources else None,
-        server=services.settings.kube.server,
-        on_error=lambda stage: services.metrics.pipeline_errors_total.labels(stage=stage).inc(),
-        write_status=_status_writer(services.kube),
-    )
-
-    def supervised(name: str, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-        return asyncio.create_task(
-            background.supervise(name, work, stop=stop, metrics=services.metrics, logger=log), name=name
-        )
-
-    tasks: list[asyncio.Task[None]] = [
-        asyncio.create_task(
-            operator.run(registry, stop_flag=stop, ready_flag=operator_ready), name="operator"
-        ),
-        supervised("sweeper", lambda: _sweep(services, stop)),
-    ]
-    if services.settings.alertmanager.enabled:
-        tasks.append(supervised("alert-intake", lambda: services.intake.run(stop)))
-    server: uvicorn.Server | None = None
-    if with_api:
-        config = uvicorn.Config(
-            services.app,
-            host=services.settings.api.host,
-            port=services.settings.api.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        server = uvicorn.Server(config)
-        tasks.append(asyncio.create_task(server.serve(), name="api"))
-        if api_started is not None:
-            helper = asyncio.create_task(_signal_started(server, api_started, services), name="api-started")
-            helper.add_done_callback(lambda _: None)
-    stopper = asyncio.create_task(stop.wait(), name="stop")
-    ended: asyncio.Task[None] | None = None
-    try:
-        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        if not stop.is_set():
-            ended = next(task for task in tasks if task in done)
-    finally:
-        stop.set()
-        if server is not None:
-            server.should_exit = True
-        await asyncio.wait([stopper, *tasks], timeout=15)
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        for task in tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                log.error("%s ended with %r", task.get_name(), task.exception())
-    if ended is not None:
-        raise errors.ComponentFailed(ended.get_name(), _ended(ended))
-
-
-def _ended(task: asyncio.Task[None]) -> str:
-    """Why ``task`` ended before a stop was asked for, for :class:`aiops.errors.ComponentFailed`."""
-    name = task.get_name()
-    if task.cancelled():
-        why = "was cancelled"
-    elif task.exception() is not None:
-        why = f"failed: {task.exception()!r}"
-    else:
-        why = "returned"
-    return f"the {name} task {why} while aiops was running; stopped everything (exit 1) to be restarted"
-
-
-async def _signal_started(server: uvicorn.Server, started: asyncio.Event, services: Services) -> None:
-    for _ in range(1500):  # uvicorn has no started-callback; it flips ``started`` (30 s at most)
-        if server.started:
-            sockets = [sock for srv in server.servers for sock in (srv.sockets or ())]
-            services.api_port = int(sockets[0].getsockname()[1]) if sockets else services.settings.api.port
-            started.set()
-            return
-        await asyncio.sleep(0.02)
