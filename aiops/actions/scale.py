@@ -20,6 +20,7 @@ from aiops import errors
 from aiops.actions import _common, facts
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Plan
+from aiops.events.model import ObjectRef
 
 
 class ScaleParams(_common.Params):
@@ -46,6 +47,15 @@ class ScaleParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
+
+    def object_ref(self) -> ObjectRef:
+        """The workload scaled, or the autoscaler whose ceiling is raised."""
+        return ObjectRef(
+            api_version="autoscaling/v2" if self.kind == "HorizontalPodAutoscaler" else "apps/v1",
+            kind=self.kind,
+            namespace=self.namespace,
+            name=self.name,
+        )
 
 
 async def plan_scale(ctx: ActionContext, params: ScaleParams) -> Plan:

@@ -21,6 +21,7 @@ from aiops import errors, kube
 from aiops.actions import _common, facts, quantity, reads
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Observation, Plan
+from aiops.events.model import ObjectRef
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -48,6 +49,10 @@ class RolloutRestartParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
+
+    def object_ref(self) -> ObjectRef:
+        """The workload restarted."""
+        return ObjectRef(api_version="apps/v1", kind=self.kind, namespace=self.namespace, name=self.name)
 
 
 def _observe_workload(obj: dict[str, Any]) -> Observation:
@@ -149,6 +154,10 @@ class RollbackParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref("Deployment", self.namespace, self.name)
+
+    def object_ref(self) -> ObjectRef:
+        """The Deployment rolled back."""
+        return ObjectRef(api_version="apps/v1", kind="Deployment", namespace=self.namespace, name=self.name)
 
 
 def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
@@ -253,6 +262,10 @@ class PatchResourcesParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
+
+    def object_ref(self) -> ObjectRef:
+        """The workload whose pod template is patched."""
+        return ObjectRef(api_version="apps/v1", kind=self.kind, namespace=self.namespace, name=self.name)
 
 
 def _new_memory(params: PatchResourcesParams, current: int | None, ceiling: int) -> tuple[int, bool]:
