@@ -52,7 +52,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aiops import audit as audit_mod
 from aiops import background, correlation, errors
@@ -83,6 +83,7 @@ log = logging.getLogger(__name__)
 
 
 def _now() -> datetime:
+    """The default clock: the current time, timezone-aware UTC."""
     return datetime.now(UTC)
 
 
@@ -391,7 +392,7 @@ class Executor:
 
     async def _prepare(
         self, run: Run, playbook: Playbook, step: Step, rec: StepRecord
-    ) -> tuple[actions_base.Action, Any] | None:
+    ) -> tuple[actions_base.Action, BaseModel] | None:
         """Render and validate the params and check the step's namespace scope.
 
         Returns the action and its validated params, or None when the step already has its
