@@ -65,8 +65,9 @@ from aiops.metrics import Metrics
 from aiops.playbooks import registry as registry_mod
 from aiops.playbooks import templating
 from aiops.playbooks.book import Activity, EscalationHook, RunBook
-from aiops.playbooks.model import Playbook, Step, Verify
+from aiops.playbooks.model import Playbook, Step
 from aiops.playbooks.planning import ActionEnv
+from aiops.playbooks.reads import ReadPath
 from aiops.playbooks.recovery import Recovery
 from aiops.playbooks.runs import TERMINAL_RUN_STATES, Run, RunState, RunStore, StepRecord, StepState
 from aiops.playbooks.verifying import AfterWrite
@@ -147,6 +148,7 @@ class Executor:
             metrics=metrics,
             clock=clock,
         )
+        self._reads = ReadPath(book=self._book, env=self._env)
         self._recovery = Recovery(
             book=self._book,
             activity=self._activity,
@@ -260,23 +262,6 @@ class Executor:
 
     # ----------------------------------------------------------------- the state machine
 
-    def _step_def(self, playbook: Playbook, rec: StepRecord) -> Step:
-        """The playbook step behind a record; a compensation record gets its step built from the
-        ``compensate`` block of the step it undoes."""
-        if rec.compensates is None:
-            return playbook.steps[rec.index]
-        undo = playbook.steps[rec.compensates].compensate
-        if undo is None:
-            raise errors.ConfigError(f"step {playbook.steps[rec.compensates].name!r} has no compensate block")
-        return Step(
-            name=rec.name,
-            action=undo.action,
-            risk=undo.risk,
-            timeout_seconds=undo.timeout_seconds,
-            params=undo.params,
-            verify=Verify(enabled=True),
-        )
-
     def _forget_lock(self, run_id: str) -> None:
         """A run ended: its lock is no longer needed."""
         self._locks.pop(run_id, None)
@@ -316,7 +301,7 @@ class Executor:
         while run.next_step < len(run.steps):
             rec = run.steps[run.next_step]
             try:
-                step = self._step_def(playbook, rec)
+                step = playbook.step_at(rec.index, compensates=rec.compensates, name=rec.name)
             except (errors.ConfigError, IndexError) as exc:
                 await self._book.finish(run, RunState.FAILED, f"step {rec.name!r} unavailable: {exc}")
                 return run
@@ -364,7 +349,7 @@ class Executor:
                 return Verdict.NEXT  # failed or blocked: a recorded outcome
             action, params = prepared
             if action.plan is None:
-                return Verdict.NEXT if await self._execute_read(run, step, rec) else Verdict.WAIT
+                return await self._reads.run(run, step, rec, action)
             return await self._writes.plan(run, playbook, rec, action, params)
         if rec.state == StepState.AWAITING_APPROVAL:
             return await self._writes.act(run, step, rec)
@@ -378,18 +363,6 @@ class Executor:
         # is terminal for the step: the caller moves on or fails the run.
         return Verdict.WAIT if rec.state == StepState.RUNNING else Verdict.NEXT
 
-    def _context(self, run: Run, playbook: Playbook, rec: StepRecord) -> dict[str, Any]:
-        return {
-            "event": run.event.template_context(),
-            "incident": {"id": run.incident_id},
-            "run": {"id": run.id, "playbook_id": playbook.id},
-            "steps": {
-                r.name: {"output": r.output, "params": r.params, "state": r.state.value, "summary": r.summary}
-                for r in run.steps
-                if r.index < rec.index
-            },
-        }
-
     async def _prepare(
         self, run: Run, playbook: Playbook, step: Step, rec: StepRecord
     ) -> tuple[actions_base.Action, BaseModel] | None:
@@ -401,7 +374,7 @@ class Executor:
         try:
             if action is None:
                 raise errors.PermanentError(f"action {step.action!r} is not implemented")
-            rendered = await templating.render_params_async(step.params, self._context(run, playbook, rec))
+            rendered = await templating.render_params_async(step.params, run.template_context(rec.index))
             params = action.params.model_validate(rendered)
         except (errors.AiopsError, ValidationError) as exc:
             self._book.outcome(rec, StepState.FAILED, error=f"invalid params: {exc}")
@@ -425,21 +398,3 @@ class Executor:
             settings=self._safety,
             protected=protected,
         )
-
-    async def _execute_read(self, run: Run, step: Step, rec: StepRecord) -> bool:
-        """Run a LOW (read) step at once. False when another executor holds its claim."""
-        if not await self._book.claim(run, rec):
-            return False
-        action = self._actions[step.action]
-        ctx = self._env.context(run_id=run.id)
-        try:
-            params = action.params.model_validate(rec.params)
-            async with asyncio.timeout(step.timeout_seconds):
-                result = await action.run(ctx, params)
-        except Exception as exc:  # stage boundary: record, count, never re-run
-            self._book.failure(run, rec, exc, timeout_seconds=step.timeout_seconds)
-        else:
-            self._book.result(rec, result)
-        await self._book.save(run)
-        log.info("run %s step %r %s", run.id, rec.name, rec.state)
-        return True

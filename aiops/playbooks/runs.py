@@ -192,6 +192,21 @@ class Run(BaseModel):
     reason: str | None = None
     escalations: list[Escalation] = Field(default_factory=list)
 
+    def template_context(self, before: int) -> dict[str, Any]:
+        """What a step's params templates see (``aiops.playbooks.templating``): ``event``,
+        ``incident`` (``id``), ``run`` (``id``, ``playbook_id``) and ``steps``: every step before
+        index ``before`` by name, with its ``output``, ``params``, ``state`` and ``summary``."""
+        return {
+            "event": self.event.template_context(),
+            "incident": {"id": self.incident_id},
+            "run": {"id": self.id, "playbook_id": self.playbook_id},
+            "steps": {
+                r.name: {"output": r.output, "params": r.params, "state": r.state.value, "summary": r.summary}
+                for r in self.steps
+                if r.index < before
+            },
+        }
+
 
 class RunStore:
     """Runs as JSON documents in Redis, with an index by creation time and one of active runs.
