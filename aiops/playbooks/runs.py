@@ -168,7 +168,7 @@ class StepRecord(BaseModel):
 
 class Escalation(BaseModel):
     """A run handing a problem to people: a guard blocked a write, a write was not verified, or a
-    plan kept changing. ``kind``: blocked | not_verified | stale | failed; ``guard`` when blocked."""
+    plan kept changing. ``kind``: blocked | not_verified | stale | unknown; ``guard`` when blocked."""
 
     at: datetime
     step: str
