@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, fiel
 
 from aiops import bodies, kube
 from aiops.actions.plan import Observation, PlannedCall
+from aiops.events.model import ObjectRef
 
 #: How a rendered template spells "no value"; optional params treat these as ``None``.
 _NONE_STRINGS = frozenset({"", "None", "null", "none"})
@@ -58,6 +59,11 @@ class Params(BaseModel):
     def target(self) -> str:
         """What the action acts on, as ``Kind/namespace/name`` (``-`` for no namespace)."""
         return "-"
+
+    def object_ref(self) -> ObjectRef | None:
+        """The one object the action acts on, declared by each params model (shown in approval
+        requests); None when it names no single object (a label selector, a notification)."""
+        return None
 
     def reach(self) -> Reach:
         """Where the action reads or writes: the ``namespace`` param when the model has one (a

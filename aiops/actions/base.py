@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from aiops import kube
 from aiops.actions.catalog import ActionInfo
 from aiops.actions.plan import Plan
+from aiops.events.model import ObjectRef
 
 #: One Kubernetes API call an action made; defined next to the client that records it.
 ApiCall = kube.ApiCall
@@ -133,3 +134,10 @@ class Action:
     params: type[BaseModel]
     run: ActionFn
     plan: PlanFn | None = None
+
+    def target(self, params: BaseModel) -> ObjectRef | None:
+        """The object this action acts on with ``params`` (validated by :attr:`params`), as its
+        params model declares it (``object_ref()``); None when it names no single object."""
+        object_ref = getattr(params, "object_ref", None)
+        found = object_ref() if callable(object_ref) else None
+        return found if isinstance(found, ObjectRef) else None

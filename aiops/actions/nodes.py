@@ -19,6 +19,7 @@ from aiops import bodies, errors, kube
 from aiops.actions import _common
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Plan, PlannedCall, PodRemoval
+from aiops.events.model import ObjectRef
 
 MIRROR_ANNOTATION = bodies.MIRROR_ANNOTATION
 
@@ -30,6 +31,10 @@ class NodeParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref("Node", None, self.node)
+
+    def object_ref(self) -> ObjectRef:
+        """The Node cordoned or uncordoned."""
+        return ObjectRef(api_version="v1", kind="Node", namespace=None, name=self.node)
 
     def reach(self) -> _common.Reach:
         """A Node is cluster-scoped."""
@@ -108,6 +113,10 @@ class DrainParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref("Node", None, self.node)
+
+    def object_ref(self) -> ObjectRef:
+        """The Node drained."""
+        return ObjectRef(api_version="v1", kind="Node", namespace=None, name=self.node)
 
     def reach(self) -> _common.Reach:
         """A Node, and its pods in every namespace."""

@@ -19,6 +19,7 @@ from aiops import bodies, errors, kube
 from aiops.actions import _common
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Observation, Plan, PlannedCall, PodRemoval
+from aiops.events.model import ObjectRef
 
 
 class DeletePodParams(_common.Params):
@@ -49,6 +50,12 @@ class DeletePodParams(_common.Params):
         if self.pod is not None:
             return _common.ref("Pod", self.namespace, self.pod)
         return f"Pod/{self.namespace}/{{{self.selector}}}"
+
+    def object_ref(self) -> ObjectRef | None:
+        """The pod deleted; None for a label selector (no single object)."""
+        if self.pod is None:
+            return None
+        return ObjectRef(api_version="v1", kind="Pod", namespace=self.namespace, name=self.pod)
 
 
 async def _workload(ctx: ActionContext, pod: dict[str, Any], controller: bodies.OwnerReference) -> str:

@@ -34,6 +34,12 @@ class DescribeParams(_common.Params):
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
 
+    def object_ref(self) -> ObjectRef:
+        """The object described."""
+        return ObjectRef(
+            api_version=self.api_version, kind=self.kind, namespace=self.namespace, name=self.name
+        )
+
     def reach(self) -> _common.Reach:
         """The object's namespace; without one a cluster-scoped object (and its Events, listed
         across every namespace)."""
@@ -76,6 +82,15 @@ class EventsParams(_common.Params):
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
 
+    def object_ref(self) -> ObjectRef:
+        """The object whose events are read."""
+        return ObjectRef(
+            api_version=self.api_version or ("v1" if self.kind in {"Pod", "Node"} else "apps/v1"),
+            kind=self.kind,
+            namespace=self.namespace,
+            name=self.name,
+        )
+
     def reach(self) -> _common.Reach:
         """``namespace``; without one the Events are listed across every namespace."""
         if self.namespace:
@@ -109,6 +124,10 @@ class LogsParams(_common.Params):
     def target(self) -> str:
         return _common.ref("Pod", self.namespace, self.pod)
 
+    def object_ref(self) -> ObjectRef:
+        """The pod whose log is read."""
+        return ObjectRef(api_version="v1", kind="Pod", namespace=self.namespace, name=self.pod)
+
 
 async def logs(ctx: ActionContext, params: LogsParams) -> ActionResult:
     """Output: the log text. The API answers 400 when there is no previous instance (ok=False)."""
@@ -137,6 +156,12 @@ class RolloutHistoryParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref("Deployment", self.namespace, self.deployment)
+
+    def object_ref(self) -> ObjectRef:
+        """The Deployment whose history is read."""
+        return ObjectRef(
+            api_version="apps/v1", kind="Deployment", namespace=self.namespace, name=self.deployment
+        )
 
 
 def revision_of(obj: dict[str, Any]) -> int | None:

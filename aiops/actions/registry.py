@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiops import errors, kube
-from aiops.actions import _common, apply, nodes, pods, reads, workloads
+from aiops.actions import _common, apply, nodes, pods, reads, scale, workloads
 from aiops.actions.base import Action, ActionContext, ActionResult, ApiCall, AuditEntry, PlanFn
 from aiops.actions.catalog import CATALOG, ActionInfo
 from aiops.actions.plan import Plan
@@ -46,7 +46,7 @@ _WRITES: dict[str, tuple[type[_common.Params], PlanFn]] = {
     "delete_pod": (pods.DeletePodParams, pods.plan_delete_pod),
     "rollout_restart": (workloads.RolloutRestartParams, workloads.plan_rollout_restart),
     "rollback": (workloads.RollbackParams, workloads.plan_rollback),
-    "scale": (workloads.ScaleParams, workloads.plan_scale),
+    "scale": (scale.ScaleParams, scale.plan_scale),
     "patch_resources": (workloads.PatchResourcesParams, workloads.plan_patch_resources),
     "cordon": (nodes.NodeParams, nodes.plan_cordon),
     "uncordon": (nodes.NodeParams, nodes.plan_uncordon),

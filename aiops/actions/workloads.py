@@ -1,7 +1,9 @@
-"""Workload remediations: rollout_restart, rollback, scale (risk ``medium``/``high``), patch_resources.
+"""Workload pod-template remediations: rollout_restart, rollback, patch_resources (risk ``medium``/``high``).
 
 Fed by: the executor through the registry, after approval. Consumed by: playbooks for crash loops,
-OOM kills, bad rollouts and saturation. Audited by the registry.
+OOM kills and bad rollouts. Audited by the registry. Each is one patch of the pod template
+(:func:`_template_plan`), so the controller replaces every pod; ``scale`` is in
+:mod:`aiops.actions.scale`.
 
 Every read-modify-write carries the resourceVersion it read, so a concurrent change makes the write
 fail with 409 Conflict instead of overwriting it ("API Concepts: Conflicts",
@@ -19,6 +21,7 @@ from aiops import errors, kube
 from aiops.actions import _common, facts, quantity, reads
 from aiops.actions.base import ActionContext
 from aiops.actions.plan import Expectation, Facts, Observation, Plan
+from aiops.events.model import ObjectRef
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -46,6 +49,10 @@ class RolloutRestartParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
+
+    def object_ref(self) -> ObjectRef:
+        """The workload restarted."""
+        return ObjectRef(api_version="apps/v1", kind=self.kind, namespace=self.namespace, name=self.name)
 
 
 def _observe_workload(obj: dict[str, Any]) -> Observation:
@@ -148,6 +155,10 @@ class RollbackParams(_common.Params):
     def target(self) -> str:
         return _common.ref("Deployment", self.namespace, self.name)
 
+    def object_ref(self) -> ObjectRef:
+        """The Deployment rolled back."""
+        return ObjectRef(api_version="apps/v1", kind="Deployment", namespace=self.namespace, name=self.name)
+
 
 def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
     clean = copy.deepcopy(template)
@@ -222,122 +233,6 @@ async def plan_rollback(ctx: ActionContext, params: RollbackParams) -> Plan:
     )
 
 
-class ScaleParams(_common.Params):
-    """``scale``: exactly one of ``replicas`` (absolute) or ``delta`` (relative); at most ``max_replicas``.
-
-    For ``kind: HorizontalPodAutoscaler`` the number scaled is the autoscaler's ceiling,
-    ``spec.maxReplicas``: the HPA owns its target's replica count and would revert a direct scale
-    at its next sync (Kubernetes API reference, HorizontalPodAutoscaler v2), so raising the
-    ceiling is the scale that sticks.
-    """
-
-    kind: Literal["Deployment", "StatefulSet", "ReplicaSet", "HorizontalPodAutoscaler"] = "Deployment"
-    namespace: _common.Namespace
-    name: _common.Name
-    replicas: int | None = None
-    delta: int | None = None
-    max_replicas: int = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _one_of(self) -> Self:
-        if (self.replicas is None) == (self.delta is None):
-            raise ValueError("give exactly one of replicas or delta")
-        return self
-
-    def target(self) -> str:
-        return _common.ref(self.kind, self.namespace, self.name)
-
-
-async def plan_scale(ctx: ActionContext, params: ScaleParams) -> Plan:
-    """Plan a merge patch of the Scale subresource's ``spec.replicas``, with the object's
-    resourceVersion as precondition (the Scale carries its parent's).
-
-    A HorizontalPodAutoscaler's ``spec.maxReplicas`` is patched instead (merge patch, same
-    precondition); its ``minReplicas`` is the floor. Raises :class:`aiops.errors.ActionRefused`
-    when the result is below the floor (0, or minReplicas) or above ``max_replicas``.
-    Output: ``{"from": N, "to": M}``; no call when already at M.
-    """
-    if params.kind == "HorizontalPodAutoscaler":
-        obj = await ctx.kube.get("autoscaling/v2", params.kind, params.namespace, params.name)
-        spec = obj.get("spec") or {}
-        before = int(spec.get("maxReplicas", 0))
-        after = _bounded(params, before, floor=max(1, int(spec.get("minReplicas") or 1)), what="maxReplicas")
-        api_version, subresource = "autoscaling/v2", None
-        observed = _common.observe("autoscaling/v2", obj, "/spec/maxReplicas", "/spec/scaleTargetRef")
-        expect = Expectation(
-            check="autoscaler_ceiling",
-            api_version="autoscaling/v2",
-            kind=params.kind,
-            namespace=params.namespace,
-            name=params.name,
-            values={"max_replicas": after},
-        )
-        body = {"metadata": {"resourceVersion": _common.meta(obj).get("resourceVersion")}}
-        body["spec"] = {"maxReplicas": after}
-        effect = f"set spec.maxReplicas {before} → {after}"
-        done = f"raised the ceiling of {params.target()} from {before} to {after} replicas"
-        same = f"{params.target()} already allows at most {after} replicas"
-        workload = Facts()
-    else:
-        obj = await ctx.kube.get("apps/v1", params.kind, params.namespace, params.name)
-        before = int((obj.get("spec") or {}).get("replicas", 1))
-        after = _bounded(params, before, floor=0, what="replicas")
-        api_version, subresource = "apps/v1", "scale"
-        observed = _common.observe("apps/v1", obj, "/spec/replicas")
-        expect = Expectation(
-            check="replicas_ready",
-            api_version="apps/v1",
-            kind=params.kind,
-            namespace=params.namespace,
-            name=params.name,
-            values={"replicas": after},
-        )
-        body = {"metadata": {"resourceVersion": _common.meta(obj).get("resourceVersion")}}
-        body["spec"] = {"replicas": after}
-        effect = f"set replicas {before} → {after} through the scale subresource"
-        done = f"scaled {params.target()} from {before} to {after}"
-        same = f"{params.target()} already has {after} replicas"
-        replicas, unavailable = facts.workload_counts(obj)
-        workload = Facts(
-            workload=params.target(), workload_replicas=replicas, workload_unavailable=unavailable
-        )
-    calls = []
-    if after != before:
-        calls.append(
-            _common.patch_call(
-                api_version,
-                params.kind,
-                params.namespace,
-                params.name,
-                body,
-                patch_type="merge",
-                effect=effect,
-                subresource=subresource,
-            )
-        )
-    return Plan(
-        action="scale",
-        target=params.target(),
-        planned_at=ctx.now(),
-        calls=calls,
-        observed=[observed],
-        expect=[expect] if calls else [],
-        facts=workload.model_copy(update={"disruptive": after < before}),
-        summary=done if calls else same,
-        output={"from": before, "to": after},
-    )
-
-
-def _bounded(params: ScaleParams, before: int, *, floor: int, what: str) -> int:
-    """The count ``params`` asks for, or :class:`aiops.errors.ActionRefused` outside [floor, max]."""
-    after = params.replicas if params.replicas is not None else before + (params.delta or 0)
-    if after < floor or after > params.max_replicas:
-        raise errors.ActionRefused(
-            f"{params.target()}: {what} {after} is outside the allowed range {floor}..{params.max_replicas}"
-        )
-    return after
-
-
 class PatchResourcesParams(_common.Params):
     """``patch_resources``: one container's limits. Memory: ``memory_limit`` (a quantity) or
     ``memory_factor`` (× the current limit), clamped to ``limits.max_memory_limit_bytes``."""
@@ -367,6 +262,10 @@ class PatchResourcesParams(_common.Params):
 
     def target(self) -> str:
         return _common.ref(self.kind, self.namespace, self.name)
+
+    def object_ref(self) -> ObjectRef:
+        """The workload whose pod template is patched."""
+        return ObjectRef(api_version="apps/v1", kind=self.kind, namespace=self.namespace, name=self.name)
 
 
 def _new_memory(params: PatchResourcesParams, current: int | None, ceiling: int) -> tuple[int, bool]:

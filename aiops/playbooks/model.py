@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from aiops import errors
 from aiops.actions import catalog
 from aiops.events.model import EventType
 from aiops.playbooks import templating
@@ -231,6 +232,26 @@ class Playbook(BaseModel):
             if step.name == name:
                 return step
         raise KeyError(name)
+
+    def step_at(self, index: int, *, compensates: int | None = None, name: str = "") -> Step:
+        """The step a run record stands for: ``steps[index]``, or, for a compensation record
+        (``compensates``: the index of the step it undoes), a step called ``name`` built from that
+        step's ``compensate`` block (verified like any write). Raises :class:`IndexError` for an
+        index out of range and :class:`aiops.errors.ConfigError` when the undone step has no
+        ``compensate`` block (the playbook changed under the run)."""
+        if compensates is None:
+            return self.steps[index]
+        undo = self.steps[compensates].compensate
+        if undo is None:
+            raise errors.ConfigError(f"step {self.steps[compensates].name!r} has no compensate block")
+        return Step(
+            name=name,
+            action=undo.action,
+            risk=undo.risk,
+            timeout_seconds=undo.timeout_seconds,
+            params=undo.params,
+            verify=Verify(enabled=True),
+        )
 
     @property
     def location(self) -> str:

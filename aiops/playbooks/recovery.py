@@ -1,9 +1,11 @@
 """Recovery of runs whose work stopped: after a restart (``resume``) and while running (``reconcile``).
 
-Fed by: the runtime, which calls :meth:`Recovery.resume` once before it starts the operator and
-:meth:`Recovery.reconcile` on every sweep (``approvals.sweep_interval_seconds``). Consumes: the
-executor's run store, claims, approval gate and state machine (a mixin: the executor owns the
-state it uses, as with :mod:`aiops.playbooks.writes`).
+Fed by: the runtime, which calls ``Executor.resume`` once before it starts the operator and
+``Executor.reconcile`` on every sweep (``approvals.sweep_interval_seconds``); the executor holds
+one :class:`Recovery` and passes both on. Consumes, all given explicitly: the run book (runs,
+claims, outcomes, escalations), the executor's :class:`~aiops.playbooks.book.Activity` (what
+this process is advancing, and unsaved runs), the approval gate, the write path (to give back
+reservations and end expired steps), the audit queue, and ``advance`` (the executor's run loop).
 
 A run's work stops without the run ending when the process dies (SIGKILL, OOM kill, node loss)
 or when Redis fails under it (killed, restarted, out of memory, read-only after a failover): the
@@ -31,67 +33,52 @@ request is pending or was decided within that time (its decider continues it).
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from aiops import audit as audit_mod
 from aiops import correlation
 from aiops.approvals import gate as gate_mod
 from aiops.approvals.model import ApprovalState
-from aiops.playbooks.runs import Run, RunState, RunStore, StepRecord, StepState
-from aiops.store import Store
+from aiops.playbooks.book import Activity, RunBook
+from aiops.playbooks.runs import Run, RunState, StepRecord, StepState
+from aiops.playbooks.writes import WritePath
 
 log = logging.getLogger("aiops.playbooks.executor")
 
-#: Most runs kept in memory after their save failed; beyond it the oldest is dropped (judged from
-#: Redis instead: its running step then becomes ``unknown``, never re-run).
-MAX_UNSAVED_RUNS = 10_000
-
 
 class Recovery:
-    """The recovery half of the executor (a mixin: the executor owns the state it uses)."""
+    """Judges and moves on runs whose work stopped (see the module docstring). ``advance(run_id)``
+    moves a run as far as it can go (the executor's run loop, under its lock); ``max_wait``: runs
+    older than this expire on resume; ``clock``: the executor's."""
 
-    _store: Store
-    _runs: RunStore
-    _gate: gate_mod.ApprovalGate
-    _clock: Callable[[], datetime]
-    _max_wait: timedelta
-    _audit: audit_mod.AuditQueue
-    _busy: Counter[str]
-    _unsaved: dict[str, Run]
-    instance_id: str
-
-    # Provided by the executor.
-    async def _save(self, run: Run) -> None:
-        raise NotImplementedError
-
-    async def _advance(self, run_id: str) -> Run | None:
-        raise NotImplementedError
-
-    async def _finish(self, run: Run, state: RunState, reason: str | None) -> None:
-        raise NotImplementedError
-
-    async def _end_expired(self, run: Run, rec: StepRecord, why: str) -> None:
-        raise NotImplementedError
-
-    async def _release(self, run: Run, rec: StepRecord, *, wrote: bool) -> None:
-        raise NotImplementedError
-
-    async def _escalate(
-        self, run: Run, rec: StepRecord, kind: str, reason: str, *, guard: str | None = None
+    def __init__(
+        self,
+        *,
+        book: RunBook,
+        activity: Activity,
+        gate: gate_mod.ApprovalGate,
+        writes: WritePath,
+        audit: audit_mod.AuditQueue,
+        advance: Callable[[str], Awaitable[Run | None]],
+        clock: Callable[[], datetime],
+        max_wait: timedelta,
     ) -> None:
-        raise NotImplementedError
-
-    def _claim_name(self, run_id: str, rec: StepRecord) -> str:
-        raise NotImplementedError
+        self._book = book
+        self._activity = activity
+        self._gate = gate
+        self._writes = writes
+        self._audit = audit
+        self._advance = advance
+        self._clock = clock
+        self._max_wait = max_wait
 
     async def resume(self) -> list[Run]:
         """After a (re)start: expire runs past ``runs.max_wait_seconds``, judge every active run
         (see the module docstring; any claim held by a process is a process that stopped) and
         advance the rest. Returns the runs advanced."""
         resumed: list[Run] = []
-        for run in await self._runs.active():
+        for run in await self._book.runs.active():
             if self._clock() - run.created_at > self._max_wait:
                 await self._expire_stale(run)
                 continue
@@ -108,13 +95,13 @@ class Recovery:
 
         Raises StoreUnavailable while Redis is unavailable (the caller retries later)."""
         await self._audit.flush()
-        for run_id in list(self._unsaved):
-            if not self._busy[run_id]:
+        for run_id in self._activity.unsaved():
+            if not self._activity.busy(run_id):
                 await self._advance(run_id)  # writes the run's newest state first
         cutoff = self._clock() - timedelta(seconds=older_than_seconds)
         moved: list[Run] = []
-        for run in await self._runs.active():
-            if self._busy[run.id] or run.updated_at > cutoff:
+        for run in await self._book.runs.active():
+            if self._activity.busy(run.id) or run.updated_at > cutoff:
                 continue
             if await self._left_to_its_decider(run, cutoff):
                 continue
@@ -148,18 +135,17 @@ class Recovery:
             if request is not None:
                 await self._gate.expire(request, reason=why)
         if waiting:
-            await self._end_expired(run, waiting[0], why)
+            await self._writes.expired(run, waiting[0], why)
         else:
-            await self._finish(run, RunState.EXPIRED, why)
+            await self._book.finish(run, RunState.EXPIRED, why)
 
     async def _recover(self, run: Run, *, restarted: bool) -> Run | None:
         """Judge ``run``'s claimed steps, then advance it (None: left as it is, or ended here)."""
         for rec in run.steps:
-            verifying = (rec.verification or {}).get("state") == "verifying"
-            if rec.state != StepState.RUNNING and not verifying:
+            if rec.state != StepState.RUNNING and not rec.verifying:
                 continue
-            owner = await self._store.claim_owner(self._claim_name(run.id, rec))
-            if owner not in (None, self.instance_id) and not restarted:
+            owner = await self._book.claim_owner(run, rec)
+            if owner not in (None, self._book.instance_id) and not restarted:
                 return None  # another live replica works on it
             if rec.state != StepState.RUNNING:
                 continue  # a verification to finish: advanced below
@@ -168,10 +154,12 @@ class Recovery:
                 # stood; an approved write is re-checked before it runs.
                 rec.state = StepState.AWAITING_APPROVAL if rec.approval_id else StepState.PENDING
                 run.state = RunState.RUNNING
-                await self._save(run)
+                await self._book.save(run)
                 log.info("run %s step %r never started; going on", run.id, rec.name)
                 continue
-            whose = "which stopped" if owner != self.instance_id else "(this process) whose work stopped"
+            whose = (
+                "which stopped" if owner != self._book.instance_id else "(this process) whose work stopped"
+            )
             await self._outcome_lost(run, rec, f"claimed by {owner} {whose} before recording an outcome")
             return None
         return await self._advance(run.id)
@@ -182,6 +170,6 @@ class Recovery:
         rec.state = StepState.UNKNOWN
         rec.error = f"{why}; not re-run (a step runs at most once): check its target"
         rec.finished_at = self._clock()
-        await self._release(run, rec, wrote=True)
-        await self._escalate(run, rec, "unknown", rec.error)
-        await self._finish(run, RunState.FAILED, f"step {rec.name!r} outcome unknown: {why}")
+        await self._writes.release(run, rec, wrote=True)
+        await self._book.escalate(run, rec, "unknown", rec.error)
+        await self._book.finish(run, RunState.FAILED, f"step {rec.name!r} outcome unknown: {why}")

@@ -8,20 +8,35 @@ run is kept only in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from aiops import errors
+from aiops.actions.base import ActionResult
 from aiops.actions.catalog import Risk
 from aiops.actions.plan import Plan
 from aiops.enrichment.scrub import Scrubber
 from aiops.events.model import ClusterEvent
+from aiops.safety.verify import Verification, VerificationState
 
 if TYPE_CHECKING:
     from aiops import store as store_mod
+
+
+#: Longest text output kept on a step record (characters); longer output is cut from the front.
+MAX_OUTPUT_CHARS = 64 * 1024
+
+
+def clip(output: Any) -> Any:
+    """``output``, with a string longer than :data:`MAX_OUTPUT_CHARS` cut to its tail after ``…``."""
+    if isinstance(output, str) and len(output) > MAX_OUTPUT_CHARS:
+        return "…" + output[-MAX_OUTPUT_CHARS:]
+    return output
 
 
 class RunState(StrEnum):
@@ -71,8 +86,8 @@ class StepRecord(BaseModel):
     ``aiops.actions.base.ApiCall``); ``output`` is the action's JSON-compatible output.
     ``plan``: for a write, the :class:`aiops.actions.plan.Plan` as approved (JSON); ``attempt``
     counts re-plans (the target changed under an approved plan, or a write met 409);
-    ``replans`` keeps why each earlier plan was dropped. ``verification``: after a write,
-    ``{"state": "verifying"|"verified"|"not_verified"|"skipped", "detail", "checks"}``.
+    ``replans`` keeps why each earlier plan was dropped. ``verification``: after a write, a
+    :class:`~aiops.safety.verify.Verification` (JSON ``{"state", "detail", "checks"}``).
     ``compensates``: the index of the step this one undoes (a playbook's ``compensate``).
     ``guard``: the blast-radius guard that blocked it. ``dry_run``: sent with ``dryRun=All``.
     ``incident_id``/``http_request_id``: the correlation ids in force when the step started
@@ -99,7 +114,7 @@ class StepRecord(BaseModel):
     plan: Plan | None = None
     attempt: int = 0
     replans: list[dict[str, Any]] = Field(default_factory=list)
-    verification: dict[str, Any] | None = None
+    verification: Verification | None = None
     compensates: int | None = None
     guard: str | None = None
     dry_run: bool = False
@@ -107,10 +122,53 @@ class StepRecord(BaseModel):
     http_request_id: str | None = None
     writes_done: int | None = None
 
+    # ------------------------------------------------------------------ bookkeeping
+
+    def claim_name(self, run_id: str) -> str:
+        """The name of this step's at-most-once claim (``store.claim``): ``step:<run>:<index>``,
+        with ``:<attempt>`` after a re-plan (a new plan is a new execution)."""
+        suffix = f":{self.attempt}" if self.attempt else ""
+        return f"step:{run_id}:{self.index}{suffix}"
+
+    @property
+    def verifying(self) -> bool:
+        """Whether a verification of this step's write is under way (or owed after a restart)."""
+        return self.verification is not None and self.verification.state == VerificationState.VERIFYING
+
+    def end(self, state: StepState, *, at: datetime, error: str | None = None) -> None:
+        """Record the step's outcome ``state`` (and ``error``, None clearing it) at ``at``."""
+        self.state = state
+        self.error = error
+        self.finished_at = at
+
+    def take_result(self, result: ActionResult, *, at: datetime) -> None:
+        """Record an action's result: summary, output (clipped, :func:`clip`), API calls, and
+        ``succeeded`` or ``failed`` with its error."""
+        self.summary = result.summary
+        self.output = clip(result.output)
+        self.api_calls = [dataclasses.asdict(call) for call in result.api_calls]
+        self.end(StepState.SUCCEEDED if result.ok else StepState.FAILED, at=at, error=result.error)
+
+    def take_failure(self, exc: Exception, *, timeout_seconds: float, at: datetime) -> bool:
+        """Record an action that raised ``exc``: ``refused`` for :class:`~aiops.errors.ActionRefused`,
+        else ``failed`` (a timeout after ``timeout_seconds`` says so). Returns True when ``exc`` was
+        unexpected (not a timeout, an :class:`~aiops.errors.AiopsError` or a validation error): a
+        bug the caller logs and counts."""
+        if isinstance(exc, errors.ActionRefused):
+            self.end(StepState.REFUSED, at=at, error=str(exc))
+        elif isinstance(exc, TimeoutError):
+            self.end(StepState.FAILED, at=at, error=f"timed out after {timeout_seconds} s")
+        elif isinstance(exc, errors.AiopsError | ValidationError):
+            self.end(StepState.FAILED, at=at, error=str(exc))
+        else:
+            self.end(StepState.FAILED, at=at, error=f"{type(exc).__name__}: {exc}")
+            return True
+        return False
+
 
 class Escalation(BaseModel):
     """A run handing a problem to people: a guard blocked a write, a write was not verified, or a
-    plan kept changing. ``kind``: blocked | not_verified | stale | failed; ``guard`` when blocked."""
+    plan kept changing. ``kind``: blocked | not_verified | stale | unknown; ``guard`` when blocked."""
 
     at: datetime
     step: str
@@ -133,6 +191,21 @@ class Run(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)
     reason: str | None = None
     escalations: list[Escalation] = Field(default_factory=list)
+
+    def template_context(self, before: int) -> dict[str, Any]:
+        """What a step's params templates see (``aiops.playbooks.templating``): ``event``,
+        ``incident`` (``id``), ``run`` (``id``, ``playbook_id``) and ``steps``: every step before
+        index ``before`` by name, with its ``output``, ``params``, ``state`` and ``summary``."""
+        return {
+            "event": self.event.template_context(),
+            "incident": {"id": self.incident_id},
+            "run": {"id": self.id, "playbook_id": self.playbook_id},
+            "steps": {
+                r.name: {"output": r.output, "params": r.params, "state": r.state.value, "summary": r.summary}
+                for r in self.steps
+                if r.index < before
+            },
+        }
 
 
 class RunStore:

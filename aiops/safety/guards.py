@@ -8,27 +8,10 @@ the same question without reserving anything (the benchmark, and callers that on
 Consumed by: the executor (a :class:`Block` escalates the run with ``guard`` as the reason), the
 metrics (``aiops_guard_blocks_total{guard}``, ``aiops_guard_decision_seconds{phase}``).
 
-The guards, in the order they are evaluated (the first that blocks answers):
-
-1. ``paused``: ``safety.paused``, or a namespace the plan writes in annotated
-   ``<pause_annotation>: "true"`` (case-insensitive).
-2. ``namespace`` / ``protected``: every namespace written in matches ``safety.namespaces`` and
-   none of ``safety.exclude_namespaces`` (fnmatch globs, case-sensitive), and is not protected
-   (``safety.protected_namespaces`` plus the operator's own). A drain skips both: the node is
-   cluster-scoped and ``kubectl drain`` evicts ``kube-system`` pods too, under their
-   PodDisruptionBudgets (the ``pdb`` guard); a paused namespace still stops it.
-3. ``empty_target``: every PATCH/PUT/DELETE addresses one named object and every POST is a pod
-   eviction; never a collection (defence in depth against "empty selector means everything").
-4. ``budget``: writes per namespace and per cluster in a rolling window (Redis sorted sets).
-5. ``rate_limit``: one write-run per (playbook, target) per ``rate_limit_seconds``; the target of
-   a pod action is its workload (a replacement pod has a new name: it is the same problem).
-6. ``concurrency``: one drain at a time cluster-wide; one disruptive action per workload and per
-   node at a time (leases in Redis).
-7. ``node_storm``: no disruptive action while too many nodes are NotReady (cluster-autoscaler
-   ``--ok-total-unready-count`` and ``--max-total-unready-percentage``).
-8. ``workload_storm``: no disruptive action on a workload whose pods are mostly unavailable
-   (medik8s NodeHealthCheck ``minHealthy``, applied to a workload's pods), except a rollback.
-9. ``pdb``: no pod removal a PodDisruptionBudget forbids (the Eviction API's rules).
+The guards and their order are in :mod:`aiops.safety.guard_rules` (the pure rules: paused,
+namespace, protected, empty_target, node_storm, workload_storm, pdb); this module keeps what
+needs Redis: the budget windows, the rate-limit claim and the concurrency leases (guards 4-6),
+reserved all or nothing and given back by :meth:`Guards.release`.
 
 ``playbook_namespace`` (a ``Playbook`` resource acts only in its own namespace) and the
 ``namespace``/``protected`` rules for read steps are decided on the step's params by
@@ -41,32 +24,25 @@ executor re-plans right before acting, so the facts are fresh when :meth:`Guards
 
 from __future__ import annotations
 
-import fnmatch
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from aiops.actions.plan import Plan, PlannedCall, PodRemoval
 from aiops.metrics import Metrics
+from aiops.safety import guard_rules
+from aiops.safety.guard_rules import GUARDS, Block, WriteDecision, call_target_problem, namespace_block
 from aiops.settings import SafetySettings
 from aiops.store import Store
 
-__all__ = ["GUARDS", "LEASE_TTL_SECONDS", "Block", "Guards", "WriteDecision", "call_target_problem"]
-
-#: Every guard name, in evaluation order (the ``guard`` label of ``aiops_guard_blocks_total``).
-GUARDS = (
-    "paused",
-    "namespace",
-    "protected",
-    "playbook_namespace",
-    "empty_target",
-    "budget",
-    "rate_limit",
-    "concurrency",
-    "node_storm",
-    "workload_storm",
-    "pdb",
-)
+__all__ = [
+    "GUARDS",
+    "LEASE_TTL_SECONDS",
+    "Block",
+    "Guards",
+    "WriteDecision",
+    "call_target_problem",
+    "namespace_block",
+]
 
 #: How long a concurrency lease lives if its holder never releases it (the process died): 2 hours,
 #: far above a drain's eviction timeout plus verification, so a live step never loses its lease,
@@ -74,41 +50,6 @@ GUARDS = (
 LEASE_TTL_SECONDS = 2 * 3600
 
 _CLUSTER_BUDGET = "budget:cluster"
-_WRITE_METHODS = frozenset({"PATCH", "PUT", "DELETE"})
-
-
-@dataclass(frozen=True)
-class WriteDecision:
-    """One write step about to be put up for approval or about to run.
-
-    ``run_id``/``step_index``: the step (``holder`` = ``"<run_id>:<step_index>"`` owns what
-    :meth:`Guards.acquire` reserves). ``action``: the catalog action name (``delete_pod``,
-    ``drain``, ``cordon``, ``scale``, ``rollback``, ...). ``plan``: what the step will write.
-    ``dry_run``: the step sends its writes with ``dryRun=All``, so nothing is reserved.
-    """
-
-    run_id: str
-    step_index: int
-    playbook_id: str
-    incident_id: str
-    action: str
-    plan: Plan
-    dry_run: bool = False
-
-    @property
-    def holder(self) -> str:
-        """``<run_id>:<step_index>``: the owner of this step's reservations."""
-        return f"{self.run_id}:{self.step_index}"
-
-
-@dataclass(frozen=True)
-class Block:
-    """Why a guard refused a write: ``guard`` is one of :data:`GUARDS`; ``reason`` is a sentence for
-    the person paged, with the numbers (e.g. ``namespace shop already had 5 writes in the last
-    3600 s (budget 5)``)."""
-
-    guard: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -216,7 +157,7 @@ class Guards:
         plan = decision.plan
         if plan.noop:
             return None
-        early = self._early_block(plan)
+        early = guard_rules.early_block(plan, self._settings, self._protected)
         if early is not None:
             return early
         names = self._names(decision)
@@ -232,7 +173,7 @@ class Guards:
             if count >= names.limits[i]:
                 return self._budget_block(names.windows[i], count, names.limits[i])
         block = self._claims_block(decision, names, dict(zip(claims, owners, strict=True)))
-        return block if block is not None else self._late_block(decision)
+        return block if block is not None else guard_rules.late_block(decision, self._settings)
 
     async def _reserve(self, decision: WriteDecision) -> Block | None:
         """Evaluate the stateless guards, then take budget, rate limit and leases, or nothing.
@@ -243,10 +184,10 @@ class Guards:
         plan = decision.plan
         if plan.noop:
             return None
-        early = self._early_block(plan)
+        early = guard_rules.early_block(plan, self._settings, self._protected)
         if early is not None:
             return early
-        if self._late_block(decision) is not None:
+        if guard_rules.late_block(decision, self._settings) is not None:
             # A storm or PDB block stands, but a budget/rate/lease block comes first in the order.
             return await self._evaluate(decision)
         names = self._names(decision)
@@ -273,67 +214,6 @@ class Guards:
     def _dry_run(self, decision: WriteDecision) -> bool:
         return decision.dry_run or decision.plan.dry_run or self._settings.dry_run
 
-    def _early_block(self, plan: Plan) -> Block | None:
-        """paused, namespace, protected, empty_target: pure functions of the plan and settings."""
-        s = self._settings
-        if s.paused:
-            return Block("paused", "all automated writes are paused (safety.paused is true)")
-        for ns, notes in plan.facts.namespaces.items():
-            if _annotation_true(notes, s.pause_annotation):
-                return Block(
-                    "paused",
-                    f'namespace {ns} is paused: it is annotated {s.pause_annotation}="true"; '
-                    "remove the annotation to allow automated writes there",
-                )
-        if not plan.facts.drain:
-            for ns in plan.facts.namespaces:
-                block = namespace_block(ns, s, self._protected)
-                if block is not None:
-                    return block
-        for call in plan.calls:
-            problem = call_target_problem(call)
-            if problem is not None:
-                return Block(
-                    "empty_target",
-                    f"refusing {call.method} {call.path}: {problem} (a write must name exactly one object)",
-                )
-        return None
-
-    def _late_block(self, decision: WriteDecision) -> Block | None:
-        """node_storm, workload_storm, pdb: pure functions of the plan's facts and settings."""
-        facts = decision.plan.facts
-        s = self._settings
-        if facts.disruptive and facts.nodes_total and facts.nodes_not_ready is not None:
-            bad, total = facts.nodes_not_ready, facts.nodes_total
-            if bad > s.ok_not_ready_nodes and bad / total > s.max_not_ready_node_share:
-                return Block(
-                    "node_storm",
-                    f"{bad} of {total} nodes are NotReady ({bad / total:.0%}), more than "
-                    f"{s.ok_not_ready_nodes} node(s) and more than {s.max_not_ready_node_share:.0%} of the "
-                    "cluster: no disruptive action until nodes recover (as cluster-autoscaler halts "
-                    "scale-down, --ok-total-unready-count / --max-total-unready-percentage)",
-                )
-        if (
-            facts.disruptive
-            and decision.action != "rollback"
-            and facts.workload_replicas is not None
-            and facts.workload_unavailable is not None
-            and facts.workload_replicas >= s.workload_min_pods
-            and facts.workload_unavailable / facts.workload_replicas > s.max_unavailable_workload_share
-        ):
-            replicas, down = facts.workload_replicas, facts.workload_unavailable
-            return Block(
-                "workload_storm",
-                f"{down} of {replicas} pods of {facts.workload or 'the workload'} are unavailable "
-                f"({down / replicas:.0%} > {s.max_unavailable_workload_share:.0%}): a disruptive action "
-                "now could take the rest down; only a rollback is allowed (medik8s minHealthy)",
-            )
-        for removal in facts.pod_removals:
-            block = _pdb_block(removal, _verb(decision.plan, removal))
-            if block is not None:
-                return block
-        return None
-
     def _claims_block(
         self, decision: WriteDecision, names: _Reservation, owners: dict[str, str | None]
     ) -> Block | None:
@@ -343,7 +223,8 @@ class Guards:
             if owner is not None and _run_of(owner) != decision.run_id:
                 return Block(
                     "rate_limit",
-                    f"playbook {decision.playbook_id} already wrote to {_rate_target(decision.plan)}"
+                    f"playbook {decision.playbook_id} already wrote to "
+                    f"{guard_rules.rate_target(decision.plan)}"
                     " within the "
                     f"last {self._settings.rate_limit_seconds} s (run {_run_of(owner)}); "
                     "one write-run per playbook and target in that time",
@@ -371,9 +252,8 @@ class Guards:
         facts = decision.plan.facts
         windows = [f"budget:ns:{ns}" for ns in sorted(facts.namespaces)] + [_CLUSTER_BUDGET]
         limits = [s.budget_per_namespace] * len(facts.namespaces) + [s.budget_per_cluster]
-        rate = (
-            f"rate:{decision.playbook_id}:{_rate_target(decision.plan)}" if s.rate_limit_seconds > 0 else None
-        )
+        target = guard_rules.rate_target(decision.plan)
+        rate = f"rate:{decision.playbook_id}:{target}" if s.rate_limit_seconds > 0 else None
         leases: list[str] = []
         if facts.drain:
             leases.append("lease:drain")
@@ -395,77 +275,6 @@ class Guards:
         return block
 
 
-# -------------------------------------------------------------------- pure rules
-
-
-def namespace_block(namespace: str, settings: SafetySettings, protected: Collection[str]) -> Block | None:
-    """The :class:`Block` (guard ``namespace`` or ``protected``) that keeps aiops out of
-    ``namespace``, reads and writes alike, or None when it may act there.
-
-    Out of scope: matching none of ``safety.namespaces`` or one of ``safety.exclude_namespaces``
-    (fnmatch globs); protected: in ``protected`` (``safety.protected_namespaces`` plus the
-    operator's own namespace). Used by the write guards on a plan's facts and by
-    :mod:`aiops.safety.scope` for every step.
-    """
-    if not any(fnmatch.fnmatchcase(namespace, p) for p in settings.namespaces):
-        return Block(
-            "namespace",
-            f"namespace {namespace} is outside safety.namespaces {settings.namespaces}: "
-            "aiops neither reads nor writes there",
-        )
-    excluded = next((p for p in settings.exclude_namespaces if fnmatch.fnmatchcase(namespace, p)), None)
-    if excluded is not None:
-        return Block(
-            "namespace",
-            f"namespace {namespace} matches safety.exclude_namespaces entry {excluded!r}: "
-            "aiops neither reads nor writes there",
-        )
-    if namespace in protected:
-        return Block("protected", f"namespace {namespace} is protected: aiops neither reads nor writes there")
-    return None
-
-
-def call_target_problem(call: PlannedCall) -> str | None:
-    """Why ``call`` does not address exactly one named object, or None when it does.
-
-    Parses the Kubernetes REST path (API concepts, "Resource URIs"):
-    ``/api/v1[/namespaces/<ns>]/<resource>[/<name>[/<subresource>]]`` and
-    ``/apis/<group>/<version>[/namespaces/<ns>]/<resource>[/<name>[/<subresource>]]``.
-    PATCH/PUT/DELETE need ``<name>`` (a collection DELETE is "delete everything"); POST is allowed
-    only to a pod's ``eviction`` subresource (the Eviction API). An empty segment (``//``), a
-    trailing ``/``, a query string in the path or a path of another shape is refused.
-    """
-    path = call.path
-    if "?" in path or not path.startswith("/") or path.endswith("/"):
-        return "the path is not a plain object path"
-    segments = path[1:].split("/")
-    if any(not seg for seg in segments):
-        return "the path has an empty segment"
-    if segments[0] == "api" and len(segments) >= 2:
-        rest = segments[2:]
-    elif segments[0] == "apis" and len(segments) >= 3:
-        rest = segments[3:]
-    else:
-        return "the path is not a Kubernetes API resource path"
-    if len(rest) >= 3 and rest[0] == "namespaces":
-        rest = rest[2:]  # namespaced: /namespaces/<ns>/<resource>...; /namespaces/<ns> is a Namespace
-    if len(rest) < 2:
-        return f"it addresses the collection {rest[0] if rest else path!r}, not one named object"
-    if len(rest) > 3:
-        return "the path is deeper than resource/name/subresource"
-    if call.method == "POST":
-        if len(rest) == 3 and rest[0] == "pods" and rest[2] == "eviction":
-            return None
-        return "the only POST allowed is a pod eviction"
-    if call.method not in _WRITE_METHODS:
-        return f"method {call.method} is not a write aiops makes"
-    return None
-
-
-def _annotation_true(annotations: dict[str, str], key: str) -> bool:
-    return str(annotations.get(key, "")).strip().lower() == "true"
-
-
 def _run_of(holder: str) -> str:
     """The run id of a ``<run_id>:<step_index>`` holder."""
     return holder.rsplit(":", 1)[0]
@@ -477,54 +286,3 @@ def _lease_reason(lease: str, owner: str) -> str:
         return f"another node drain is in progress ({step}); one drain at a time cluster-wide"
     kind, _, what = lease.removeprefix("lease:").partition(":")
     return f"{kind} {what} is already being disrupted by {step}; one disruptive action per {kind} at a time"
-
-
-def _verb(plan: Plan, removal: PodRemoval) -> str:
-    suffix = f"/namespaces/{removal.namespace}/pods/{removal.name}/eviction"
-    if plan.facts.drain or any(c.method == "POST" and c.path.endswith(suffix) for c in plan.calls):
-        return "evicting"
-    return "deleting"
-
-
-def _pdb_block(removal: PodRemoval, verb: str) -> Block | None:
-    """The Eviction API's PodDisruptionBudget rules, applied before acting.
-
-    Kubernetes "API-initiated eviction" and the PodDisruptionBudget v1 reference: a pod covered by
-    more than one budget cannot be evicted (the API answers 500); a Ready pod needs
-    ``status.disruptionsAllowed`` ≥ 1; a pod that is not Ready may go when
-    ``spec.unhealthyPodEvictionPolicy`` is ``AlwaysAllow``, else (``IfHealthyBudget``, the
-    default) only while ``currentHealthy`` ≥ ``desiredHealthy``. Missing numbers count as 0.
-    """
-    pod = f"{removal.namespace}/{removal.name}"
-    if len(removal.budgets) > 1:
-        names = ", ".join(f"{removal.namespace}/{b.get('name', '?')}" for b in removal.budgets)
-        return Block(
-            "pdb",
-            f"{verb} {pod} is refused: it is covered by {len(removal.budgets)} PodDisruptionBudgets "
-            f"({names}) and the Eviction API refuses pods under more than one",
-        )
-    for budget in removal.budgets:
-        allowed = int(budget.get("disruptions_allowed") or 0)
-        healthy = int(budget.get("current_healthy") or 0)
-        desired = int(budget.get("desired_healthy") or 0)
-        policy = str(budget.get("unhealthy_pod_eviction_policy") or "IfHealthyBudget")
-        name = f"{removal.namespace}/{budget.get('name', '?')}"
-        if removal.ready and allowed < 1:
-            return Block(
-                "pdb",
-                f"{verb} {pod} would violate PodDisruptionBudget {name} "
-                f"(needs {desired} healthy pods, has {healthy}; {allowed} disruptions allowed)",
-            )
-        if not removal.ready and policy != "AlwaysAllow" and healthy < desired:
-            return Block(
-                "pdb",
-                f"{verb} the unready pod {pod} is refused by PodDisruptionBudget {name} "
-                f"(needs {desired} healthy pods, has {healthy}; unhealthyPodEvictionPolicy {policy})",
-            )
-    return None
-
-
-def _rate_target(plan: Plan) -> str:
-    """What the rate limit counts per playbook: the workload a write disrupts (a Deployment whose
-    replacement pods keep crashing is one target, whatever the pods are called), else the target."""
-    return plan.facts.workload or plan.target

@@ -4,7 +4,7 @@ Fed by: the executor, right after a step's params are rendered and validated, wi
 :class:`~aiops.actions._common.Reach` (the namespaces it touches, and whether it touches
 cluster-scoped objects or every namespace), whether the action writes, and the playbook's home
 namespace (a ``Playbook`` resource's own; ``None`` for file playbooks). Consumed by: the
-executor, which records a :class:`~aiops.safety.guards.Block` as a blocked step and escalates,
+executor, which records a :class:`~aiops.safety.guard_rules.Block` as a blocked step and escalates,
 so the step never reaches the Kubernetes API.
 
 Two rules, checked in this order (the first that objects answers):
@@ -29,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiops.actions._common import Reach
-from aiops.safety import guards
-from aiops.safety.guards import Block
+from aiops.safety import guard_rules
+from aiops.safety.guard_rules import Block
 from aiops.settings import SafetySettings
 
 __all__ = ["step_scope_block"]
@@ -69,7 +69,7 @@ def step_scope_block(
         return None
     protected_set = frozenset(protected)
     for namespace in sorted(reach.namespaces):
-        block = guards.namespace_block(namespace, settings, protected_set)
+        block = guard_rules.namespace_block(namespace, settings, protected_set)
         if block is not None:
             return block
     return None
