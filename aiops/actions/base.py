@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from aiops import kube
 from aiops.actions.catalog import ActionInfo
 from aiops.actions.plan import Plan
+from aiops.clock import utcnow
 from aiops.events.model import ObjectRef
 
 #: One Kubernetes API call an action made; defined next to the client that records it.
@@ -63,7 +64,7 @@ class AuditEntry:
     ok: bool
     summary: str
     api_calls: list[ApiCall]
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    at: datetime = field(default_factory=utcnow)
     incident_id: str | None = None
     http_request_id: str | None = None
 
@@ -112,7 +113,7 @@ class ActionContext:
 
     def now(self) -> datetime:
         """``planned_at`` or the current time (timezone-aware UTC)."""
-        return self.planned_at or datetime.now(UTC)
+        return self.planned_at or utcnow()
 
 
 ActionFn = Callable[[ActionContext, Any], Awaitable[ActionResult]]

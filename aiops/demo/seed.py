@@ -14,8 +14,10 @@ Deployment, ReplicaSet, PodDisruptionBudget). Consumed by ``aiops.demo.run_demo`
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
+
+from aiops.clock import utcnow
 
 NAMESPACE = "shop"
 #: The story starts 12 minutes before the demo does, so the crash and the OOM kill are recent.
@@ -23,7 +25,7 @@ _STORY_MINUTES = 12
 
 
 def _ts(minutes: float = 0) -> str:
-    start = datetime.now(UTC) - timedelta(minutes=_STORY_MINUTES)
+    start = utcnow() - timedelta(minutes=_STORY_MINUTES)
     return (start + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -21,13 +21,14 @@ import concurrent.futures
 import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from aiops import background, bodies
 from aiops import kube as kube_mod
+from aiops.clock import utcnow
 from aiops.enrichment import collect
 from aiops.enrichment.logs import scan as scan_mod
 from aiops.enrichment.logs import templates as templates_mod
@@ -199,7 +200,7 @@ class Enricher:
         revision, new_templates = await self._new_templates(event, raw.obj, raw.related, current)
         enrichment = Enrichment(
             incident_id=incident_id,
-            at=datetime.now(UTC),
+            at=utcnow(),
             incident_type=evidence.incident_type,
             findings=evidence.log_findings,
             log_excerpt=evidence.log_excerpt,

@@ -22,7 +22,7 @@ import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
@@ -32,6 +32,7 @@ from openai.types.chat import ChatCompletionMessageParam, completion_create_para
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from aiops import errors
+from aiops.clock import utcnow
 
 __all__ = [
     "LlmClient",
@@ -156,7 +157,7 @@ def retry_after_seconds(headers: httpx.Headers, *, default: float = 1.0) -> floa
         return default
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - utcnow()).total_seconds())
 
 
 class LlmClient:

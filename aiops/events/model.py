@@ -11,11 +11,13 @@ it, else the resource itself. Two sources reporting the same problem share the k
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from aiops.clock import utcnow
 
 
 class EventSource(StrEnum):
@@ -109,7 +111,7 @@ class ClusterEvent(BaseModel):
     message: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     details: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
-    observed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    observed_at: datetime = Field(default_factory=utcnow)
     fingerprint_override: str | None = Field(default=None, exclude=True, repr=False)
 
     @property

@@ -49,7 +49,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -60,6 +60,7 @@ from aiops.actions import base as actions_base
 from aiops.actions._common import Params, Reach
 from aiops.approvals import gate as gate_mod
 from aiops.approvals.model import ApprovalRequest
+from aiops.clock import Clock, utcnow
 from aiops.events.model import ClusterEvent
 from aiops.metrics import Metrics
 from aiops.playbooks import registry as registry_mod
@@ -83,11 +84,6 @@ __all__ = ["Executor", "IncidentLinker"]
 log = logging.getLogger(__name__)
 
 
-def _now() -> datetime:
-    """The default clock: the current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
 class Executor:
     """Runs playbooks for incidents. One per process; several processes may share one Redis."""
 
@@ -109,7 +105,7 @@ class Executor:
         verifier: Verifier | None = None,
         safety: SafetySettings | None = None,
         on_escalation: EscalationHook | None = None,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow,
         instance_id: str | None = None,
     ) -> None:
         self._runs = runs

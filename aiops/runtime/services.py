@@ -29,6 +29,7 @@ from aiops.api.app import create_app
 from aiops.api.deps import ApiDeps
 from aiops.approvals import gate as gate_mod
 from aiops.audit import AuditLog
+from aiops.clock import epoch_seconds, utcnow
 from aiops.enrichment import enricher as enricher_mod
 from aiops.enrichment import llm as llm_mod
 from aiops.enrichment import redact as redact_mod
@@ -137,7 +138,8 @@ async def build(
     if kube is None:
         kube = await kube_mod.Kube.from_settings(settings.kube)
     metrics = Metrics()
-    dedup = dedup_mod.Deduplicator(store, metrics=metrics)
+    clock = utcnow  # the one wall clock (aiops.clock): every stored instant is read off it
+    dedup = dedup_mod.Deduplicator(store, metrics=metrics, clock=clock)
     approvals = settings.approvals
     gate = gate_mod.ApprovalGate(
         store,
@@ -149,6 +151,7 @@ async def build(
             },
         ),
         metrics=metrics,
+        clock=clock,
         scrub=scrub,
     )
     audit = AuditLog(store, scrub=scrub)
@@ -173,11 +176,16 @@ async def build(
         limits=limits,
         max_wait_seconds=settings.runs.max_wait_seconds,
         guards=guards_mod.Guards(
-            store, settings.safety, metrics=metrics, protected_namespaces=own_namespace(settings)
+            store,
+            settings.safety,
+            metrics=metrics,
+            protected_namespaces=own_namespace(settings),
+            clock=epoch_seconds(clock),
         ),
         verifier=verify_mod.Verifier(kube, poll_seconds=settings.safety.verify_poll_seconds),
         safety=settings.safety,
         on_escalation=_log_escalation,
+        clock=clock,
     )
     owners = OwnerIndex()
     enrichments = enricher_mod.EnrichmentStore(store, scrub=scrub)
@@ -200,6 +208,7 @@ async def build(
         fetch=_fetcher(kube),
         extra_routes=playbooks.routes,
         on_incident=enricher.launch if settings.enrichment.enabled else None,
+        clock=clock,
         scrub=scrub,
     )
     intake = intake_mod.Intake(

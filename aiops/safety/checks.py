@@ -18,13 +18,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiops import bodies
 from aiops.actions.plan import Expectation
 from aiops.kube import Kube
 
 __all__ = ["CHECKS", "MIRROR_ANNOTATION", "Check", "Look", "Restarts", "name_of"]
 
 #: Annotation the kubelet puts on a mirror pod (the API object of a static pod).
-MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+MIRROR_ANNOTATION = bodies.MIRROR_ANNOTATION
 
 #: How many pod names a detail lists before it says "and N more".
 _MAX_LISTED = 5
@@ -57,37 +58,33 @@ async def pod_replaced(kube: Kube, e: Expectation) -> Look:
     restarts: Restarts = {}
     for pod in pods:
         meta = _map(pod, "metadata")
-        if old_uid and meta.get("uid") == old_uid and not meta.get("deletionTimestamp"):
+        if old_uid and meta.get("uid") == old_uid and not bodies.terminating(pod):
             return Look(False, f"old pod {_pod_name(pod)} (uid {old_uid}) still exists")
     owned = [
         p
         for p in pods
-        if not _map(p, "metadata").get("deletionTimestamp")
-        and any(
-            _map_of(r).get("uid") == controller_uid for r in _list(_map(p, "metadata"), "ownerReferences")
-        )
+        if not bodies.terminating(p)
+        and any(r.get("uid") == controller_uid for r in bodies.owner_references(p))
     ]
     if not owned:
         return Look(False, f"no pod of {controller} exists yet")
-    ready = [p for p in owned if _pod_ready(p)]
+    ready = [p for p in owned if bodies.pod_ready(p)]
     for pod in owned:
         uid = str(_map(pod, "metadata").get("uid") or _pod_name(pod))
-        for status in _container_statuses(pod):
-            count = _int(status.get("restartCount"))
-            restarts[uid, str(status.get("name") or "?")] = (_pod_name(pod), count)
+        for status in bodies.container_statuses(pod):
+            restarts[uid, str(status.get("name") or "?")] = (_pod_name(pod), bodies.restart_count(status))
     for pod in owned:
-        for status in _container_statuses(pod):
-            waiting = _map(_map(status, "state"), "waiting")
-            if waiting.get("reason") == "CrashLoopBackOff":
+        for status in bodies.container_statuses(pod):
+            if bodies.waiting(status).get("reason") == "CrashLoopBackOff":
                 return Look(
                     False,
                     f"pod {_pod_name(pod)} is in CrashLoopBackOff (container {status.get('name')}, "
-                    f"restarts {_int(status.get('restartCount'))})",
+                    f"restarts {bodies.restart_count(status)})",
                     restarts,
                 )
     counts = f"{len(ready)}/{len(owned)} pods of {controller} Ready"
     if len(ready) < len(owned):
-        pod = next(p for p in owned if not _pod_ready(p))
+        pod = next(p for p in owned if not bodies.pod_ready(p))
         return Look(False, f"{counts}; pod {_pod_name(pod)} is not Ready ({_why_not_ready(pod)})", restarts)
     return Look(True, f"{counts}, none in CrashLoopBackOff", restarts)
 
@@ -170,11 +167,8 @@ async def node_drained(kube: Kube, e: Expectation) -> Look:
 
 def _deployment_rollout(name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> Look:
     """``DeploymentStatusViewer.Status``, once the spec update is observed."""
-    for cond in _list(status, "conditions"):
-        if (
-            _map_of(cond).get("type") == "Progressing"
-            and _map_of(cond).get("reason") == "ProgressDeadlineExceeded"
-        ):
+    for cond in bodies.conditions(status):
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
             return Look(False, f"{name} exceeded its progress deadline")
     desired = _int(spec.get("replicas"), default=1)
     updated, replicas = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
@@ -258,23 +252,9 @@ def _pod_name(pod: Mapping[str, Any]) -> str:
     return f"{meta.get('namespace') or '-'}/{meta.get('name') or '?'}"
 
 
-def _container_statuses(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    status = _map(pod, "status")
-    items = _list(status, "initContainerStatuses") + _list(status, "containerStatuses")
-    return [_map_of(s) for s in items]
-
-
-def _pod_ready(pod: Mapping[str, Any]) -> bool:
-    """Condition ``Ready`` is ``"True"`` (Pod lifecycle docs, "Pod conditions")."""
-    return any(
-        _map_of(c).get("type") == "Ready" and _map_of(c).get("status") == "True"
-        for c in _list(_map(pod, "status"), "conditions")
-    )
-
-
 def _why_not_ready(pod: Mapping[str, Any]) -> str:
-    for status in _container_statuses(pod):
-        reason = _map(_map(status, "state"), "waiting").get("reason")
+    for status in bodies.container_statuses(pod):
+        reason = bodies.waiting(status).get("reason")
         if reason:
             return f"container {status.get('name')} waiting: {reason}"
     return f"phase {_map(pod, 'status').get('phase') or 'unknown'}"
@@ -282,15 +262,9 @@ def _why_not_ready(pod: Mapping[str, Any]) -> str:
 
 def _drain_ignores(pod: Mapping[str, Any]) -> bool:
     """Whether a pod on the node does not stop it counting as drained (kubectl drain's filters)."""
-    meta, status = _map(pod, "metadata"), _map(pod, "status")
-    if meta.get("deletionTimestamp"):
+    if bodies.terminating(pod) or bodies.pod_finished(pod) or bodies.mirror_pod(pod):
         return True
-    if status.get("phase") in ("Succeeded", "Failed"):
-        return True
-    if MIRROR_ANNOTATION in _map(meta, "annotations"):
-        return True
-    refs = [_map_of(r) for r in _list(meta, "ownerReferences")]
-    controller = next((r for r in refs if r.get("controller") is True), None)
+    controller = bodies.controller_owner(pod)
     return controller is not None and controller.get("kind") == "DaemonSet"
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from aiops.clock import utcnow
 from aiops.events import model
 
 #: The signature of a detector's inner body: ``(body, now) -> events``; ``now`` is UTC-aware.
@@ -166,7 +167,7 @@ def ref_of(body: Mapping[str, Any]) -> model.ObjectRef:
 def resolve_now(now: datetime | None) -> datetime:
     """``now`` as aware UTC (naive values are taken as UTC); the wall clock when ``None``."""
     if now is None:
-        return datetime.now(UTC)
+        return utcnow()
     if now.tzinfo is None:
         return now.replace(tzinfo=UTC)
     return now.astimezone(UTC)

@@ -23,10 +23,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiops import bodies
+from aiops.clock import utcnow
 from aiops.events.model import EventType
 from aiops.sources.kubewatch import fields, pod
 
@@ -51,7 +52,7 @@ def settling(body: Mapping[str, Any], *, now: datetime | None = None) -> Settlin
     """The settling state of a watched object; only Pods settle. Never raises (malformed → nothing)."""
     if body.get("kind") != "Pod":
         return NOTHING
-    moment = now or datetime.now(UTC)
+    moment = now or utcnow()
     try:
         return _pod(body, moment)
     except (LookupError, TypeError, ValueError, AttributeError, fields.Malformed) as exc:
