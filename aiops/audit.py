@@ -63,13 +63,13 @@ class AuditLog:
         text = _ENTRY.dump_json(entry, fallback=str).decode()
         if self._scrub is not None:
             text = json.dumps(self._scrub(json.loads(text)))
-        await self._store.audit_append(text, max_entries=self._max_entries)
+        await self._store.audit.append(text, max_entries=self._max_entries)
 
     async def list(self, *, limit: int = 100) -> builtins.list[AuditEntry]:
         """The newest ``limit`` entries, newest first, with their ``ApiCall`` objects rebuilt.
 
         Raises :class:`aiops.errors.StoreUnavailable` if Redis does not answer."""
-        return [_ENTRY.validate_json(text) for text in await self._store.audit_latest(limit)]
+        return [_ENTRY.validate_json(text) for text in await self._store.audit.latest(limit)]
 
 
 #: Most audit entries kept in memory while Redis refuses them (oldest dropped, with an error).

@@ -205,9 +205,11 @@ class Guards:
             return
         names = self._names(decision)
         if wrote:
-            await self._store.unreserve(decision.holder, windows=[], claims=names.leases)
+            await self._store.reservations.unreserve(decision.holder, windows=[], claims=names.leases)
         else:
-            await self._store.unreserve(decision.holder, windows=names.windows, claims=names.claims)
+            await self._store.reservations.unreserve(
+                decision.holder, windows=names.windows, claims=names.claims
+            )
 
     # ---------------------------------------------------------------- evaluation
 
@@ -221,7 +223,7 @@ class Guards:
             return early
         names = self._names(decision)
         claims = names.claims
-        used, owners = await self._store.reserve_probe(
+        used, owners = await self._store.reservations.probe(
             decision.holder,
             windows=names.windows,
             now_seconds=self._clock(),
@@ -254,7 +256,7 @@ class Guards:
         if names.rate is not None:
             claims.append((names.rate, self._settings.rate_limit_seconds, decision.run_id))
         claims.extend((lease, LEASE_TTL_SECONDS, None) for lease in names.leases)
-        got = await self._store.reserve(
+        got = await self._store.reservations.reserve(
             decision.holder,
             windows=list(zip(names.windows, names.limits, strict=True)),
             now_seconds=self._clock(),

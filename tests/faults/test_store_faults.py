@@ -27,12 +27,12 @@ def _writes(store: Store) -> dict[str, Callable[[], Awaitable[object]]]:
     return {
         "put_doc (SET)": lambda: store.put_doc("run", "r2", "{}"),
         "claim (SET NX)": lambda: store.claim("step:r2:0", "me"),
-        "incident_observe (WATCH/MULTI)": lambda: store.incident_observe(
+        "incident_observe (WATCH/MULTI)": lambda: store.incidents.observe(
             "k", new_id="i2", opening={}, update={}, member="Pod/ns/p", severity="warning", score=1.0
         ),
         "increment (MULTI)": lambda: store.increment("c"),
         "alert record (Lua)": lambda: stream.record("p2", b"{}", [("seen-2", 0)]),
-        "audit (XADD)": lambda: store.audit_append("{}", max_entries=10),
+        "audit (XADD)": lambda: store.audit.append("{}", max_entries=10),
     }
 
 

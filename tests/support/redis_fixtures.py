@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from aiops import store as store_module
+from aiops.store.sweep import delete_prefix
 from tests.support.redis_process import RedisProcess
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -49,7 +50,7 @@ async def store(redis_url: str) -> AsyncIterator[store_module.Store]:
     try:
         yield real
     finally:
-        await real.delete_prefix_for_tests()
+        await delete_prefix(real)
         await real.close()
 
 
@@ -70,7 +71,7 @@ async def any_store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIter
     try:
         yield chosen
     finally:
-        await chosen.delete_prefix_for_tests()
+        await delete_prefix(chosen)
         await chosen.close()
 
 
