@@ -27,7 +27,9 @@ from tests.support.operator_fixtures import Harness, make_settings
 @pytest.fixture
 async def cluster_harness(emulator: ClusterEmulator, redis_cluster_url: str) -> AsyncIterator[Harness]:
     """A not-yet-started harness whose settings point ``redis_url`` at the cluster."""
-    settings = make_settings(emulator, redis_url=redis_cluster_url, redis_prefix=f"aiops-test:{uuid.uuid4()}:")
+    settings = make_settings(
+        emulator, redis_url=redis_cluster_url, redis_prefix=f"aiops-test:{uuid.uuid4()}:"
+    )
     store = Store.connect(settings.redis_url, prefix=settings.redis_prefix)
     harness = Harness(emulator, store, settings)
     try:
@@ -41,6 +43,8 @@ async def cluster_harness(emulator: ClusterEmulator, redis_cluster_url: str) -> 
 async def test_crash_loop_end_to_end_on_a_redis_cluster(cluster_harness: Harness) -> None:
     assert cluster_harness.store.cluster and cluster_harness.store.describe().startswith("redis+cluster://")
     await crash_loop_scenario(cluster_harness)
-    keys = [str(k) async for k in cluster_harness.store._r.scan_iter(match=cluster_harness.store.prefix + "*")]
+    keys = [
+        str(k) async for k in cluster_harness.store._r.scan_iter(match=cluster_harness.store.prefix + "*")
+    ]
     for tag in ("{incidents}", "{approvals}", "{guards}"):
         assert any(tag in key for key in keys), f"no {tag} key was written: {keys}"
