@@ -73,40 +73,8 @@ class RedisClusterProcesses:
 
     def start(self) -> None:
         """Start the nodes, create the cluster, wait until every node says ``cluster_state:ok``."""
-        for port in self.ports:
-            node_dir = self.directory / str(port)
-            node_dir.mkdir(exist_ok=True)
-            log = (node_dir / "redis.log").open("ab")
-            self._logs.append(log)
-            self._procs.append(
-                subprocess.Popen(
-                    [
-                        "redis-server",
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--dir",
-                        str(node_dir),
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "2000",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--protected-mode",
-                        "no",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    cwd=node_dir,
-                )
-            )
+        for index in range(len(self.ports)):
+            self._procs.append(self._spawn(index))
         for port in self.ports:
             self._until(f"node {port} answers PING", lambda p=port: self._ping(p))
         created = subprocess.run(
@@ -127,7 +95,60 @@ class RedisClusterProcesses:
         assert created.returncode == 0, (
             f"redis-cli --cluster create failed:\n{created.stdout}\n{created.stderr}"
         )
+        self.wait_ok()
+
+    def wait_ok(self) -> None:
+        """Wait until every node reports ``cluster_state:ok``, all 16384 slots and every node."""
         self._until("every node reports cluster_state:ok", self._converged)
+
+    def kill(self, index: int) -> None:
+        """SIGKILL node ``index`` (its slots have no primary then: after ``cluster-node-timeout``,
+        2 s here, the others answer CLUSTERDOWN) and reap it."""
+        proc = self._procs[index]
+        proc.kill()
+        proc.wait(timeout=WAIT_SECONDS)
+
+    def restart(self, index: int) -> None:
+        """Start node ``index`` again on its port and directory (its ``nodes.conf`` brings it back
+        into the cluster with its slots; without persistence its keys are gone) and wait until the
+        cluster is ok."""
+        assert self._procs[index].poll() is not None, "kill() it first"
+        self._procs[index] = self._spawn(index)
+        self.wait_ok()
+
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        port = self.ports[index]
+        node_dir = self.directory / str(port)
+        node_dir.mkdir(exist_ok=True)
+        log = (node_dir / "redis.log").open("ab")
+        self._logs.append(log)
+        return subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(node_dir),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=node_dir,
+        )
 
     def stop(self) -> None:
         """SIGKILL every node and reap it; close the logs. Safe to call twice."""
@@ -173,7 +194,7 @@ class RedisClusterProcesses:
         )
 
     def _check_running(self) -> None:
-        for port, proc in zip(self.ports, self._procs, strict=True):
+        for port, proc in zip(self.ports, self._procs, strict=False):
             if proc.poll() is not None:
                 raise AssertionError(f"redis-server {port} exited with {proc.returncode}:\n{self.log_tail()}")
 
