@@ -140,7 +140,7 @@ async def main() -> dict[str, Any]:
         for key, value in measured.items():
             result[f"{name}.{key}"] = value
     store = Store.connect(redis_url(), prefix=prefix)
-    recorded = int(await store._r.xlen(store._k("alerts", "stream")))
+    recorded = int(await store._r.xlen(store._tagged("alerts", "stream")))
     await delete_prefix(store)
     await store.close()
     sent = result["receiver.ok"] * ALERTS_PER_PAYLOAD
