@@ -4,7 +4,7 @@ Fed by: write actions, through :class:`aiops.actions.base.AuditSink` (``ActionCo
 one :class:`~aiops.actions.base.AuditEntry` per write. Consumed by: the API and the CLI
 (``list``), and people reviewing what the operator did.
 
-Entries are JSON in a Redis stream (``Store.audit_append``: XADD with ``MAXLEN ~ max_entries``),
+Entries are JSON in a Redis stream (``store.audit.append``: XADD with ``MAXLEN ~ max_entries``),
 so they survive restarts and are shared by replicas; the oldest are trimmed beyond about
 ``max_entries`` (approximate trimming may keep slightly more). An entry is scrubbed before it is
 written (``scrub``: the runtime passes ``aiops.enrichment.scrub.Scrubber``): the request bodies and

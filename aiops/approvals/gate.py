@@ -5,7 +5,8 @@ periodic sweeper (``expire_due``). Consumed by: the executor, which runs a step 
 request is approved (it tracks execution itself through ``Store.claim``), and the API listings.
 
 Exactly once: every way out of ``pending`` (approve, reject, expire) goes through one
-``Store.approval_decide``, an HSETNX of the request's ``decision`` field inside one MULTI. Of any
+``store.approvals.decide`` (:mod:`aiops.store.approvals`), an HSETNX of the request's ``decision``
+field inside one Lua script. Of any
 number of concurrent deciders on any number of replicas, one wins; the others get the winner's
 decision back and raise. Requests and decisions live only in Redis, so a restart loses nothing.
 """

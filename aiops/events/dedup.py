@@ -5,10 +5,11 @@ recoveries and deletions seen by the watchers (``recover``). Consumed by: the pi
 playbooks start only for ``Observation.new``), the API and the CLI (``get``/``list``).
 
 All state lives in Redis through :class:`aiops.store.Store`: the dedup key maps to the id of the
-OPEN incident; the incident is a hash with atomic counters. ``Store.incident_observe`` and
-``Store.incident_leave`` are optimistic transactions (WATCH/MULTI/EXEC), so two replicas and
-fifty concurrent events open exactly one incident, and a resolve racing an observe leaves either
-the open incident with its mapping or a resolved one plus, for the late event, a fresh incident.
+OPEN incident; the incident is a hash with atomic counters. ``store.incidents.observe`` and
+``store.incidents.leave`` (:mod:`aiops.store.incidents`) are Lua scripts, atomic, so two replicas
+and fifty concurrent events open exactly one incident, and a resolve racing an observe leaves
+either the open incident with its mapping or a resolved one plus, for the late event, a fresh
+incident.
 """
 
 from __future__ import annotations

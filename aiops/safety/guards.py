@@ -113,7 +113,7 @@ class Block:
 
 @dataclass(frozen=True)
 class _Reservation:
-    """The Redis names one decision reserves (see the key layout in ``aiops.store``)."""
+    """The Redis names one decision reserves (see the key layout in ``aiops.store.reservations``)."""
 
     windows: list[str]  # budget windows: one per namespace, then the cluster's
     limits: list[int]
@@ -239,7 +239,7 @@ class Guards:
     async def _reserve(self, decision: WriteDecision) -> Block | None:
         """Evaluate the stateless guards, then take budget, rate limit and leases, or nothing.
 
-        One :meth:`Store.reserve` (a Lua script: every window and claim checked before anything
+        One ``store.reservations.reserve`` (a Lua script: every window and claim checked before anything
         is written), so the reservation is all or nothing without an undo step.
         """
         plan = decision.plan
