@@ -36,6 +36,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException, RedisError
+from redis.typing import EncodableT
 
 __all__ = ["CLUSTER_SCHEMES", "Client", "StoreCore"]
 
@@ -53,6 +54,22 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3])
 return 1
 """
+
+
+class _ClusterClient(RedisCluster):
+    """A ``RedisCluster`` that discovers the cluster before it does anything else on first use.
+
+    redis-py 8.1 resolves a command's policy and slot (which may send ``COMMAND`` to a node)
+    before its lazy ``initialize()``; a burst of concurrent first commands on a fresh client then
+    fails ("'NoneType' object has no attribute 'writelines'", "Connection closed by server"):
+    ``tests/store/test_cluster.py::test_a_burst_of_first_commands_on_a_fresh_client``.
+    ``initialize()`` is locked and idempotent, so every caller waits for the one discovery."""
+
+    async def execute_command(self, *args: EncodableT, **kwargs: Any) -> Any:
+        """Initialize (once, under redis-py's lock), then run the command as RedisCluster does."""
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
 
 
 class StoreCore:
@@ -87,7 +104,7 @@ class StoreCore:
         retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2)
         scheme, _, rest = url.partition("://")
         if scheme in CLUSTER_SCHEMES:
-            cluster = RedisCluster.from_url(
+            cluster = _ClusterClient.from_url(
                 f"{CLUSTER_SCHEMES[scheme]}://{rest}",
                 max_connections=max_connections,
                 decode_responses=True,

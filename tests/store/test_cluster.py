@@ -12,6 +12,7 @@ reaches every master, a cluster no node of which answers is StoreUnavailable, an
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -90,6 +91,22 @@ async def test_each_family_lives_in_its_tags_slot_and_the_rest_spreads(cluster_s
     assert record is not None and record.event_count == 2
     assert record.members == {"Pod/shop/web-1", "Pod/shop/web-2"}
     assert await cluster_store.reservations.owner("lease:workload:Deployment/shop/web") == "run-1:0"
+
+
+async def test_a_burst_of_first_commands_on_a_fresh_client(redis_cluster_url: str) -> None:
+    # Before: redis-py 8.1's cluster client resolved commands before its lazy discovery, and a burst
+    # of first commands on a fresh client failed with AttributeError or "Connection closed by server".
+    for attempt in range(5):
+        store = Store.connect(redis_cluster_url, prefix=f"aiops-test:cluster-burst-{attempt}:")
+        try:
+            counts = await asyncio.gather(
+                *(store.increment(f"burst-{i}") for i in range(48)),
+                *(store.claim(f"burst-{i}", "me") for i in range(48)),
+            )
+            assert counts == [1] * 48 + [True] * 48
+        finally:
+            await delete_prefix(store)
+            await store.close()
 
 
 async def test_the_alert_intake_works_on_a_cluster(cluster_store: Store) -> None:
