@@ -4,7 +4,7 @@ Fed by: write actions, through :class:`aiops.actions.base.AuditSink` (``ActionCo
 one :class:`~aiops.actions.base.AuditEntry` per write. Consumed by: the API and the CLI
 (``list``), and people reviewing what the operator did.
 
-Entries are JSON in a Redis stream (``Store.audit_append``: XADD with ``MAXLEN ~ max_entries``),
+Entries are JSON in a Redis stream (``store.audit.append``: XADD with ``MAXLEN ~ max_entries``),
 so they survive restarts and are shared by replicas; the oldest are trimmed beyond about
 ``max_entries`` (approximate trimming may keep slightly more). An entry is scrubbed before it is
 written (``scrub``: the runtime passes ``aiops.enrichment.scrub.Scrubber``): the request bodies and
@@ -63,13 +63,13 @@ class AuditLog:
         text = _ENTRY.dump_json(entry, fallback=str).decode()
         if self._scrub is not None:
             text = json.dumps(self._scrub(json.loads(text)))
-        await self._store.audit_append(text, max_entries=self._max_entries)
+        await self._store.audit.append(text, max_entries=self._max_entries)
 
     async def list(self, *, limit: int = 100) -> builtins.list[AuditEntry]:
         """The newest ``limit`` entries, newest first, with their ``ApiCall`` objects rebuilt.
 
         Raises :class:`aiops.errors.StoreUnavailable` if Redis does not answer."""
-        return [_ENTRY.validate_json(text) for text in await self._store.audit_latest(limit)]
+        return [_ENTRY.validate_json(text) for text in await self._store.audit.latest(limit)]
 
 
 #: Most audit entries kept in memory while Redis refuses them (oldest dropped, with an error).

@@ -24,8 +24,10 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 #: URL schemes ``redis_url`` accepts: those of redis-py's ``Redis.from_url``
-#: (https://redis.readthedocs.io/en/stable/connections.html#redis.Redis.from_url).
-REDIS_URL_SCHEMES: tuple[str, ...] = ("redis", "rediss", "unix")
+#: (https://redis.readthedocs.io/en/stable/connections.html#redis.Redis.from_url), and
+#: ``redis+cluster``/``rediss+cluster`` for a Redis Cluster (``aiops.store.connection``,
+#: docs/redis-cluster.md).
+REDIS_URL_SCHEMES: tuple[str, ...] = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 
 class _Section(BaseModel):
@@ -301,6 +303,10 @@ class Settings(BaseSettings):
             raise ValueError("no host: expected e.g. redis://redis:6379/0")
         if port == 0:
             raise ValueError("port 0: expected e.g. redis://redis:6379/0")
+        if parts.scheme.endswith("+cluster") and parts.path.strip("/") not in ("", "0"):
+            raise ValueError(
+                "a Redis Cluster has only database 0: expected e.g. redis+cluster://redis:6379/0"
+            )
         return url.strip()
 
     @field_validator("pod_namespace")

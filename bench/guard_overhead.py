@@ -27,6 +27,7 @@ from aiops.actions.plan import Facts, Plan, PlannedCall, PodRemoval
 from aiops.metrics import Metrics
 from aiops.safety.guards import Guards, WriteDecision
 from aiops.settings import SafetySettings
+from aiops.store.sweep import delete_prefix
 from bench.common import bench_store, report, summary_ms
 
 DECISIONS = int(os.environ.get("BENCH_GUARD_DECISIONS", "5000"))
@@ -139,7 +140,7 @@ async def main() -> dict[str, Any]:
                 result[f"{phase}.{key}"] = value
         return result
     finally:
-        await store.delete_prefix_for_tests()
+        await delete_prefix(store)
         await store.close()
 
 

@@ -23,6 +23,7 @@ import httpx
 
 from aiops.emulator import running_emulator
 from aiops.store import Store
+from aiops.store.sweep import delete_prefix
 from bench.common import redis_url, report
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
@@ -127,7 +128,7 @@ async def main() -> dict[str, Any]:
             proc.terminate()
             await asyncio.wait_for(proc.wait(), timeout=30)
     store = Store.connect(redis_url(), prefix=prefix)
-    await store.delete_prefix_for_tests()
+    await delete_prefix(store)
     await store.close()
     return {
         "pods": PODS,

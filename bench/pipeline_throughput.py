@@ -24,6 +24,7 @@ from aiops.playbooks import loader
 from aiops.playbooks import registry as registry_mod
 from aiops.rules import engine as engine_mod
 from aiops.rules import loader as rules_loader
+from aiops.store.sweep import delete_prefix
 from bench.common import bench_store, report
 
 PODS, DEPLOYMENTS, UPDATES = int(os.environ.get("BENCH_PODS", "2000")), 200, 10
@@ -124,7 +125,7 @@ async def measure(*, workers: int) -> dict[str, Any]:
             "playbooks_launched": executor.launched,
         }
     finally:
-        await store.delete_prefix_for_tests()
+        await delete_prefix(store)
         await store.close()
 
 

@@ -26,6 +26,7 @@ import aiohttp
 from aiops import runtime
 from aiops.settings import ApiSettings, EnrichmentSettings, KubeSettings, Settings
 from aiops.store import Store
+from aiops.store.sweep import delete_prefix
 from bench.common import redis_url, report, summary_ms
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
@@ -101,7 +102,7 @@ async def main() -> dict[str, Any]:
     finally:
         server.terminate()
         await server.wait()
-        await store.delete_prefix_for_tests()
+        await delete_prefix(store)
         await store.close()
 
 

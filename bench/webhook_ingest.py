@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from aiops.store import Store
+from aiops.store.sweep import delete_prefix
 from bench.common import redis_url, report, summary_ms
 from tests.alertmanager.payloads import alert, payload
 
@@ -139,8 +140,8 @@ async def main() -> dict[str, Any]:
         for key, value in measured.items():
             result[f"{name}.{key}"] = value
     store = Store.connect(redis_url(), prefix=prefix)
-    recorded = int(await store._r.xlen(store._k("alerts", "stream")))
-    await store.delete_prefix_for_tests()
+    recorded = int(await store._r.xlen(store._tagged("alerts", "stream")))
+    await delete_prefix(store)
     await store.close()
     sent = result["receiver.ok"] * ALERTS_PER_PAYLOAD
     result["receiver.alerts_sent"] = sent

@@ -5,7 +5,8 @@ periodic sweeper (``expire_due``). Consumed by: the executor, which runs a step 
 request is approved (it tracks execution itself through ``Store.claim``), and the API listings.
 
 Exactly once: every way out of ``pending`` (approve, reject, expire) goes through one
-``Store.approval_decide``, an HSETNX of the request's ``decision`` field inside one MULTI. Of any
+``store.approvals.decide`` (:mod:`aiops.store.approvals`), an HSETNX of the request's ``decision``
+field inside one Lua script. Of any
 number of concurrent deciders on any number of replicas, one wins; the others get the winner's
 decision back and raise. Requests and decisions live only in Redis, so a restart loses nothing.
 """
@@ -125,7 +126,7 @@ class ApprovalGate:
             created_at=now,
             expires_at=now + timedelta(seconds=self._policy.ttl_for(risk)),
         )
-        standing = await self._store.approval_create(
+        standing = await self._store.approvals.create(
             run_id,
             step_index,
             new_id=fresh.id,
@@ -180,7 +181,7 @@ class ApprovalGate:
         call expired (a request a concurrent decision won is left to that decision)."""
         now = self._clock()
         expired: builtins.list[ApprovalRequest] = []
-        for request_id in await self._store.approval_due(now.timestamp()):
+        for request_id in await self._store.approvals.due(now.timestamp()):
             current = await self.get(request_id)
             if current is None or current.state is not ApprovalState.PENDING or now < current.expires_at:
                 continue
@@ -200,7 +201,7 @@ class ApprovalGate:
 
     async def get(self, request_id: str) -> ApprovalRequest | None:
         """The request with its decision, or None when unknown or past retention."""
-        stored = await self._store.approval_fetch(request_id)
+        stored = await self._store.approvals.fetch(request_id)
         if stored is None:
             return None
         request_json, decision_json, outcome_json = stored
@@ -216,7 +217,7 @@ class ApprovalGate:
         ``reason`` (and the ``guard`` that blocked it). The last call stands. Returns the request
         as closed, or None when it is unknown or past retention."""
         note = RequestOutcome(outcome=outcome, reason=self._scrub(reason), at=self._clock(), guard=guard)
-        if not await self._store.approval_close(request_id, note.model_dump_json()):
+        if not await self._store.approvals.close(request_id, note.model_dump_json()):
             return None
         return await self.get(request_id)
 
@@ -229,11 +230,11 @@ class ApprovalGate:
         found: builtins.list[ApprovalRequest] = []
         offset = 0
         while len(found) < limit:
-            ids = await self._store.approval_ids(pending_only=pending_only, offset=offset, count=_PAGE)
+            ids = await self._store.approvals.ids(pending_only=pending_only, offset=offset, count=_PAGE)
             for request_id in ids:
                 request = await self.get(request_id)
                 if request is None:
-                    await self._store.approval_forget(request_id)
+                    await self._store.approvals.forget(request_id)
                     offset -= 1
                 elif state is None or request.state is state:
                     found.append(request)
@@ -244,7 +245,7 @@ class ApprovalGate:
 
     async def pending_count(self) -> int:
         """How many requests are pending (across every replica)."""
-        return await self._store.approval_pending_count()
+        return await self._store.approvals.pending_count()
 
     async def _expire(
         self, current: ApprovalRequest, now: datetime, *, reason: str | None = None
@@ -272,7 +273,7 @@ class ApprovalGate:
             "decided_at": now.isoformat(),
             "reason": reason,
         }
-        won, standing = await self._store.approval_decide(
+        won, standing = await self._store.approvals.decide(
             current.id,
             json.dumps(decision),
             run_id=current.run_id,

@@ -38,6 +38,7 @@ from aiops.settings import (
     Settings,
 )
 from aiops.store import Store
+from aiops.store.sweep import delete_prefix
 
 DEMO_TOKEN_BYTES = 18
 
@@ -217,7 +218,7 @@ async def _run_demo(
             report["store"] = store_desc
             return report
     finally:
-        await store.delete_prefix_for_tests()
+        await delete_prefix(store)
         await store.close()
 
 

@@ -5,10 +5,11 @@ recoveries and deletions seen by the watchers (``recover``). Consumed by: the pi
 playbooks start only for ``Observation.new``), the API and the CLI (``get``/``list``).
 
 All state lives in Redis through :class:`aiops.store.Store`: the dedup key maps to the id of the
-OPEN incident; the incident is a hash with atomic counters. ``Store.incident_observe`` and
-``Store.incident_leave`` are optimistic transactions (WATCH/MULTI/EXEC), so two replicas and
-fifty concurrent events open exactly one incident, and a resolve racing an observe leaves either
-the open incident with its mapping or a resolved one plus, for the late event, a fresh incident.
+OPEN incident; the incident is a hash with atomic counters. ``store.incidents.observe`` and
+``store.incidents.leave`` (:mod:`aiops.store.incidents`) are Lua scripts, atomic, so two replicas
+and fifty concurrent events open exactly one incident, and a resolve racing an observe leaves
+either the open incident with its mapping or a resolved one plus, for the late event, a fresh
+incident.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class Deduplicator:
         """
         member = member or event.resource.key
         update = {"last_seen": event.observed_at.isoformat(), "last_event": json.dumps(_event_data(event))}
-        record = await self._store.incident_touch(
+        record = await self._store.incidents.touch(
             event.dedup_key, update=update, member=member, severity=event.severity.value
         )
         new = False
@@ -90,7 +91,7 @@ class Deduplicator:
                 "first_seen": first_seen.isoformat(),
                 "first_event": _event_data(event),
             }
-            incident_id, new = await self._store.incident_observe(
+            incident_id, new = await self._store.incidents.observe(
                 event.dedup_key,
                 new_id=new_id,
                 opening={"head": json.dumps(head), "status": IncidentStatus.OPEN.value},
@@ -99,7 +100,7 @@ class Deduplicator:
                 severity=event.severity.value,
                 score=first_seen.timestamp(),
             )
-            record = await self._store.incident_fetch(incident_id)
+            record = await self._store.incidents.fetch(incident_id)
         if record is None:  # only if retention ran out within this call
             raise errors.TemporaryError(f"the incident for {event.dedup_key} vanished while observing it")
         incident = _assemble(record)
@@ -119,7 +120,7 @@ class Deduplicator:
         incident, or None when no incident is open for the key (nothing is counted then).
         """
         update = {"last_seen": event.observed_at.isoformat(), "last_event": json.dumps(_event_data(event))}
-        record = await self._store.incident_touch(
+        record = await self._store.incidents.touch(
             event.dedup_key, update=update, member=member or event.resource.key, severity=event.severity.value
         )
         if record is None:
@@ -140,12 +141,12 @@ class Deduplicator:
         unmapped, so the next occurrence opens a fresh incident. Returns the incidents resolved.
         """
         resolved: builtins.list[Incident] = []
-        member_of = await self._store.member_incident_keys(member)
+        member_of = await self._store.incidents.member_keys(member)
         for event_type in types:
             dedup_key = f"{event_type}:{subject_key}"
             if dedup_key not in member_of:
                 continue  # not a member of that open incident: nothing to leave
-            incident_id = await self._store.incident_leave(
+            incident_id = await self._store.incidents.leave(
                 dedup_key,
                 member,
                 resolved={
@@ -167,7 +168,7 @@ class Deduplicator:
     async def suppress(self, incident_id: str, reason: SuppressReason, *, event_type: str) -> None:
         """Count one event of ``event_type`` that started nothing for ``reason`` (cooldown, muted,
         budget, ...) on the incident and in ``suppressed_total``. Unknown ids count only the metric."""
-        await self._store.incident_suppress(incident_id, reason.value)
+        await self._store.incidents.suppress(incident_id, reason.value)
         if self._metrics is not None:
             self._metrics.suppressed_total.labels(reason=reason.value, type=event_type).inc()
 
@@ -175,12 +176,12 @@ class Deduplicator:
         """Record that playbook run ``run_id`` started for the incident (idempotent, in order).
 
         Raises :class:`aiops.errors.PermanentError` for an unknown (or purged) incident id."""
-        if not await self._store.incident_attach_run(incident_id, run_id, self._clock().timestamp()):
+        if not await self._store.incidents.attach_run(incident_id, run_id, self._clock().timestamp()):
             raise errors.PermanentError(f"no incident {incident_id}")
 
     async def get(self, incident_id: str) -> Incident | None:
         """The incident, or None when unknown or past retention."""
-        record = await self._store.incident_fetch(incident_id)
+        record = await self._store.incidents.fetch(incident_id)
         return None if record is None else _assemble(record)
 
     async def list(
@@ -191,11 +192,11 @@ class Deduplicator:
         offset = 0
         open_only = status is IncidentStatus.OPEN
         while len(found) < limit:
-            ids = await self._store.incident_ids(open_only=open_only, offset=offset, count=_PAGE)
+            ids = await self._store.incidents.ids(open_only=open_only, offset=offset, count=_PAGE)
             for incident_id in ids:
                 incident = await self.get(incident_id)
                 if incident is None:
-                    await self._store.incident_forget(incident_id)
+                    await self._store.incidents.forget(incident_id)
                     offset -= 1
                 elif status is None or incident.status is status:
                     found.append(incident)
@@ -206,7 +207,7 @@ class Deduplicator:
 
     async def open_count(self) -> int:
         """How many incidents are open (across every replica)."""
-        return await self._store.incident_open_count()
+        return await self._store.incidents.open_count()
 
 
 def _event_data(event: ClusterEvent) -> dict[str, Any]:

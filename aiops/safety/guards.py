@@ -58,7 +58,7 @@ _EPOCH_SECONDS = epoch_seconds(utcnow)
 
 @dataclass(frozen=True)
 class _Reservation:
-    """The Redis names one decision reserves (see the key layout in ``aiops.store``)."""
+    """The Redis names one decision reserves (see the key layout in ``aiops.store.reservations``)."""
 
     windows: list[str]  # budget windows: one per namespace, then the cluster's
     limits: list[int]
@@ -150,9 +150,11 @@ class Guards:
             return
         names = self._names(decision)
         if wrote:
-            await self._store.unreserve(decision.holder, windows=[], claims=names.leases)
+            await self._store.reservations.unreserve(decision.holder, windows=[], claims=names.leases)
         else:
-            await self._store.unreserve(decision.holder, windows=names.windows, claims=names.claims)
+            await self._store.reservations.unreserve(
+                decision.holder, windows=names.windows, claims=names.claims
+            )
 
     # ---------------------------------------------------------------- evaluation
 
@@ -166,7 +168,7 @@ class Guards:
             return early
         names = self._names(decision)
         claims = names.claims
-        used, owners = await self._store.reserve_probe(
+        used, owners = await self._store.reservations.probe(
             decision.holder,
             windows=names.windows,
             now_seconds=self._clock(),
@@ -182,7 +184,7 @@ class Guards:
     async def _reserve(self, decision: WriteDecision) -> Block | None:
         """Evaluate the stateless guards, then take budget, rate limit and leases, or nothing.
 
-        One :meth:`Store.reserve` (a Lua script: every window and claim checked before anything
+        One ``store.reservations.reserve`` (a Lua script: every window and claim checked before anything
         is written), so the reservation is all or nothing without an undo step.
         """
         plan = decision.plan
@@ -199,7 +201,7 @@ class Guards:
         if names.rate is not None:
             claims.append((names.rate, self._settings.rate_limit_seconds, decision.run_id))
         claims.extend((lease, LEASE_TTL_SECONDS, None) for lease in names.leases)
-        got = await self._store.reserve(
+        got = await self._store.reservations.reserve(
             decision.holder,
             windows=list(zip(names.windows, names.limits, strict=True)),
             now_seconds=self._clock(),

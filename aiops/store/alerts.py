@@ -12,8 +12,17 @@ delivery is appended as ``first``; later ones are appended as ``duplicate`` (cou
 incident, never opening one). Both decisions and appends for a whole payload happen in one Lua
 script: all of a payload's alerts are recorded, or none.
 
-Keys (under the store prefix): ``alerts:stream`` (XADD), ``alerts:dead`` (dead letters),
-``alerts:seen:<key>`` (SET NX EX, the idempotency window). The stream is never trimmed blindly:
+Keys (under the store prefix), all with the hash tag ``{alerts}``: recording a payload writes the
+stream, the payload and every alert's seen key in one Lua script, and a dead letter moves an entry
+between the two streams in another, so on a Redis Cluster the family lives in one slot (Redis docs,
+"Keys hash tags")::
+
+    {alerts}:stream           stream   XADD per delivered alert (kind, payload, index)
+    {alerts}:dead             stream   dead letters (payload, index, alert, error, kind), MAXLEN 10,000
+    {alerts}:seen:<key>       string   SET NX EX: the idempotency window of one alert delivery
+    {alerts}:payload:<id>     string   the recorded payload body, for the idempotency window
+
+The stream is never trimmed blindly:
 consumers trim only below the oldest unacknowledged entry (:meth:`AlertStream.trim_acknowledged`),
 and when ``maxlen`` entries are waiting the receiver refuses new payloads (a temporary error,
 answered 503, which Alertmanager retries) rather than drop any.
@@ -34,10 +43,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from redis.exceptions import ResponseError
 
 from aiops import errors
-from aiops.store import _guarded
+from aiops.store.failures import guarded as _guarded
 
 if TYPE_CHECKING:
-    from aiops.store import Store
+    from aiops.store.connection import StoreCore
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +55,31 @@ T = TypeVar("T")
 #: Consumer group name of the intake consumers (one group; any number of consumers).
 GROUP = "aiops-intake"
 
-#: KEYS[1] stream, KEYS[2] payload blob; ARGV: ttl, cap, payload id, body, then (seen key, index)*.
+#: The hash tag of every key of this family.
+TAG = "alerts"
+
+#: KEYS[1] stream, KEYS[2] payload blob, KEYS[3..] the alerts' seen keys; ARGV: ttl, cap,
+#: payload id, body, then each alert's index (in the order of its seen key).
 _RECORD_LUA = """
 local ttl = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
-if redis.call('XLEN', KEYS[1]) + (#ARGV - 4) / 2 > cap then return -1 end
+if redis.call('XLEN', KEYS[1]) + (#KEYS - 2) > cap then return -1 end
 redis.call('SET', KEYS[2], ARGV[4], 'EX', ttl)
 local added = {}
-for i = 5, #ARGV, 2 do
-  local fresh = redis.call('SET', ARGV[i], '1', 'NX', 'EX', ttl)
+for i = 3, #KEYS do
+  local fresh = redis.call('SET', KEYS[i], '1', 'NX', 'EX', ttl)
   local kind = fresh and 'first' or 'duplicate'
-  redis.call('XADD', KEYS[1], '*', 'kind', kind, 'payload', ARGV[3], 'index', ARGV[i + 1])
+  redis.call('XADD', KEYS[1], '*', 'kind', kind, 'payload', ARGV[3], 'index', ARGV[i + 2])
   table.insert(added, fresh and 1 or 0)
 end
 return added
+"""
+
+#: KEYS[1] dead-letter stream, KEYS[2] intake stream; ARGV[1] group, ARGV[2] entry id, ARGV[3..]
+#: the dead letter's field/value pairs. XADD (MAXLEN 10,000) and XACK in one step.
+_DEAD_LETTER_LUA = """
+redis.call('XADD', KEYS[1], 'MAXLEN', '10000', '*', unpack(ARGV, 3))
+return redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
 """
 
 
@@ -87,13 +107,12 @@ def _entry(entry_id: Any, fields: Any) -> StreamEntry:
 class AlertStream:
     """The alert intake stream of one :class:`Store`. Raises StoreUnavailable when Redis is down."""
 
-    def __init__(self, store: Store, *, window_seconds: int = 7 * 86400, maxlen: int = 100_000) -> None:
+    def __init__(self, store: StoreCore, *, window_seconds: int = 7 * 86400, maxlen: int = 100_000) -> None:
         self._store = store
         self._window = window_seconds
         self._maxlen = maxlen
-        self._record = store._r.register_script(_RECORD_LUA)
-        self._stream = store._k("alerts", "stream")
-        self._dead = store._k("alerts", "dead")
+        self._stream = store._tagged(TAG, "stream")
+        self._dead = store._tagged(TAG, "dead")
 
     @_guarded
     async def record(self, payload_id: str, body: bytes, alerts: Sequence[tuple[str, int]]) -> list[bool]:
@@ -102,12 +121,11 @@ class AlertStream:
         idempotency window. Raises TemporaryError when the backlog is full."""
         if not alerts:
             return []
+        keys = [self._stream, self._store._tagged(TAG, "payload", payload_id)]
+        keys.extend(self._store._tagged(TAG, "seen", key) for key, _ in alerts)
         args: list[str | int | bytes] = [self._window, self._maxlen, payload_id, body]
-        for key, index in alerts:
-            args.extend((self._store._k("alerts", "seen", key), index))
-        flags = await self._record(
-            keys=[self._stream, self._store._k("alerts", "payload", payload_id)], args=args
-        )
+        args.extend(index for _, index in alerts)
+        flags = await self._store._eval(_RECORD_LUA, keys, args)
         if flags == -1:
             raise errors.TemporaryError(f"alert intake backlog is full ({self._maxlen} entries waiting)")
         return [bool(flag) for flag in flags]
@@ -172,7 +190,7 @@ class AlertStream:
     @_guarded
     async def payload_body(self, payload_id: str) -> str | None:
         """The recorded payload text, or None once its retention ran out."""
-        body = await self._store._r.get(self._store._k("alerts", "payload", payload_id))
+        body = await self._store._r.get(self._store._tagged(TAG, "payload", payload_id))
         return None if body is None else str(body)
 
     @_guarded
@@ -184,16 +202,15 @@ class AlertStream:
     async def dead_letter(self, entry: StreamEntry, error: str, alert: str = "") -> None:
         """Move a poison entry to the dead-letter stream with its error (and the alert's JSON when
         known), and acknowledge it."""
-        fields: dict[Any, Any] = {
+        fields = {
             "payload": entry.payload,
             "index": str(entry.index),
             "alert": alert,
             "error": error[:2000],
+            "kind": entry.kind,
         }
-        async with self._store._r.pipeline(transaction=True) as pipe:
-            pipe.xadd(self._dead, {**fields, "kind": entry.kind}, maxlen=10_000)
-            pipe.xack(self._stream, GROUP, entry.id)
-            await pipe.execute()
+        flat = [text for pair in fields.items() for text in pair]
+        await self._store._eval(_DEAD_LETTER_LUA, [self._dead, self._stream], [GROUP, entry.id, *flat])
 
     @_guarded
     async def dead_letters(self, *, limit: int = 100) -> list[dict[str, str]]:

@@ -67,7 +67,7 @@ class Consumer:
         raise AssertionError(f"timed out after {BOUND} s waiting for {what}")
 
     async def incidents(self) -> int:
-        return await self.store.incident_open_count()
+        return await self.store.incidents.open_count()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Against private ``redis-server`` processes (tests/support/redis_process.py): at ``maxmemory`` with
 ``noeviction`` every write answers ``OOM``; a primary demoted by a failover answers ``READONLY``.
 Both must reach callers as :class:`aiops.errors.StoreUnavailable` naming the cause and what to do,
-whether the write is a plain command, a MULTI/EXEC transaction or a Lua script, while reads keep
+whether the write is a plain command or a Lua script (single-key or over a family's keys), while reads keep
 working; once Redis accepts writes again the same store goes on without a reconnect.
 """
 
@@ -20,19 +20,19 @@ from tests.support.redis_process import RedisProcess
 
 
 def _writes(store: Store) -> dict[str, Callable[[], Awaitable[object]]]:
-    """One write of each kind the store sends: plain, MULTI under WATCH, MULTI, Lua. (A script
+    """One write of each kind the store sends: plain, Lua over a family's keys, single-key Lua. (A script
     whose first write is not refused may go on writing under OOM: Redis does not abort a script
     half-way, so the guards' reserve script is not in this list.)"""
     stream = AlertStream(store)
     return {
         "put_doc (SET)": lambda: store.put_doc("run", "r2", "{}"),
         "claim (SET NX)": lambda: store.claim("step:r2:0", "me"),
-        "incident_observe (WATCH/MULTI)": lambda: store.incident_observe(
+        "incidents.observe (Lua)": lambda: store.incidents.observe(
             "k", new_id="i2", opening={}, update={}, member="Pod/ns/p", severity="warning", score=1.0
         ),
-        "increment (MULTI)": lambda: store.increment("c"),
+        "increment (Lua)": lambda: store.increment("c"),
         "alert record (Lua)": lambda: stream.record("p2", b"{}", [("seen-2", 0)]),
-        "audit (XADD)": lambda: store.audit_append("{}", max_entries=10),
+        "audit (XADD)": lambda: store.audit.append("{}", max_entries=10),
     }
 
 

@@ -101,7 +101,7 @@ async def _held_claims(store: Store) -> list[str]:
     """The concurrency leases held under the store's prefix (a rate-limit claim stays after a
     write: that is the rate limit)."""
     raw = store._r
-    return [key async for key in raw.scan_iter(match=f"{store._prefix}claim:lease:*")]
+    return [key async for key in raw.scan_iter(match=store.reservations.claim_key("lease:*"))]
 
 
 async def test_writes_in_flight_when_redis_dies_are_reconciled_without_a_restart(

@@ -34,7 +34,7 @@ from tests.support.operator_fixtures import Harness, eventually, make_settings, 
 async def _reservations(redis_url: str, store: Store, holder: str) -> dict[str, Any]:
     """The claims and leases under the store's prefix, and the budget windows holding ``holder``."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    prefix = store._prefix
+    prefix = store.prefix + "{guards}:"  # the guards' keys share one hash tag (aiops.store.reservations)
     try:
         claims = {
             key.removeprefix(prefix): await client.get(key)

@@ -117,7 +117,7 @@ async def test_acquire_is_all_or_nothing_on_a_full_namespace(store: Store) -> No
     assert blocked is not None and blocked.guard == "budget"
     # the cluster window was not charged by the blocked acquire: one more elsewhere fits
     assert await g.acquire(decision(pod_plan(ns="other"), run="r3")) is None
-    assert await store.claim_owner("rate:pb:Pod/shop/b") is None
+    assert await store.reservations.owner("rate:pb:Pod/shop/b") is None
 
 
 async def test_acquire_is_all_or_nothing_on_a_held_lease(store: Store) -> None:
@@ -126,8 +126,8 @@ async def test_acquire_is_all_or_nothing_on_a_held_lease(store: Store) -> None:
     blocked = await g.acquire(decision(node_plan("n2", drain=True), run="r2"))
     assert blocked is not None and blocked.guard == "concurrency"
     assert "another node drain is in progress (step 0 of run r1)" in blocked.reason
-    assert await store.claim_owner("lease:node:n2") is None  # its node lease was given back
-    assert await store.claim_owner("rate:pb:Node/-/n2") is None
+    assert await store.reservations.owner("lease:node:n2") is None  # its node lease was given back
+    assert await store.reservations.owner("rate:pb:Node/-/n2") is None
     # and its budget unit: the second cluster unit is still free
     assert await g.acquire(decision(pod_plan(), run="r3")) is None
 
@@ -148,8 +148,8 @@ async def test_release_without_write_gives_back_budget_and_rate_limit(store: Sto
     d = decision(pod_plan(workload="Deployment/shop/web", disruptive=True))
     assert await g.acquire(d) is None
     await g.release(d, wrote=False)
-    assert await store.claim_owner("rate:pb:Pod/shop/web-1") is None
-    assert await store.claim_owner("lease:workload:Deployment/shop/web") is None
+    assert await store.reservations.owner("rate:pb:Pod/shop/web-1") is None
+    assert await store.reservations.owner("lease:workload:Deployment/shop/web") is None
     again = decision(pod_plan(workload="Deployment/shop/web", disruptive=True), run="r2")
     assert await g.acquire(again) is None
 
@@ -159,7 +159,7 @@ async def test_release_after_write_keeps_budget_and_rate_limit_frees_leases(stor
     d = decision(pod_plan(workload="Deployment/shop/web", disruptive=True))
     assert await g.acquire(d) is None
     await g.release(d, wrote=True)
-    assert await store.claim_owner("lease:workload:Deployment/shop/web") is None
+    assert await store.reservations.owner("lease:workload:Deployment/shop/web") is None
     # The rate limit counts the workload: another pod of the same Deployment is the same target.
     same_target = await g.acquire(
         decision(pod_plan(pod="web-9", workload="Deployment/shop/web", disruptive=True), run="r2")
@@ -223,7 +223,7 @@ async def test_rate_limit_is_per_playbook_and_shared_by_a_run(store: Store) -> N
     assert await g.acquire(decision(pod_plan(), step=0)) is None
     assert await g.acquire(decision(pod_plan(), step=1)) is None  # another step of the same run
     await g.release(decision(pod_plan(), step=1), wrote=False)  # step 1 did not take it: kept
-    assert await store.claim_owner("rate:pb:Pod/shop/web-1") == "run-1:0"
+    assert await store.reservations.owner("rate:pb:Pod/shop/web-1") == "run-1:0"
     assert await g.acquire(decision(pod_plan(), run="r2", playbook="other")) is None
     blocked = await g.check(decision(pod_plan(), run="r3"))
     assert blocked is not None and blocked.guard == "rate_limit"
@@ -242,7 +242,7 @@ async def test_dry_run_and_check_reserve_nothing(store: Store) -> None:
     assert await g.acquire(decision(plan, dry_run=True)) is None
     assert await g.acquire(decision(plan.model_copy(update={"dry_run": True}), run="r2")) is None
     assert await guards(store, dry_run=True).acquire(decision(plan, run="r3")) is None
-    state = await store.reserve_probe(
+    state = await store.reservations.probe(
         "x",
         windows=["budget:ns:shop", "budget:cluster"],
         now_seconds=Clock()(),
@@ -259,10 +259,12 @@ async def test_store_reserve_primitives(any_store: Store) -> None:
     windows = [("a", 1), ("b", 5)]
 
     async def reserve(member: str, now: float, claims: list[tuple[str, int | None, str | None]]) -> Reserved:
-        return await store.reserve(member, windows=windows, now_seconds=now, window_seconds=10, claims=claims)
+        return await store.reservations.reserve(
+            member, windows=windows, now_seconds=now, window_seconds=10, claims=claims
+        )
 
     async def probe(member: str, now: float) -> tuple[list[int], list[str | None]]:
-        return await store.reserve_probe(
+        return await store.reservations.probe(
             member, windows=["a", "b"], now_seconds=now, window_seconds=10, claims=["k1", "k2"]
         )
 
@@ -276,17 +278,21 @@ async def test_store_reserve_primitives(any_store: Store) -> None:
     held = await reserve("r2:0", 110, [("k1", 60, "r2"), ("k3", 60, None)])
     assert (held.ok, held.held_claim, held.owner) == (False, 0, "r1:0")
     assert await probe("r2:0", 110) == ([0, 0], ["r1:0", "r1:0"])
-    assert await store.claim_owner("k3") is None
+    assert await store.reservations.owner("k3") is None
     # another step of run r1 shares k1 (group r1) but not k2 (no group)
     assert (await reserve("r1:1", 110, [("k1", 60, "r1")])).ok
     assert await probe("r1:1", 110) == ([0, 0], ["r1:0", "r1:0"])
-    no_group = await store.reserve(
+    no_group = await store.reservations.reserve(
         "r1:2", windows=[], now_seconds=111, window_seconds=10, claims=[("k2", 60, None)]
     )
     assert (no_group.held_claim, no_group.owner) == (0, "r1:0")
-    await store.unreserve("r1:1", windows=["a", "b"], claims=["k1", "k2"])  # leaves; owns neither claim
+    await store.reservations.unreserve(
+        "r1:1", windows=["a", "b"], claims=["k1", "k2"]
+    )  # leaves; owns neither claim
     assert await probe("x", 111) == ([0, 0], ["r1:0", "r1:0"])
-    await store.unreserve("r1:0", windows=["a", "b"], claims=["k1", "k2"])
+    await store.reservations.unreserve("r1:0", windows=["a", "b"], claims=["k1", "k2"])
     assert await probe("x", 111) == ([0, 0], [None, None])
-    zero = await store.reserve("m", windows=[("c", 0)], now_seconds=1, window_seconds=10, claims=[])
+    zero = await store.reservations.reserve(
+        "m", windows=[("c", 0)], now_seconds=1, window_seconds=10, claims=[]
+    )
     assert zero.full_window == 0

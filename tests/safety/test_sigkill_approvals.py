@@ -50,6 +50,7 @@ from aiops.emulator import ClusterEmulator
 from aiops.emulator.controllers import running_controllers
 from aiops.playbooks.runs import TERMINAL_RUN_STATES
 from aiops.store import Store
+from aiops.store.sweep import delete_prefix
 from tests.operator import workloads
 from tests.support import kube_fixtures as kf
 from tests.support.operator_fixtures import TOKENS, writes
@@ -177,7 +178,7 @@ async def operator(
         yield proc
     finally:
         await proc.stop()
-        await store.delete_prefix_for_tests()
+        await delete_prefix(store)
         await store.close()
 
 

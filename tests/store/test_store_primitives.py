@@ -14,6 +14,7 @@ import pytest
 
 from aiops import errors
 from aiops.store import Store
+from aiops.store.sweep import delete_prefix
 
 DEAD_URL = "redis://127.0.0.1:1/0"
 
@@ -28,11 +29,11 @@ async def test_dead_redis_raises_store_unavailable() -> None:
         with pytest.raises(errors.StoreUnavailable):
             await dead.get_doc("run", "1")
         with pytest.raises(errors.StoreUnavailable):
-            await dead.incident_observe(
+            await dead.incidents.observe(
                 "k", new_id="i", opening={}, update={}, member="m", severity="warning", score=0
             )
         with pytest.raises(errors.TemporaryError):  # StoreUnavailable is a TemporaryError: retry later
-            await dead.approval_pending_count()
+            await dead.approvals.pending_count()
     finally:
         await dead.close()
 
@@ -128,12 +129,12 @@ async def test_cleanup_touches_only_its_own_prefix(redis_url: str) -> None:
         await mine.claim("a", "x")
         await mine.put_doc("d", "1", "{}")
         await theirs.claim("a", "y")
-        assert await mine.delete_prefix_for_tests() == 2
+        assert await delete_prefix(mine) == 2
         assert await mine.claim_owner("a") is None
         assert await theirs.claim_owner("a") == "y"
     finally:
-        await mine.delete_prefix_for_tests()
-        await theirs.delete_prefix_for_tests()
+        await delete_prefix(mine)
+        await delete_prefix(theirs)
         await mine.close()
         await theirs.close()
 

@@ -3,8 +3,11 @@
 ``redis_url``: ``$REDIS_URL`` or ``redis://127.0.0.1:6379/0``. ``store``: a Store on that Redis
 with the prefix ``aiops-test:<uuid>:``, emptied after the test, so tests run in parallel with
 anyone else's on the same server; if Redis does not answer the test FAILS (never skips).
-``memory_store``: ``Store.in_memory()``. ``any_store``: both, as two parametrized runs with ids
-``redis`` and ``memory``, for behaviour that must not depend on the backend. ``redis_servers`` and
+``memory_store``: ``Store.in_memory()``. ``redis_cluster_url``: a private 3-master Redis Cluster
+started once per session (``tests/support/redis_cluster.py``; or ``$REDIS_CLUSTER_URL``, a
+``redis+cluster://`` URL of one already running); ``cluster_store``: a Store on it, under a
+per-test prefix. ``any_store``: all three, as parametrized runs with ids ``redis``, ``memory`` and
+``cluster``, for behaviour that must not depend on the backend (the store's contract). ``redis_servers`` and
 ``redis_process``: private ``redis-server`` processes a fault test may kill, flush, fill or demote.
 """
 
@@ -12,13 +15,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from aiops import store as store_module
+from aiops.store.sweep import delete_prefix
+from tests.support.redis_cluster import RedisClusterProcesses
 from tests.support.redis_process import RedisProcess
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -49,7 +54,7 @@ async def store(redis_url: str) -> AsyncIterator[store_module.Store]:
     try:
         yield real
     finally:
-        await real.delete_prefix_for_tests()
+        await delete_prefix(real)
         await real.close()
 
 
@@ -63,14 +68,48 @@ async def memory_store() -> AsyncIterator[store_module.Store]:
         await fake.close()
 
 
-@pytest_asyncio.fixture(params=["redis", "memory"])
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis+cluster://127.0.0.1:PORT/0`` of a private 3-master Redis Cluster, started once per
+    session and killed at its end; or ``$REDIS_CLUSTER_URL`` when set."""
+    given = os.environ.get("REDIS_CLUSTER_URL")
+    if given:
+        yield given
+        return
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest_asyncio.fixture
+async def cluster_store(redis_cluster_url: str) -> AsyncIterator[store_module.Store]:
+    """A Store in cluster mode on the session's Redis Cluster, under a unique prefix; every key
+    under it is deleted afterwards."""
+    real = await _open_real(redis_cluster_url)
+    try:
+        yield real
+    finally:
+        await delete_prefix(real)
+        await real.close()
+
+
+@pytest_asyncio.fixture(params=["redis", "memory", "cluster"])
 async def any_store(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[store_module.Store]:
-    """The real Redis store, then the in-memory one: the same test runs against both."""
-    chosen = await _open_real(redis_url) if request.param == "redis" else store_module.Store.in_memory()
+    """The real Redis store, the in-memory one, then one on a Redis Cluster: the same test runs
+    against all three."""
+    if request.param == "redis":
+        chosen = await _open_real(redis_url)
+    elif request.param == "cluster":
+        chosen = await _open_real(request.getfixturevalue("redis_cluster_url"))
+    else:
+        chosen = store_module.Store.in_memory()
     try:
         yield chosen
     finally:
-        await chosen.delete_prefix_for_tests()
+        await delete_prefix(chosen)
         await chosen.close()
 
 
