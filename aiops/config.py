@@ -49,6 +49,9 @@ ENVIRONMENT = "environment"
 ENV_PREFIX, ENV_DELIMITER = "AIOPS_", "__"
 #: The variables that may hold ``redis_url``, in precedence order (its ``validation_alias``).
 REDIS_URL_VARIABLES = ("AIOPS_REDIS_URL", "REDIS_URL")
+#: Variables without the prefix that settings read: ``redis_url``'s and ``pod_namespace``'s (the
+#: downward API's ``POD_NAMESPACE``, which the chart sets).
+UNPREFIXED_VARIABLES = (*REDIS_URL_VARIABLES, "POD_NAMESPACE")
 #: Setting names whose values are secrets: never echoed in a problem.
 _SECRET_PARTS = frozenset({"token", "tokens", "password", "api_key", "redis_url", *REDIS_URL_VARIABLES})
 
@@ -211,7 +214,7 @@ def _environment() -> dict[str, str]:
     """Lower-cased name → actual name of each variable the settings read (pydantic-settings ignores case)."""
     names = {name.lower(): name for name in os.environ if name.upper().startswith(ENV_PREFIX)}
     names.pop("aiops_config", None)  # names the file, read by _config_path
-    for variable in REDIS_URL_VARIABLES:
+    for variable in UNPREFIXED_VARIABLES:
         for name in os.environ:
             if name.lower() == variable.lower():
                 names[name.lower()] = name
@@ -368,7 +371,8 @@ def describe(config: Config) -> list[str]:
         f"api: {s.api.host}:{s.api.port}, {len(s.api.identities())} token(s)"
         + (", unauthenticated allowed" if s.api.allow_unauthenticated else ""),
         f"safety: dry_run={s.safety.dry_run} paused={s.safety.paused} "
-        f"protected={s.safety.protected_namespaces} max_memory_limit={s.actions.max_memory_limit}",
+        f"protected={s.safety.protected_namespaces} max_memory_limit={s.actions.max_memory_limit}"
+        + (f" own namespace {s.pod_namespace!r} (protected too)" if s.pod_namespace else ""),
     ]
     return lines
 

@@ -325,11 +325,10 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Precedence: explicit arguments > environment > the settings file given to :func:`load`."""
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         file_data = _FILE_DATA.get()
-        if file_data is not None:
-            sources.append(_FileSource(settings_cls, file_data))
-        return tuple(sources)
+        if file_data is None:
+            return init_settings, env_settings
+        return init_settings, _EnvOverFile(settings_cls, env_settings, _FileSource(settings_cls, file_data))
 
 
 #: The parsed settings file while :func:`load` builds a :class:`Settings` (None: no file).
@@ -349,6 +348,62 @@ class _FileSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._data)
+
+
+class _EnvOverFile(PydanticBaseSettingsSource):
+    """The environment over the settings file, one key per field.
+
+    A field with several names (``redis_url``: ``AIOPS_REDIS_URL``, ``REDIS_URL``, ``redis_url``;
+    ``pod_namespace``: ``POD_NAMESPACE``) comes back from the environment under its first alias and
+    from the file under its field name. Merged side by side, both keys would reach the model, which
+    takes one and refuses the other as an unknown setting; so the file's entry for a field the
+    environment sets is dropped here, and the environment wins as documented.
+    """
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], env: PydanticBaseSettingsSource, file: _FileSource
+    ) -> None:
+        super().__init__(settings_cls)
+        self._env, self._file = env, file
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: :meth:`__call__` merges whole mappings (pydantic-settings' source interface)."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env, file = self._env(), self._file()
+        for name, field in self.settings_cls.model_fields.items():
+            names = {name, *_aliases(field)}
+            if names & env.keys():
+                for key in names - env.keys():
+                    file.pop(key, None)
+        return _merged(file, env)
+
+
+def _merged(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    """``low`` updated by ``high``, nested mappings merged key by key (as pydantic-settings merges
+    its sources: ``AIOPS_API__TOKEN`` in the environment keeps the file's other ``api`` keys)."""
+    out = dict(low)
+    for key, value in high.items():
+        below = out.get(key)
+        if isinstance(below, Mapping) and isinstance(value, Mapping):
+            out[key] = _merged(below, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _aliases(field: FieldInfo) -> set[str]:
+    """Every name a field is read under besides its own (``validation_alias``, ``alias``)."""
+    found: set[str] = set()
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        found.add(alias)
+    elif isinstance(alias, AliasChoices):
+        found |= {choice for choice in alias.choices if isinstance(choice, str)}
+    if field.alias:
+        found.add(field.alias)
+    return found
 
 
 @contextmanager

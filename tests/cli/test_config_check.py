@@ -233,3 +233,44 @@ def test_a_configuration_that_starts_but_cannot_be_used_is_valid_with_warnings(
     assert token.returncode == 0, token
     assert "warning" not in token.flat_stderr, token
     assert "every write is refused" in paused.flat_stderr
+
+
+#: (variable, its setting's key in the file, the file's value, the environment's value, what shows it)
+BOTH_PLACES = {
+    "REDIS_URL": ("REDIS_URL", "redis_url", "redis://file-redis:6379/0", "redis://127.0.0.1:{redis}/3", "/3"),
+    "AIOPS_REDIS_URL": (
+        "AIOPS_REDIS_URL",
+        "redis_url",
+        "redis://file-redis:6379/0",
+        "redis://127.0.0.1:{redis}/4",
+        "/4",
+    ),
+    "POD_NAMESPACE": ("POD_NAMESPACE", "pod_namespace", "from-file", "from-env", "own namespace 'from-env'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BOTH_PLACES))
+def test_a_setting_in_both_the_file_and_the_environment_takes_the_environment(
+    case: str, tmp_path: Path, silent: tuple[SilentServer, SilentServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variable, key, file_value, env_value, shown = BOTH_PLACES[case]
+    # Before: a setting read under another name (REDIS_URL, POD_NAMESPACE) set in both places was
+    # refused as "unknown setting 'redis_url'": the chart sets the variable, users copy the file.
+    config = tmp_path / "aiops.yaml"
+    config.write_text(f"{key}: {file_value}\napi:\n  tokens:\n    alice: alice-token-0123456789\n")
+    env = _env(silent)
+    if variable != "REDIS_URL":
+        env.pop("REDIS_URL")
+    env[variable] = env_value.format(redis=silent[1].port)
+
+    result = check_in_process(monkeypatch, env, "--config", str(config))
+
+    assert result.returncode == 0, result
+    assert "1 token(s)" in result.stdout, "the file's other settings still apply"
+    assert file_value not in result.stdout
+    if key == "redis_url":
+        assert shown in result.stdout.split("redis:", 1)[1].splitlines()[0]
+    else:
+        assert shown in result.stdout
+    assert f"environment ({variable})" in result.stdout or f", {variable}" in result.stdout
+    _assert_no_connection(silent)
