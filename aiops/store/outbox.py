@@ -88,7 +88,7 @@ return 1
 
 #: KEYS[1] queue, KEYS[2] delivery, KEYS[3] location; ARGV[1] id, ARGV[2] now, ARGV[3] lease
 #: end, ARGV[4] token. Returns nil when not due (or gone), else {kind, incident, body, version,
-#: attempts, location or ''}.
+#: attempts, location or '', the score it was due at}.
 _CLAIM_LUA = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score or tonumber(score) > tonumber(ARGV[2]) then return false end
@@ -99,7 +99,7 @@ end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('HSET', KEYS[2], 'token', ARGV[4])
 local f = redis.call('HMGET', KEYS[2], 'kind', 'incident', 'body', 'version', 'attempts')
-return {f[1], f[2], f[3], f[4], f[5], redis.call('GET', KEYS[3]) or ''}
+return {f[1], f[2], f[3], f[4], f[5], redis.call('GET', KEYS[3]) or '', score}
 """
 
 #: KEYS[1] queue, KEYS[2] delivery, KEYS[3] location, KEYS[4] done; ARGV[1] id, ARGV[2] token,
@@ -159,7 +159,9 @@ class Acked(IntEnum):
 class Claimed:
     """A delivery held under a lease: ``kind`` ``message`` or ``reply``; ``body`` the message JSON
     or the reply text; ``version`` the render claimed; ``attempts`` failed attempts so far;
-    ``location`` the incident's stored location JSON in this channel, or None before its post."""
+    ``location`` the incident's stored location JSON in this channel, or None before its post;
+    ``due_at`` the score it was due at before the claim (epoch seconds): a delivery deferred
+    without a failure is put back there, so it keeps its place in the queue."""
 
     channel: str
     id: str
@@ -170,6 +172,7 @@ class Claimed:
     version: str
     attempts: int
     location: str | None
+    due_at: float
 
 
 def _part(name: str, what: str) -> str:
@@ -248,7 +251,7 @@ class Outbox:
         got = await self._store._eval(_CLAIM_LUA, keys, args)
         if got is None:
             return None
-        kind, incident, body, version, attempts, location = (str(v) for v in got)
+        kind, incident, body, version, attempts, location, due_at = (str(v) for v in got)
         return Claimed(
             channel=channel,
             id=delivery_id,
@@ -259,6 +262,7 @@ class Outbox:
             version=version,
             attempts=int(attempts),
             location=location or None,
+            due_at=float(due_at),
         )
 
     @guarded
