@@ -26,7 +26,8 @@ class Clock:
 @dataclass
 class RecordingChannel:
     """Records ``(op, target, message_id, detail)`` per call; ``fail`` is raised by every call while
-    set; ``hang`` makes calls wait forever (a process dying mid-call is simulated by cancelling)."""
+        set; ``hang`` makes calls wait until ``released`` is set (a process dying mid-call is simulated by
+    cancelling)."""
 
     name: str
     limits: tuple[RateLimit, ...] = ()
@@ -34,6 +35,7 @@ class RecordingChannel:
     fail: Exception | None = None
     hang: bool = False
     entered: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     posted: int = 0
 
     def target_for(self, message: IncidentMessage) -> str:
@@ -42,7 +44,7 @@ class RecordingChannel:
     async def _enter(self) -> None:
         self.entered.set()
         if self.hang:
-            await asyncio.Event().wait()
+            await self.released.wait()
         if self.fail is not None:
             raise self.fail
 
