@@ -11,6 +11,7 @@
      ├── TemporaryError           worth retrying later (API 5xx/429, Redis unreachable); ``.delay_seconds``
      │    ├── StoreUnavailable    Redis did not answer or refuses writes
      │    ├── LlmUnavailable      the LLM endpoint failed for now; the heuristic RCA stands (enrichment.llm)
+     │    ├── DeliveryRetry       chat channel rate-limited or down; ``.retry_after_seconds`` (chat.notifier)
      │    └── kube.TemporaryApiError (also a kube.ApiError)   429, 5xx, no connection
      │         ├── TooManyRequests     429 (an eviction a PodDisruptionBudget forbids)
      │         └── Unreachable         no HTTP answer at all
@@ -18,6 +19,7 @@
      │    ├── ActionRefused       an action declined to act (paused Deployment, empty target set, ...)
      │    ├── TemplateError       a playbook template failed to render (playbooks.templating)
      │    ├── LlmRejected         the LLM endpoint refused the request (enrichment.llm)
+     │    ├── DeliveryFailed      chat channel can never deliver this; dead-lettered (chat.notifier)
      │    ├── InvalidName         a name the Kubernetes naming rules refuse; nothing sent (kube.api_errors)
      │    └── kube.PermanentApiError (also a kube.ApiError)   every other 4xx
      │         └── NotFound (404), Conflict (409), Forbidden (403), Invalid (422)

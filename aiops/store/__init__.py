@@ -11,7 +11,7 @@ that does not answer or refuses writes for now into :class:`aiops.errors.StoreUn
 one round trip, all keys of a script in one hash slot: :mod:`aiops.store.connection`); the
 in-memory fakeredis store (``fakeredis[lua]``) runs the same scripts, so it behaves like a real
 Redis 7. Key layouts: one table per family module (``primitives``, ``incidents``, ``approvals``,
-``auditlog``, ``reservations``, ``alerts``); the deployment guide for a Redis Cluster is
+``auditlog``, ``reservations``, ``alerts``, ``outbox``); the deployment guide for a Redis Cluster is
 ``docs/redis-cluster.md``.
 """
 

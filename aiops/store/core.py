@@ -4,13 +4,15 @@ Fed by: ``aiops.runtime`` / ``aiops.preflight`` / the demo, which build one stor
 (``Store.connect(url)``, or ``Store.in_memory()`` for the demo when no Redis answers) and pass it
 down. Consumed by: ``aiops.events.dedup`` (``store.incidents``), ``aiops.approvals.gate``
 (``store.approvals``), ``aiops.audit`` (``store.audit``), ``aiops.safety.guards``
-(``store.reservations``), the playbook executor and runs (the generic primitives: docs, indexes,
-claims, counters, windows) and the alert intake (``AlertStream(store)``, :mod:`aiops.store.alerts`).
+(``store.reservations``), the chat delivery workers (``store.outbox``), the playbook executor and
+runs (the generic primitives: docs, indexes, claims, counters, windows) and the alert intake
+(``AlertStream(store)``, :mod:`aiops.store.alerts`).
 
 Each family keeps its key layout next to its atomic operations: :mod:`aiops.store.primitives`,
 :mod:`aiops.store.incidents`, :mod:`aiops.store.approvals`, :mod:`aiops.store.auditlog`,
-:mod:`aiops.store.reservations`, :mod:`aiops.store.alerts`. Connection, cluster mode, hash tags and
-scripts: :mod:`aiops.store.connection`; error mapping: :mod:`aiops.store.failures`.
+:mod:`aiops.store.reservations`, :mod:`aiops.store.alerts`, :mod:`aiops.store.outbox`.
+Connection, cluster mode, hash tags and scripts: :mod:`aiops.store.connection`; error mapping:
+:mod:`aiops.store.failures`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from functools import cached_property
 from aiops.store.approvals import Approvals
 from aiops.store.auditlog import AuditStream
 from aiops.store.incidents import Incidents
+from aiops.store.outbox import Outbox
 from aiops.store.primitives import Primitives
 from aiops.store.reservations import Reservations
 
@@ -50,3 +53,8 @@ class Store(Primitives):
     def reservations(self) -> Reservations:
         """The blast-radius guards' budgets, rate limits and leases (``{guards}`` tag)."""
         return Reservations(self)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """The chat channels' delivery queues and message locations (``{outbox}`` tag)."""
+        return Outbox(self)
