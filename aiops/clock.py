@@ -31,3 +31,8 @@ def epoch_seconds(clock: Clock) -> Callable[[], float]:
     ``epoch_seconds(clock)()`` equals ``clock().timestamp()``; used by the guards' budget windows.
     """
     return lambda: clock().timestamp()
+
+
+#: :func:`utcnow` read as epoch seconds: the default of components that keep float timestamps
+#: (the guards' budget windows, the chat outbox's due times).
+EPOCH_SECONDS: Callable[[], float] = epoch_seconds(utcnow)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from aiops.background import Backoff, pause
 from aiops.chat.limits import ChannelLimits
 from aiops.chat.message import IncidentMessage
 from aiops.chat.notifier import DeliveryFailed, DeliveryRetry, MessageLocation, Notifier
+from aiops.clock import EPOCH_SECONDS
 from aiops.store import Store
 from aiops.store.outbox import Claimed
 
@@ -62,17 +62,17 @@ def backoff_seconds(attempts: int, *, first: float, cap: float) -> float:
 
 
 class ChannelWorker:
-    """Delivers one channel's queue. ``clock``: epoch seconds (``time.time``; tests pass their
-    own). ``visibility_seconds``: the claim lease (a worker that dies mid-delivery is replaced after
-    it). ``idle_seconds``: the pause when nothing is due (or until :meth:`wake`). ``batch``: most
-    deliveries claimed per pass."""
+    """Delivers one channel's queue. ``clock``: epoch seconds (the one wall clock,
+    :data:`aiops.clock.EPOCH_SECONDS`; tests pass their own). ``visibility_seconds``: the claim
+    lease (a worker that dies mid-delivery is replaced after it). ``idle_seconds``: the pause when
+    nothing is due (or until :meth:`wake`). ``batch``: most deliveries claimed per pass."""
 
     def __init__(
         self,
         store: Store,
         notifier: Notifier,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = EPOCH_SECONDS,
         visibility_seconds: float = 120.0,
         idle_seconds: float = 1.0,
         first_backoff_seconds: float = 1.0,

@@ -13,12 +13,12 @@ up by a chat service; the workers deliver in the background and never raise.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 
 from aiops.chat.delivery import ChannelWorker
 from aiops.chat.message import IncidentMessage
 from aiops.chat.notifier import Notifier
+from aiops.clock import EPOCH_SECONDS
 from aiops.store import Store
 
 __all__ = ["Notifications"]
@@ -30,7 +30,7 @@ class Notifications:
     the workers with their defaults."""
 
     def __init__(
-        self, store: Store, workers: Sequence[ChannelWorker], *, clock: Callable[[], float] = time.time
+        self, store: Store, workers: Sequence[ChannelWorker], *, clock: Callable[[], float] = EPOCH_SECONDS
     ) -> None:
         names = [w.name for w in workers]
         if len(set(names)) != len(names):
@@ -41,7 +41,7 @@ class Notifications:
 
     @classmethod
     def of(
-        cls, store: Store, notifiers: Sequence[Notifier], *, clock: Callable[[], float] = time.time
+        cls, store: Store, notifiers: Sequence[Notifier], *, clock: Callable[[], float] = EPOCH_SECONDS
     ) -> Notifications:
         """One default :class:`ChannelWorker` per channel in ``notifiers``."""
         return cls(store, [ChannelWorker(store, n, clock=clock) for n in notifiers], clock=clock)

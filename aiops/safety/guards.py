@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from aiops.clock import epoch_seconds, utcnow
+from aiops.clock import EPOCH_SECONDS
 from aiops.metrics import Metrics
 from aiops.safety import guard_rules
 from aiops.safety.guard_rules import GUARDS, Block, WriteDecision, call_target_problem, namespace_block
@@ -51,9 +51,6 @@ __all__ = [
 LEASE_TTL_SECONDS = 2 * 3600
 
 _CLUSTER_BUDGET = "budget:cluster"
-
-#: The default clock, epoch seconds off :func:`aiops.clock.utcnow` (scores in the budget windows).
-_EPOCH_SECONDS = epoch_seconds(utcnow)
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,7 @@ class Guards:
         *,
         metrics: Metrics | None = None,
         protected_namespaces: Iterable[str] = (),
-        clock: Callable[[], float] = _EPOCH_SECONDS,
+        clock: Callable[[], float] = EPOCH_SECONDS,
     ) -> None:
         self._store = store
         self._settings = settings
