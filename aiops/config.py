@@ -38,7 +38,7 @@ from aiops.playbooks import loader as playbook_loader
 from aiops.playbooks import registry as registry_mod
 from aiops.rules import engine as engine_mod
 from aiops.rules import loader as rules_loader
-from aiops.settings import Settings
+from aiops.settings import Settings, env_aliases
 from aiops.settings import load as load_settings_model
 from aiops.sources.alertmanager import config as alert_config
 from aiops.sources.alertmanager import mapping as alert_mapping
@@ -48,10 +48,10 @@ ENVIRONMENT = "environment"
 #: Environment prefix and nesting delimiter of :class:`aiops.settings.Settings`.
 ENV_PREFIX, ENV_DELIMITER = "AIOPS_", "__"
 #: The variables that may hold ``redis_url``, in precedence order (its ``validation_alias``).
-REDIS_URL_VARIABLES = ("AIOPS_REDIS_URL", "REDIS_URL")
-#: Variables without the prefix that settings read: ``redis_url``'s and ``pod_namespace``'s (the
-#: downward API's ``POD_NAMESPACE``, which the chart sets).
-UNPREFIXED_VARIABLES = (*REDIS_URL_VARIABLES, "POD_NAMESPACE")
+REDIS_URL_VARIABLES = env_aliases("redis_url")
+#: Every other name a top-level setting is read under (``REDIS_URL``, the downward API's
+#: ``POD_NAMESPACE``, ...), from the settings model's aliases.
+UNPREFIXED_VARIABLES = tuple(v for name in Settings.model_fields for v in env_aliases(name))
 #: Setting names whose values are secrets: never echoed in a problem.
 _SECRET_PARTS = frozenset({"token", "tokens", "password", "api_key", "redis_url", *REDIS_URL_VARIABLES})
 

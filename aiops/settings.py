@@ -393,17 +393,26 @@ def _merged(low: Mapping[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _aliases(field: FieldInfo) -> set[str]:
-    """Every name a field is read under besides its own (``validation_alias``, ``alias``)."""
-    found: set[str] = set()
+def _aliases(field: FieldInfo) -> tuple[str, ...]:
+    """Every name a field is read under besides its own (``validation_alias``, then ``alias``), in
+    precedence order."""
     alias = field.validation_alias
+    found: list[str] = []
     if isinstance(alias, str):
-        found.add(alias)
+        found.append(alias)
     elif isinstance(alias, AliasChoices):
-        found |= {choice for choice in alias.choices if isinstance(choice, str)}
+        found.extend(choice for choice in alias.choices if isinstance(choice, str))
     if field.alias:
-        found.add(field.alias)
-    return found
+        found.append(field.alias)
+    return tuple(found)
+
+
+def env_aliases(field: str) -> tuple[str, ...]:
+    """The other names top-level setting ``field`` is read under, in precedence order (its
+    ``validation_alias``): ``("AIOPS_REDIS_URL", "REDIS_URL")`` for ``redis_url``,
+    ``("POD_NAMESPACE",)`` for ``pod_namespace``, ``()`` for a plain setting. Raises KeyError for
+    an unknown setting."""
+    return tuple(name for name in _aliases(Settings.model_fields[field]) if name != field)
 
 
 @contextmanager

@@ -25,7 +25,8 @@ from typing import Any
 
 from aiops.actions.plan import Facts, Plan, PlannedCall, PodRemoval
 from aiops.metrics import Metrics
-from aiops.safety.guards import Guards, WriteDecision
+from aiops.safety.guard_rules import WriteDecision
+from aiops.safety.guards import Guards
 from aiops.settings import SafetySettings
 from aiops.store.sweep import delete_prefix
 from bench.common import bench_store, report, summary_ms

@@ -15,18 +15,8 @@ import-linter contract "Only aiops.kube imports kubernetes_asyncio"). One job pe
 * :mod:`aiops.kube.credentials`: kubeconfig files, the in-cluster service account, and the
   environment variables of those client conventions (``KUBECONFIG``, ``KUBERNETES_SERVICE_HOST``).
 
-Errors (all :class:`ApiError`, carrying ``status``, ``reason``, ``message`` and the Status ``body``)::
-
-    ApiError
-     ├── TemporaryApiError (errors.TemporaryError)   429, 5xx, connection failures (status 0)
-     │    ├── TooManyRequests                          429 (e.g. an eviction a PDB forbids)
-     │    └── Unreachable                              no HTTP answer at all
-     └── PermanentApiError (errors.PermanentError)   every other 4xx
-          ├── NotFound (404)  ├── Conflict (409)  ├── Forbidden (403)  └── Invalid (422)
-
-    InvalidName (errors.PermanentError)   a namespace, name or other path part the Kubernetes
-                                          naming rules refuse: raised before anything is sent
-    CredentialsError (errors.ConfigError) no usable client configuration
+The typed errors (the :class:`ApiError` tree, :class:`InvalidName`, :class:`CredentialsError`) are
+drawn in :mod:`aiops.kube.api_errors`; everything above is re-exported here.
 """
 
 from aiops.kube.api_errors import (

@@ -74,7 +74,8 @@ from aiops.playbooks.runs import TERMINAL_RUN_STATES, Run, RunState, RunStore, S
 from aiops.playbooks.verifying import AfterWrite
 from aiops.playbooks.writes import IncidentLinker, Verdict, WritePath
 from aiops.safety import scope
-from aiops.safety.guards import Block, Guards
+from aiops.safety.guard_rules import Block
+from aiops.safety.guards import Guards
 from aiops.safety.verify import VerificationState, Verifier
 from aiops.settings import SafetySettings
 from aiops.store import Store

@@ -19,7 +19,7 @@ from aiops.actions import facts as facts_mod
 from aiops.actions import preview as preview_mod
 from aiops.actions.plan import Plan
 from aiops.playbooks.runs import Run, StepRecord
-from aiops.safety.guards import WriteDecision
+from aiops.safety.guard_rules import WriteDecision
 
 
 @dataclass(frozen=True)

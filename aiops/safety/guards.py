@@ -11,15 +11,8 @@ metrics (``aiops_guard_blocks_total{guard}``, ``aiops_guard_decision_seconds{pha
 The guards and their order are in :mod:`aiops.safety.guard_rules` (the pure rules: paused,
 namespace, protected, empty_target, node_storm, workload_storm, pdb); this module keeps what
 needs Redis: the budget windows, the rate-limit claim and the concurrency leases (guards 4-6),
-reserved all or nothing and given back by :meth:`Guards.release`.
-
-``playbook_namespace`` (a ``Playbook`` resource acts only in its own namespace) and the
-``namespace``/``protected`` rules for read steps are decided on the step's params by
-:mod:`aiops.safety.scope`, before any plan; they share this module's :class:`Block` and names.
-
-A no-op plan (no calls) passes every guard and reserves nothing: nothing is written.
-The guards only read the plan's :class:`~aiops.actions.plan.Facts`, observed while planning; the
-executor re-plans right before acting, so the facts are fresh when :meth:`Guards.acquire` runs.
+reserved all or nothing and given back by :meth:`Guards.release`. What a plan may do (and why a
+no-op plan reserves nothing) is said there.
 """
 
 from __future__ import annotations
@@ -31,19 +24,11 @@ from dataclasses import dataclass
 from aiops.clock import EPOCH_SECONDS
 from aiops.metrics import Metrics
 from aiops.safety import guard_rules
-from aiops.safety.guard_rules import GUARDS, Block, WriteDecision, call_target_problem, namespace_block
+from aiops.safety.guard_rules import Block, WriteDecision
 from aiops.settings import SafetySettings
 from aiops.store import Store
 
-__all__ = [
-    "GUARDS",
-    "LEASE_TTL_SECONDS",
-    "Block",
-    "Guards",
-    "WriteDecision",
-    "call_target_problem",
-    "namespace_block",
-]
+__all__ = ["LEASE_TTL_SECONDS", "Guards"]
 
 #: How long a concurrency lease lives if its holder never releases it (the process died): 2 hours,
 #: far above a drain's eviction timeout plus verification, so a live step never loses its lease,

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiops.actions.plan import Facts, Plan, PlannedCall
-from aiops.safety.guards import Guards, WriteDecision
+from aiops.safety.guard_rules import WriteDecision
+from aiops.safety.guards import Guards
 from aiops.settings import SafetySettings
 from aiops.store import Reserved, Store
 

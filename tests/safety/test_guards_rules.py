@@ -19,7 +19,8 @@ import pytest
 
 from aiops.actions.plan import Facts, Plan, PlannedCall, PodRemoval
 from aiops.metrics import Metrics
-from aiops.safety.guards import Block, Guards, WriteDecision, call_target_problem
+from aiops.safety.guard_rules import Block, WriteDecision, call_target_problem
+from aiops.safety.guards import Guards
 from aiops.settings import SafetySettings
 from aiops.store import Store
 
