@@ -12,16 +12,27 @@ environment, except the kube door's Kubernetes client conventions (``KUBECONFIG`
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 #: URL schemes ``redis_url`` accepts: those of redis-py's ``Redis.from_url``
 #: (https://redis.readthedocs.io/en/stable/connections.html#redis.Redis.from_url), and
@@ -51,17 +62,203 @@ class KubeSettings(_Section):
     exclude_namespaces: list[str] = Field(default_factory=list)
 
 
-class ApprovalSettings(_Section):
-    """The approval gate: TTL per risk (seconds) and allow-lists of approvers per risk.
+#: Telegram user ids that are never people: 1087968824 (@GroupAnonymousBot, an anonymous group
+#: admin) and 777000 (Telegram's service account, posts forwarded from a linked channel). A click
+#: from either can be anyone, so neither may ever approve (Telegram Bot API, "Message.from":
+#: https://core.telegram.org/bots/api#message).
+TELEGRAM_NOT_A_PERSON: frozenset[int] = frozenset({1087968824, 777000})
 
-    An empty allow-list lets any authenticated identity decide that risk.
+
+def _approver_identity(value: str) -> str:
+    """Check one approver identity string (see :class:`ApprovalSettings`); returns it stripped.
+    Raises ValueError naming the expected form."""
+    value = value.strip()
+    scheme, sep, rest = value.partition(":")
+    if not sep:
+        if not value:
+            raise ValueError("empty approver identity")
+        return value  # an API identity (a name under api.tokens, or admin)
+    if scheme == "slack":
+        team, slash, user = rest.partition("/")
+        if not (slash and team.startswith(("T", "E")) and user[:1] in ("U", "W") and user.isalnum()):
+            raise ValueError(f"{value!r}: a Slack approver is slack:<team id>/<user id> (slack:T0123/U0456)")
+        return value
+    if scheme == "slack-group":
+        if not (rest.startswith("S") and rest.isalnum()):
+            raise ValueError(f"{value!r}: a Slack user group is slack-group:<group id> (slack-group:S01)")
+        return value
+    if scheme == "telegram":
+        if not rest.isdigit():
+            raise ValueError(f"{value!r}: a Telegram approver is telegram:<numeric user id> (telegram:4242)")
+        if int(rest) in TELEGRAM_NOT_A_PERSON:
+            raise ValueError(
+                f"{value!r} is Telegram's anonymous-admin or service id, which anyone can stand behind: "
+                "name each approver's own numeric user id"
+            )
+        return value
+    if scheme in ("kubernetes", "kubernetes-group"):
+        if not rest:
+            raise ValueError(f"{value!r}: expected {scheme}:<name>")
+        return value
+    raise ValueError(
+        f"{value!r}: an approver is an API identity name, slack:<team>/<user>, slack-group:<group>, "
+        "or telegram:<user id>"
+    )
+
+
+class ApprovalSettings(_Section):
+    """The approval gate: TTL per risk (seconds), who may approve, and how many must.
+
+    ``approvers_medium``/``approvers_high``: who may decide that risk, by identity only (never a
+    display name): an API identity (a name under ``api.tokens``, or ``admin``),
+    ``slack:<team id>/<user id>``, ``slack-group:<user group id>`` or ``telegram:<user id>``. An
+    empty list lets any authenticated API identity decide that risk, and nobody in chat (a chat
+    click is accepted only from a listed identity). ``people``: person → the identities that are
+    that person (``alice: [alice, slack:T1/U1, telegram:42, kubernetes:alice@corp]``), so a person's
+    vote counts once across every channel and is recorded under the person's name; a
+    ``kubernetes:``/``kubernetes-group:`` entry is who the person is to the API server for the
+    optional SubjectAccessReview (``subject_access_review``). ``votes_medium``/``votes_high``:
+    distinct approvers a request of that risk needs; ``votes_by_action`` overrides per action
+    (default ``drain: 2``). One reject ends a request.
     """
 
     ttl_seconds_medium: int = Field(900, ge=1, le=7 * 86400)
     ttl_seconds_high: int = Field(900, ge=1, le=7 * 86400)
     approvers_medium: list[str] = Field(default_factory=list)
     approvers_high: list[str] = Field(default_factory=list)
+    people: dict[str, list[str]] = Field(default_factory=dict)
+    votes_medium: int = Field(1, ge=1, le=10)
+    votes_high: int = Field(1, ge=1, le=10)
+    votes_by_action: dict[str, int] = Field(default_factory=lambda: {"drain": 2})
+    subject_access_review: bool = False
     sweep_interval_seconds: float = Field(5.0, gt=0, le=300)
+
+    @field_validator("approvers_medium", "approvers_high")
+    @classmethod
+    def _identities(cls, values: list[str]) -> list[str]:
+        return [_approver_identity(v) for v in values]
+
+    @field_validator("people")
+    @classmethod
+    def _people(cls, people: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Each identity belongs to one person at most (else one vote could count for two)."""
+        owner: dict[str, str] = {}
+        checked: dict[str, list[str]] = {}
+        for person, identities in people.items():
+            if not person.strip() or ":" in person:
+                raise ValueError(f"{person!r}: a person's name is a plain name without ':'")
+            checked[person] = [_approver_identity(i) for i in identities]
+            for identity in checked[person]:
+                if identity in owner and owner[identity] != person:
+                    raise ValueError(f"{identity!r} is listed for both {owner[identity]!r} and {person!r}")
+                owner[identity] = person
+        return checked
+
+    @field_validator("votes_by_action")
+    @classmethod
+    def _votes(cls, votes: dict[str, int]) -> dict[str, int]:
+        bad = {a: n for a, n in votes.items() if not 1 <= n <= 10}
+        if bad:
+            raise ValueError(f"votes must be 1..10, got {bad}")
+        return votes
+
+
+class SlackSettings(_Section):
+    """Slack: incident messages in ``channel`` (a channel id, ``C…``) with Approve/Reject buttons.
+
+    Enabled when ``bot_token`` (``xoxb-…``) is set. ``mode``: ``socket`` (default: Socket Mode,
+    needs the app-level ``app_token``, ``xapp-…``, and no ingress) or ``http`` (Slack posts to
+    ``/slack/events`` on the API port, verified with ``signing_secret``). ``api_url``: the Web API
+    base URL (tests and air-gapped proxies set it). Clicks are accepted only from ``channel``.
+    Setting up the app: docs/chat.md (the manifest is docs/slack-app-manifest.yaml).
+    """
+
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    channel: str | None = None
+    api_url: str = "https://slack.com/api/"
+    mode: Literal["socket", "http"] = "socket"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether Slack is configured (a bot token is set)."""
+        return self.bot_token is not None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SlackSettings:
+        if self.bot_token is None:
+            return self
+        missing = []
+        if not self.channel:
+            missing.append("channel (AIOPS_SLACK__CHANNEL, a channel id such as C0123456789)")
+        if self.mode == "socket" and self.app_token is None:
+            missing.append("app_token (AIOPS_SLACK__APP_TOKEN, xapp-…) for Socket Mode, or set mode: http")
+        if self.mode == "http" and self.signing_secret is None:
+            missing.append("signing_secret (AIOPS_SLACK__SIGNING_SECRET) for HTTP mode")
+        if missing:
+            raise ValueError("Slack is enabled (bot_token is set) but needs " + "; ".join(missing))
+        return self
+
+
+class TelegramSettings(_Section):
+    """Telegram: incident messages in every chat of ``chat_ids`` with an inline keyboard.
+
+    Enabled when ``bot_token`` is set. ``chat_ids``: the chats (private chats or groups; group ids
+    are negative) messages go to and the only chats clicks are accepted from
+    (``AIOPS_TELEGRAM__CHAT_IDS=-1001234,42`` or a JSON list). ``mode``: ``polling`` (default:
+    getUpdates long polling; one poller per bot token, so run one replica or use the webhook) or
+    ``webhook`` (Telegram posts to ``/telegram/webhook`` on the API port with
+    ``webhook_secret`` in ``X-Telegram-Bot-Api-Secret-Token``; ``webhook_url``, when set, is
+    registered with setWebhook at start). ``api_url``: the Bot API base URL (tests and proxies).
+    """
+
+    bot_token: SecretStr | None = None
+    chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None
+    webhook_url: str | None = None
+    api_url: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether Telegram is configured (a bot token is set)."""
+        return self.bot_token is not None
+
+    @field_validator("chat_ids", mode="before")
+    @classmethod
+    def _chat_ids(cls, value: Any) -> Any:
+        """Accept ``-1001234,42`` and ``[-1001234, 42]`` as well as a list."""
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, secret: SecretStr | None) -> SecretStr | None:
+        """1-256 characters of A-Z, a-z, 0-9, ``_`` and ``-`` (Bot API, setWebhook
+        ``secret_token``: https://core.telegram.org/bots/api#setwebhook)."""
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret.get_secret_value()):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's secret_token rule)")
+        return secret
+
+    @model_validator(mode="after")
+    def _complete(self) -> TelegramSettings:
+        if self.bot_token is None:
+            return self
+        missing = []
+        if not self.chat_ids:
+            missing.append("chat_ids (AIOPS_TELEGRAM__CHAT_IDS, e.g. -1001234567890)")
+        if self.mode == "webhook" and self.webhook_secret is None:
+            missing.append("webhook_secret (AIOPS_TELEGRAM__WEBHOOK_SECRET) for webhook mode")
+        if missing:
+            raise ValueError("Telegram is enabled (bot_token is set) but needs " + "; ".join(missing))
+        return self
 
 
 class ApiSettings(_Section):
@@ -280,6 +477,8 @@ class Settings(BaseSettings):
     llm: LlmSettings = Field(default_factory=LlmSettings)
     runs: RunSettings = Field(default_factory=RunSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
     @field_validator("redis_url")
     @classmethod
