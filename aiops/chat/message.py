@@ -98,7 +98,8 @@ class Step(_Frozen):
 
 class PendingStep(_Frozen):
     """The step waiting for a person: the approval request id, the step, its risk, when the request
-    expires (UTC), and the plan as text lines (API calls, server dry-run answers, diffs)."""
+    expires (UTC), the plan as text lines (API calls, server dry-run answers, diffs), and the votes
+    so far (``votes``: who approved, in order) of the ``votes_needed`` distinct approvers."""
 
     request_id: str
     step: str
@@ -107,6 +108,8 @@ class PendingStep(_Frozen):
     target: str
     expires_at: datetime
     plan: tuple[str, ...] = ()
+    votes: tuple[str, ...] = ()
+    votes_needed: int = 1
 
 
 class Decision(_Frozen):
