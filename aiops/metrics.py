@@ -20,6 +20,8 @@ class Metrics:
     approvals_pending (gauge), approvals_expired_total, approval_decision_seconds: time from
     request to decision (histogram, seconds). task_restarts_total{task}: a supervised task
     (``sweeper``, ``alert-intake``) failed and was started again (``aiops.background.supervise``).
+    chat_messages_total{channel,op,outcome}, chat_outbox_depth{channel}, chat_clicks_total{channel,
+    outcome}, chat_decision_seconds{channel}: the chat channels (docs/chat.md, "Metrics").
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -95,6 +97,29 @@ class Metrics:
             "aiops_rechecks_total",
             "Re-checks of an approved plan right before acting, by outcome",
             ["outcome"],
+            registry=r,
+        )
+
+        self.chat_messages_total = Counter(
+            "aiops_chat_messages_total",
+            "Chat deliveries by channel, operation (post, update, reply) and outcome (ok, retry, failed)",
+            ["channel", "op", "outcome"],
+            registry=r,
+        )
+        self.chat_outbox_depth = Gauge(
+            "aiops_chat_outbox_depth", "Chat deliveries waiting in the outbox", ["channel"], registry=r
+        )
+        self.chat_clicks_total = Counter(
+            "aiops_chat_clicks_total",
+            "Approve/Reject clicks by channel and outcome (decided, voted, refused, late, duplicate)",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.chat_decision_seconds = Histogram(
+            "aiops_chat_decision_seconds",
+            "Time from the approval request (its chat post) to the decision clicked in chat (seconds)",
+            ["channel"],
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
             registry=r,
         )
 

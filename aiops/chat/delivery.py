@@ -39,6 +39,7 @@ from aiops.chat.limits import ChannelLimits
 from aiops.chat.message import IncidentMessage
 from aiops.chat.notifier import DeliveryFailed, DeliveryRetry, MessageLocation, Notifier
 from aiops.clock import EPOCH_SECONDS
+from aiops.metrics import Metrics
 from aiops.store import Store
 from aiops.store.outbox import Claimed
 
@@ -79,6 +80,7 @@ class ChannelWorker:
         max_backoff_seconds: float = 300.0,
         max_attempts: int = 20,
         batch: int = 50,
+        metrics: Metrics | None = None,
     ) -> None:
         self.notifier = notifier
         self.name = notifier.name
@@ -94,6 +96,14 @@ class ChannelWorker:
         self._token = uuid.uuid4().hex
         self._paused_until = 0.0
         self._wake = asyncio.Event()
+        self._metrics = metrics
+
+    def _count(self, claimed: Claimed, outcome: str) -> None:
+        """Count one delivery in ``aiops_chat_messages_total{channel, op, outcome}``."""
+        if self._metrics is None:
+            return
+        op = "reply" if claimed.kind == "reply" else ("update" if claimed.location else "post")
+        self._metrics.chat_messages_total.labels(channel=self.name, op=op, outcome=outcome).inc()
 
     def wake(self) -> None:
         """Something was enqueued: look at the queue now rather than after the idle pause."""
@@ -176,6 +186,7 @@ class ChannelWorker:
             log.exception("chat %s: %s failed unexpectedly", self.name, claimed.id)
             await self._retry(claimed, held, f"{type(exc).__name__}: {exc}", 0.0)
             return True
+        self._count(claimed, "ok")
         await self._outbox.ack(
             claimed, now=self._clock(), location=posted.model_dump_json() if posted is not None else None
         )
@@ -202,6 +213,7 @@ class ChannelWorker:
     async def _retry(self, claimed: Claimed, held: _Held, error: str, retry_after: float) -> None:
         if claimed.kind == "reply":
             held.incidents.add(claimed.incident_id)
+        self._count(claimed, "retry")
         attempts = claimed.attempts + 1
         if attempts >= self._max_attempts:
             await self._dead(claimed, f"gave up after {attempts} attempts: {error}")
@@ -229,5 +241,6 @@ class ChannelWorker:
             "error": error,
             "at": self._clock(),
         }
+        self._count(claimed, "failed")
         log.error("chat %s: delivery %s dead-lettered: %s", self.name, claimed.id, error)
         await self._outbox.dead_letter(claimed, json.dumps(letter))

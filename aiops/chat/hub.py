@@ -15,13 +15,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
+from aiops.background import pause
 from aiops.chat.delivery import ChannelWorker
 from aiops.chat.message import IncidentMessage
 from aiops.chat.notifier import Notifier
 from aiops.clock import EPOCH_SECONDS
+from aiops.errors import StoreUnavailable
+from aiops.metrics import Metrics
 from aiops.store import Store
 
-__all__ = ["Notifications"]
+__all__ = ["DEPTH_EVERY_SECONDS", "Notifications"]
+
+#: How often :meth:`Notifications.run` reads the outbox depth for the gauge (seconds).
+DEPTH_EVERY_SECONDS = 15.0
 
 
 class Notifications:
@@ -38,13 +44,24 @@ class Notifications:
         self._store = store
         self._clock = clock
         self.workers = tuple(workers)
+        #: Where :meth:`run` sets ``aiops_chat_outbox_depth{channel}`` (None: nowhere).
+        self.metrics: Metrics | None = None
 
     @classmethod
     def of(
-        cls, store: Store, notifiers: Sequence[Notifier], *, clock: Callable[[], float] = EPOCH_SECONDS
+        cls,
+        store: Store,
+        notifiers: Sequence[Notifier],
+        *,
+        clock: Callable[[], float] = EPOCH_SECONDS,
+        metrics: Metrics | None = None,
     ) -> Notifications:
-        """One default :class:`ChannelWorker` per channel in ``notifiers``."""
-        return cls(store, [ChannelWorker(store, n, clock=clock) for n in notifiers], clock=clock)
+        """One default :class:`ChannelWorker` per channel in ``notifiers``, counting its deliveries
+        in ``metrics`` (``aiops_chat_messages_total``, and the outbox depth while :meth:`run` runs)."""
+        workers = [ChannelWorker(store, n, clock=clock, metrics=metrics) for n in notifiers]
+        notifications = cls(store, workers, clock=clock)
+        notifications.metrics = metrics
+        return notifications
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -73,7 +90,19 @@ class Notifications:
         return {w.name: await self._store.outbox.depth(w.name) for w in self.workers}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run every channel's worker side by side until ``stop`` is set."""
+        """Run every channel's worker side by side until ``stop`` is set; with :attr:`metrics`, set
+        the outbox depth gauge every :data:`DEPTH_EVERY_SECONDS`."""
         async with asyncio.TaskGroup() as group:
             for worker in self.workers:
                 group.create_task(worker.run(stop), name=f"chat-{worker.name}")
+            if self.metrics is not None and self.workers:
+                group.create_task(self._gauge(stop, self.metrics), name="chat-depth")
+
+    async def _gauge(self, stop: asyncio.Event, metrics: Metrics) -> None:
+        while not stop.is_set():
+            try:
+                for name, depth in (await self.depth()).items():
+                    metrics.chat_outbox_depth.labels(channel=name).set(depth)
+            except StoreUnavailable:
+                pass  # the workers log Redis outages; the gauge keeps its last value
+            await pause(stop, DEPTH_EVERY_SECONDS)

@@ -73,19 +73,25 @@ class EnrichmentStore:
     """Enrichments as JSON documents in Redis, one per incident, and each workload's log-template
     baseline per ReplicaSet revision. Everything is scrubbed before it is written (``scrub``; the
     built-in rules when None): an RCA quoting an event message or a log line keeps no secret.
-    Raises StoreUnavailable."""
+    ``on_saved(incident_id)`` is called after each save (the chat feed; it returns at once and
+    never raises). Raises StoreUnavailable."""
 
     _KIND = "enrichment"
     _TEMPLATES = "templates"
 
-    def __init__(self, store: Store, *, scrub: Scrubber | None = None) -> None:
+    def __init__(
+        self, store: Store, *, scrub: Scrubber | None = None, on_saved: Callable[[str], None] | None = None
+    ) -> None:
         self._store = store
         self._scrub = scrub or Scrubber()
+        self._on_saved = on_saved
 
     async def save(self, enrichment: Enrichment) -> None:
         """Persist (or replace) the incident's enrichment, scrubbed."""
         scrubbed = self._scrub(enrichment.model_dump(mode="json"))
         await self._store.put_doc(self._KIND, enrichment.incident_id, json.dumps(scrubbed))
+        if self._on_saved is not None:
+            self._on_saved(enrichment.incident_id)
 
     async def get(self, incident_id: str) -> Enrichment | None:
         """The incident's enrichment, or None when not (yet) enriched."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import builtins
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,8 @@ class Deduplicator:
 
     ``clock`` returns timezone-aware UTC "now" (used for ``resolved_at``); event times come from
     ``ClusterEvent.observed_at``. ``retention_seconds`` is how long a resolved incident stays.
+    ``on_change(incident_id)`` is called when an incident opens or resolves (the chat feed; it
+    returns at once and never raises).
     Every method raises :class:`aiops.errors.StoreUnavailable` when Redis does not answer.
     """
 
@@ -60,11 +62,13 @@ class Deduplicator:
         metrics: Metrics | None = None,
         clock: Clock = utcnow,
         retention_seconds: int = DEFAULT_RETENTION_SECONDS,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._clock = clock
         self._retention_seconds = retention_seconds
+        self._on_change = on_change
 
     async def observe(self, event: ClusterEvent, *, member: str | None = None) -> Observation:
         """Open an incident for ``event.dedup_key`` or fold the event into the open one.
@@ -104,6 +108,8 @@ class Deduplicator:
         if record is None:  # only if retention ran out within this call
             raise errors.TemporaryError(f"the incident for {event.dedup_key} vanished while observing it")
         incident = _assemble(record)
+        if new and self._on_change is not None:
+            self._on_change(incident.id)
         if self._metrics is not None:
             if new:
                 self._metrics.incidents_opened_total.labels(type=event.type.value).inc()
@@ -159,6 +165,8 @@ class Deduplicator:
             incident = await self.get(incident_id) if incident_id else None
             if incident is not None:
                 resolved.append(incident)
+                if self._on_change is not None:
+                    self._on_change(incident.id)
                 if self._metrics is not None:
                     self._metrics.incidents_resolved_total.labels(type=incident.type).inc()
         if resolved and self._metrics is not None:

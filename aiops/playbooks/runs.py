@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -214,7 +215,8 @@ class RunStore:
     Every run is scrubbed before it is written (``scrub``: the runtime's, built from
     ``enrichment.redact_patterns``; the built-in rules when None): step outputs, API calls, plans,
     errors and escalations never reach Redis, the API or the CLI with a secret in them
-    (docs/redaction.md). The caller's ``Run`` is not modified. Raises
+    (docs/redaction.md). The caller's ``Run`` is not modified. ``on_saved(run)`` is called after
+    each save (the chat feed; it must return at once and never raise). Raises
     :class:`aiops.errors.StoreUnavailable` when Redis does not answer.
     """
 
@@ -222,9 +224,16 @@ class RunStore:
     _ALL = "runs"
     _ACTIVE = "runs:active"
 
-    def __init__(self, store: store_mod.Store, *, scrub: Scrubber | None = None) -> None:
+    def __init__(
+        self,
+        store: store_mod.Store,
+        *,
+        scrub: Scrubber | None = None,
+        on_saved: Callable[[Run], None] | None = None,
+    ) -> None:
         self._store = store
         self.scrub = scrub or Scrubber()
+        self._on_saved = on_saved
 
     async def save(self, run: Run) -> None:
         """Persist ``run``, scrubbed, and keep the active index in step with its state."""
@@ -234,6 +243,8 @@ class RunStore:
             await self._store.index_remove(self._ACTIVE, run.id)
         else:
             await self._store.index_add(self._ACTIVE, run.id, run.created_at.timestamp())
+        if self._on_saved is not None:
+            self._on_saved(run)
 
     async def get(self, run_id: str) -> Run | None:
         """The run, or None when unknown."""
