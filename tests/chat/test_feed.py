@@ -22,6 +22,7 @@ from aiops.playbooks.runs import Run
 from aiops.store import Store
 from tests.chat import domain
 from tests.chat.doubles import RecordingChannel
+from tests.support.operator_fixtures import eventually
 
 
 class Readers:
@@ -74,12 +75,6 @@ def seeded() -> Readers:
     return readers
 
 
-async def _until(predicate: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
 async def test_touches_coalesce_into_one_publish_of_what_the_store_holds(store: Store) -> None:
     readers, channel = seeded(), RecordingChannel("rec")
     feed = feed_of(store, readers, channel)
@@ -128,8 +123,11 @@ async def test_run_loop_retries_after_a_store_failure(store: Store, monkeypatch:
     stop = asyncio.Event()
     task = asyncio.create_task(feed.run(stop))
     feed.touch("inc-1")
-    await _until(lambda: readers.reads >= 2 and feed.pending == 0)
-    assert await feed._notifications.depth() == {"rec": 3}
+
+    async def published() -> bool:
+        return readers.reads >= 2 and feed.pending == 0 and await feed._notifications.depth() == {"rec": 3}
+
+    await eventually(published, timeout_seconds=5, what="the retried publish")
     stop.set()
     async with asyncio.timeout(5):
         await task
