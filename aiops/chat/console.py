@@ -77,14 +77,32 @@ def render(message: IncidentMessage, *, note: str = "") -> Panel:
     return Panel(Group(*parts), title=_title(message, note), title_align="left")
 
 
+def _gist(message: IncidentMessage) -> tuple[object, ...]:
+    """What a person watching the terminal needs to see change: the status, the steps' states,
+    the pending step and its votes, and the decision (not the event count or the enrichment)."""
+    pending = message.pending
+    return (
+        message.header.status,
+        tuple(step.state for step in message.steps),
+        (pending.request_id, pending.votes) if pending is not None else None,
+        message.decision,
+    )
+
+
 class ConsoleChannel:
     """A :class:`aiops.chat.notifier.Notifier` printing to ``console`` (a new stdout Console when
-    None). Locations are ``console`` / ``console`` / a running number, per process."""
+    None). Locations are ``console`` / ``console`` / a running number, per process.
+    ``changes_only``: print an update only when its gist changed (status, step states, pending
+    step and votes, decision), so a terminal shared with other output (the demo) stays readable."""
 
-    def __init__(self, console: Console | None = None, *, name: str = "console") -> None:
+    def __init__(
+        self, console: Console | None = None, *, name: str = "console", changes_only: bool = False
+    ) -> None:
         self._console = console or Console()
         self._name = name
         self._posted = 0
+        self._changes_only = changes_only
+        self._shown: dict[str, tuple[object, ...]] = {}
 
     @property
     def name(self) -> str:
@@ -103,11 +121,17 @@ class ConsoleChannel:
     async def post(self, message: IncidentMessage) -> MessageLocation:
         """Print the message; returns ``(name, console, <running number>)``."""
         self._posted += 1
+        self._shown[str(self._posted)] = _gist(message)
         self._console.print(render(message))
         return MessageLocation(channel=self._name, target="console", message_id=str(self._posted))
 
     async def update(self, location: MessageLocation, message: IncidentMessage) -> None:
-        """Print the message again, marked ``updated``."""
+        """Print the message again, marked ``updated`` (with ``changes_only``, only when its gist
+        changed since it was last printed)."""
+        gist = _gist(message)
+        if self._changes_only and self._shown.get(location.message_id) == gist:
+            return
+        self._shown[location.message_id] = gist
         self._console.print(render(message, note="updated"))
 
     async def reply(self, location: MessageLocation, text: str) -> None:

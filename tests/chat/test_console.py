@@ -67,3 +67,24 @@ async def test_the_console_channel_posts_updates_and_replies_through_the_outbox(
     assert text.count("crash_loop on Deployment/shop/checkout") == 2
     assert "(updated)" in text and "BackOff ×2" in text
     assert "↳ #1 logs: read 200 lines" in text
+
+
+async def test_changes_only_skips_updates_whose_gist_did_not_change() -> None:
+    console = Console(record=True, width=200)
+    channel = ConsoleChannel(console, changes_only=True)
+    first = build_message(domain.incident(count=1), runs=[domain.run()])
+    location = await channel.post(first)
+    await channel.update(location, build_message(domain.incident(count=2), runs=[domain.run()]))
+    assert _text(console).count("(updated)") == 0  # only the count moved
+    decided = build_message(
+        domain.incident(count=2),
+        runs=[domain.run()],
+        approvals=[domain.request("req-1", state=ApprovalState.APPROVED)],
+    )
+    await channel.update(location, decided)
+    await channel.update(location, decided)
+    assert _text(console).count("(updated)") == 1
+    loud = ConsoleChannel(Console(record=True, width=200))
+    where = await loud.post(first)
+    await loud.update(where, first)
+    assert "(updated)" in _text(loud._console)
