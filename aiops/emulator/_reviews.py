@@ -15,6 +15,7 @@ field errors (``pkg/apis/authorization/validation``). Any method but POST answer
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -40,14 +41,14 @@ def is_review_request(request: kmock.Request) -> bool:
     return PATH.match(request.url.path) is not None
 
 
-def invalid(messages: list[tuple[str, str]]) -> ApiStatus:
-    """422 ``SubjectAccessReview.authorization.k8s.io "" is invalid: FIELD: Invalid value: ...``
-    with one ``details.causes`` entry per (field, message)."""
-    texts = [f"{path}: Invalid value: {message}" for path, message in messages]
+def invalid(errors: list[tuple[str, Any, str]]) -> ApiStatus:
+    """422 ``SubjectAccessReview.authorization.k8s.io "" is invalid: FIELD: Invalid value: VALUE: ...``
+    with one ``details.causes`` entry per (field, value, message); the value is shown as JSON."""
+    texts = [f"{path}: Invalid value: {json.dumps(value)}: {message}" for path, value, message in errors]
     shown = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
     causes = [
-        {"reason": "FieldValueInvalid", "message": t, "field": p}
-        for t, (p, _) in zip(texts, messages, strict=True)
+        {"reason": "FieldValueInvalid", "message": text, "field": path}
+        for text, (path, _, _) in zip(texts, errors, strict=True)
     ]
     details = {"group": "authorization.k8s.io", "kind": "SubjectAccessReview", "causes": causes}
     return ApiStatus(
@@ -55,32 +56,34 @@ def invalid(messages: list[tuple[str, str]]) -> ApiStatus:
     )
 
 
+def _object(spec: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = spec.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise ApiStatus(400, "BadRequest", f"spec.{key}: expected an object")
+    return value
+
+
 def attributes(spec: dict[str, Any]) -> rbac.Attributes:
-    """The :class:`rbac.Attributes` a SubjectAccessReviewSpec asks about; 422 when it is invalid."""
-    resource, non_resource = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
-    errors: list[tuple[str, str]] = []
+    """The :class:`rbac.Attributes` a SubjectAccessReviewSpec asks about; 422 when it is invalid,
+    400 when ``resourceAttributes``/``nonResourceAttributes`` is not an object."""
+    resource, non_resource = _object(spec, "resourceAttributes"), _object(spec, "nonResourceAttributes")
+    errors: list[tuple[str, Any, str]] = []
     if resource is not None and non_resource is not None:
-        errors.append(
-            ("spec.nonResourceAttributes", "cannot be specified in combination with resourceAttributes")
-        )
+        message = "cannot be specified in combination with resourceAttributes"
+        errors.append(("spec.nonResourceAttributes", non_resource, message))
     if resource is None and non_resource is None:
-        errors.append(
-            (
-                "spec.resourceAttributes",
-                "exactly one of nonResourceAttributes or resourceAttributes must be specified",
-            )
-        )
+        message = "exactly one of nonResourceAttributes or resourceAttributes must be specified"
+        errors.append(("spec.resourceAttributes", None, message))
     user, groups = spec.get("user") or "", spec.get("groups") or []
     if not user and not groups:
-        errors.append(("spec.user", '"": at least one of user or group must be specified'))
+        errors.append(("spec.user", user, "at least one of user or group must be specified"))
     if errors:
         raise invalid(errors)
     user_name, group_names = str(user), tuple(str(g) for g in groups)
     if non_resource is not None:
-        found: dict[str, Any] = dict(non_resource)
-        verb, path = str(found.get("verb") or ""), str(found.get("path") or "")
+        verb, path = str(non_resource.get("verb") or ""), str(non_resource.get("path") or "")
         return rbac.Attributes(user=user_name, groups=group_names, verb=verb, path=path)
-    found = dict(resource or {})
+    found = resource or {}
     return rbac.Attributes(
         user=user_name,
         groups=group_names,

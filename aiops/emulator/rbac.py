@@ -28,7 +28,8 @@ and the authorizer itself (kubernetes ``plugin/pkg/auth/authorizer/rbac/rbac.go`
   ``name/namespace``; a service account is written ``ServiceAccount "name/namespace"``).
 
 Not emulated: ``aggregationRule`` (the rules stored on a ClusterRole are its rules), the
-escalation checks on writes of RBAC objects, and authorizers other than RBAC.
+validation and escalation checks on writes of RBAC objects (a ClusterRoleBinding whose
+``roleRef`` names a Role is stored, and grants nothing), and authorizers other than RBAC.
 """
 
 from __future__ import annotations

@@ -171,6 +171,11 @@ async def test_invalid_reviews_answer_422_and_other_methods_405(http: aiohttp.Cl
     }
     async with http.post(REVIEWS, json=both) as response:
         assert response.status == 422
+        message = (await response.json())["message"]
+    assert "spec.nonResourceAttributes: Invalid value: " in message
+    assert "cannot be specified in combination with resourceAttributes" in message
+    async with http.post(REVIEWS, json={"spec": {"user": "alice", "resourceAttributes": "pods"}}) as response:
+        assert response.status == 400
     async with http.get(REVIEWS) as response:
         assert response.status == 405
 
