@@ -25,6 +25,7 @@ BUILTIN_GROUPS = frozenset(
         "events.k8s.io",
         "apiextensions.k8s.io",
         "coordination.k8s.io",
+        "rbac.authorization.k8s.io",
     }
 )
 
@@ -74,4 +75,9 @@ SERVED: tuple[ResourceSpec, ...] = (
     ),
     ResourceSpec("coordination.k8s.io", "v1", "leases", "Lease", True),
     ResourceSpec("aiops.dev", "v1alpha1", "playbooks", "Playbook", True, ("status",)),
+    # RBAC objects: SubjectAccessReviews are answered from them (aiops.emulator.rbac).
+    ResourceSpec("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    ResourceSpec("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    ResourceSpec("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+    ResourceSpec("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
 )

@@ -7,7 +7,8 @@ test fixtures in ``tests/support/kube_fixtures.py`` and the demo.
 kmock's ``KubernetesEmulator`` stores objects as plain merged dicts. This subclass replaces its
 storage semantics wholesale (kmock's discovery endpoints, ``emu.objects`` history and reaction DSL
 stay): resourceVersion and optimistic concurrency, ``dryRun=All``, label and field selectors on
-list and watch, the three patch formats, ``status``/``scale``/``log``/``eviction`` subresources.
+list and watch, the three patch formats, ``status``/``scale``/``log``/``eviction`` subresources,
+RBAC objects and SubjectAccessReviews answered from them (``_reviews``, ``rbac``).
 Each rule cites the API reference; see also the private ``_selectors``, ``_patches``,
 ``_disruption``, ``_records`` (requests, changes) and ``_snapshot`` modules, and ``_seeding``
 (the mixin with the seeding and inspection helpers tests and the demo call). User-defined kmock
@@ -24,8 +25,10 @@ collection; PDB status is computed, not stored; ``aiops.emulator.controllers`` e
 the ReplicaSet and Deployment controllers that verifications wait for); a deleted pod disappears at
 once (no kubelet to finish a graceful deletion); create keeps the ``status`` it is sent (handy for
 seeding); ``generation`` counts changes to anything outside metadata/status, for every kind;
-creating into a missing namespace succeeds; ``deletecollection``, server-side apply,
-``limit``/``continue`` paging and watch bookmarks are not emulated.
+creating into a missing namespace succeeds; RBAC objects are stored and answer
+SubjectAccessReviews, but no request is authorized against them (every caller may do anything);
+``deletecollection``, server-side apply, ``limit``/``continue`` paging and watch bookmarks are
+not emulated.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import attrs
 import kmock
 from kmock._internal.rendering import Response  # kmock exports it, but not in its __all__
 
-from aiops.emulator import _disruption, _handlers, _resources, _selectors, _snapshot
+from aiops.emulator import _disruption, _handlers, _resources, _reviews, _selectors, _snapshot
 from aiops.emulator._handlers import ApiStatus
 from aiops.emulator._records import Call, Change, random_suffix, timestamp, utcnow
 from aiops.emulator._seeding import SeedingHelpers
@@ -98,9 +101,14 @@ class ClusterEmulator(kmock.KubernetesEmulator, SeedingHelpers):
         # Namespace (its annotations) can be read like any other object. (Listing namespaces
         # fails inside kmock's path parsing, before any fallback; aiops never lists them.)
         self.fallback[self._is_namespaces_request] << self._serve_namespaces
+        # SubjectAccessReviews are answered from the stored RBAC objects, never stored (_reviews).
+        self.fallback[_reviews.is_review_request] << self._serve_review
         self.fallback[self._is_resource_request] << self._serve
         for spec in _resources.SERVED:
             self.register(spec)
+        self.resources[_reviews.RESOURCE] = kmock.ResourceInfo(
+            kind="SubjectAccessReview", singular="subjectaccessreview", namespaced=False, verbs={"create"}
+        )
 
     def register(self, spec: _resources.ResourceSpec) -> None:
         """Serve one more resource (discovery, CRUD, list, watch and its declared subresources)."""
@@ -169,6 +177,10 @@ class ClusterEmulator(kmock.KubernetesEmulator, SeedingHelpers):
             status = ApiStatus(404, "NotFound", f'namespaces "{name}" not found')
             return Response(status=404, payload=status.body(), headers=headers)
         return Response(status=200, payload=obj, headers=headers)
+
+    def _serve_review(self, request: kmock.Request) -> Response:
+        """``POST /apis/authorization.k8s.io/v1/subjectaccessreviews``, from the stored RBAC objects."""
+        return _reviews.serve(self, request)
 
     def _serve(self, request: kmock.Request) -> Response:
         # kmock keeps the status/headers of a returned Response on the reaction (they stick for
