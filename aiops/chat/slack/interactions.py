@@ -163,14 +163,9 @@ class SlackInteractions:
         self._metrics = metrics
         self._groups = GroupMembership(client, approver_groups)
         secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
-        self._app = AsyncApp(
-            client=client,
-            signing_secret=secret,
-            process_before_response=False,
-            # HTTP mode needs the signing secret; in Socket Mode bolt skips the check itself.
-            request_verification_enabled=settings.mode == "http" or bool(secret),
-            ignoring_self_events_enabled=False,
-        )
+        # Request verification stays on: bolt skips it for Socket Mode envelopes (they arrive over
+        # the app-token WebSocket) and checks every HTTP request against the signing secret.
+        self._app = AsyncApp(client=client, signing_secret=secret, process_before_response=False)
 
         async def on_click(ack: AsyncAck, body: dict[str, Any]) -> None:
             await ack()
@@ -253,7 +248,10 @@ class SlackInteractions:
 
     def http_router(self) -> APIRouter:
         """A FastAPI router with ``POST /slack/events`` (HTTP mode): slack_bolt's FastAPI adapter
-        verifies the signature and the timestamp (401 otherwise) and dispatches to the app."""
+        verifies the signature and the timestamp (401 otherwise) and dispatches to the app.
+        Raises ValueError without a signing secret (nothing could be verified)."""
+        if self._settings.signing_secret is None or not self._settings.signing_secret.get_secret_value():
+            raise ValueError("Slack HTTP mode needs the signing secret (AIOPS_SLACK__SIGNING_SECRET)")
         handler = AsyncSlackRequestHandler(self._app)
         router = APIRouter()
 

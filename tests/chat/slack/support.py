@@ -56,7 +56,8 @@ def pending_message(
 
 @dataclass
 class RecordingClicks:
-    """A ClickHandler double: records clicks, answers ``answer`` (or raises ``error``)."""
+    """A ClickHandler double: records clicks, answers ``answer`` (or raises ``error``); when
+    ``gate`` is given, each call waits for it first (a slow handler)."""
 
     answer: ClickAnswer = field(
         default_factory=lambda: ClickAnswer(outcome=ClickOutcome.REFUSED, text="you are not an approver")
@@ -64,10 +65,13 @@ class RecordingClicks:
     error: Exception | None = None
     clicks: list[Click] = field(default_factory=list)
     called: asyncio.Event = field(default_factory=asyncio.Event)
+    gate: asyncio.Event | None = None
 
     async def handle(self, click: Click) -> ClickAnswer:
         self.clicks.append(click)
         self.called.set()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.error is not None:
             raise self.error
         return self.answer

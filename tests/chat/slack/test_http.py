@@ -173,3 +173,22 @@ async def test_a_stale_timestamp_is_refused(slack: SlackMock) -> None:
     fresh_enough = await _post(facade, *_signed(block_actions(), age_seconds=4 * 60))
     assert fresh_enough.status_code == 200
     await slack.wait(lambda: len(clicks.clicks) == 1)
+
+
+def test_http_mode_needs_a_signing_secret() -> None:
+    config = settings("http://127.0.0.1:9/api/", mode="socket").model_copy(update={"signing_secret": None})
+    with pytest.raises(ValueError, match="SIGNING_SECRET"):
+        Slack(config, RecordingClicks()).http_router()
+
+
+async def test_the_ack_does_not_wait_for_a_slow_handler(slack: SlackMock) -> None:
+    gate = asyncio.Event()
+    clicks = RecordingClicks(gate=gate)
+    facade = Slack(settings(slack.api_url), clicks)
+    response = await _post(facade, *_signed(block_actions()))
+    assert response.status_code == 200
+    async with asyncio.timeout(5):
+        await clicks.called.wait()
+    assert len(_updates(slack)) == 1 and "chat.postEphemeral" not in slack.methods()
+    gate.set()
+    await slack.wait(lambda: len(_updates(slack)) == 2)
