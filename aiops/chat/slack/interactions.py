@@ -95,17 +95,29 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dict_list(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def parse_click(body: dict[str, Any], groups: Iterable[str] = ()) -> ClickPayload | None:
     """The click in a ``block_actions`` payload ``body`` on one of our buttons in a channel
     message, with the clicker in ``groups``; None when it is not one (no user, no message, a
-    foreign action). Source of the fields:
+    foreign action, a malformed body). Source of the fields:
     https://api.slack.com/reference/interaction-payloads/block-actions."""
-    actions = [a for a in body.get("actions") or () if a.get("action_id") in (SLACK_APPROVE, SLACK_REJECT)]
-    user = body.get("user") or {}
-    container = body.get("container") or {}
-    message = body.get("message") or {}
+    actions = [
+        a for a in _dict_list(body.get("actions")) if a.get("action_id") in (SLACK_APPROVE, SLACK_REJECT)
+    ]
+    user, container, message = (
+        _dict(body.get("user")),
+        _dict(body.get("container")),
+        _dict(body.get("message")),
+    )
     user_id = _str(user.get("id"))
-    channel_id = _str((body.get("channel") or {}).get("id")) or _str(container.get("channel_id"))
+    channel_id = _str(_dict(body.get("channel")).get("id")) or _str(container.get("channel_id"))
     message_ts = _str(container.get("message_ts")) or _str(message.get("ts"))
     if not actions or user_id is None or channel_id is None or message_ts is None:
         return None
@@ -113,7 +125,7 @@ def parse_click(body: dict[str, Any], groups: Iterable[str] = ()) -> ClickPayloa
     request_id = _str(action.get("value"))
     if request_id is None:
         return None
-    team_id = _str(user.get("team_id")) or _str((body.get("team") or {}).get("id"))
+    team_id = _str(user.get("team_id")) or _str(_dict(body.get("team")).get("id"))
     action_ts = _str(action.get("action_ts"))
     delivery = (
         f"{channel_id}/{message_ts}/{user_id}/{action_ts}" if action_ts else _str(body.get("trigger_id"))
@@ -137,7 +149,7 @@ def parse_click(body: dict[str, Any], groups: Iterable[str] = ()) -> ClickPayloa
         delivery_id=delivery,
         at=at,
     )
-    blocks = [b for b in message.get("blocks") or () if isinstance(b, dict)]
+    blocks = _dict_list(message.get("blocks"))
     return ClickPayload(click, channel_id, message_ts, str(message.get("text") or ""), blocks)
 
 

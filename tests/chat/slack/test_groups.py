@@ -1,4 +1,5 @@
-"""User-group membership: read with usergroups.users.list, kept 60 s, failing closed."""
+"""User-group membership (usergroups.users.list, kept 60 s, failing closed) and reading a click
+out of a block_actions payload."""
 
 from __future__ import annotations
 
@@ -53,3 +54,12 @@ def test_a_retried_delivery_of_a_click_carries_the_same_delivery_id() -> None:
     assert first.click.delivery_id == again.click.delivery_id
     assert first.click.delivery_id != other.click.delivery_id
     assert parse_click({"type": "block_actions", "actions": [{"action_id": "something_else"}]}) is None
+
+
+def test_a_malformed_payload_is_no_click() -> None:
+    for body in ({}, {"actions": "x", "user": 3}, {"actions": [1, None], "message": []}):
+        assert parse_click(body) is None
+    payload = block_actions()
+    payload["message"]["blocks"] = "not a list"
+    parsed = parse_click(payload)
+    assert parsed is not None and parsed.blocks == []
