@@ -99,7 +99,6 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
-
         self.chat_messages_total = Counter(
             "aiops_chat_messages_total",
             "Chat deliveries by channel, operation (post, update, reply) and outcome (ok, retry, failed)",
@@ -111,7 +110,7 @@ class Metrics:
         )
         self.chat_clicks_total = Counter(
             "aiops_chat_clicks_total",
-            "Approve/Reject clicks by channel and outcome (decided, voted, refused, late, duplicate)",
+            "Approve/Reject clicks by channel and outcome (decided, voted, refused, late, duplicate, error)",
             ["channel", "outcome"],
             registry=r,
         )
