@@ -35,9 +35,9 @@ class Slack:
     token in Socket Mode or the signing secret in HTTP mode); ``clicks``: the click handler (the
     Decider); ``approver_groups``: the approver identities (``slack-group:S…`` ones are resolved,
     others ignored), e.g. ``frozenset(approvals.approvers_medium + approvals.approvers_high)``;
-    ``metrics``: counts clicks when given (deliveries are counted by the workers); ``client``: a ready Web API client (else
-    :func:`web_client` builds one). Raises ValueError when the settings lack the bot token or the
-    channel.
+    ``metrics``: counts clicks when given (deliveries are counted by the workers); ``client``: a
+    ready Web API client (else :func:`web_client` builds one). Raises ValueError when the settings
+    lack the bot token or the channel.
     """
 
     def __init__(
