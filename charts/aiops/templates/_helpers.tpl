@@ -100,7 +100,7 @@ True ("true") when extra playbooks are mounted at /etc/aiops/playbooks.
 
 {{/*
 The settings file (AIOPS_CONFIG), in the structure of aiops/settings.py. Secrets (REDIS_URL,
-API tokens) are not here: they come from the environment, which wins over this file.
+API tokens, chat tokens) are not here: they come from the environment, which wins over this file.
 Whole numbers go through int64 (here and in every template): Helm reads values as float64, and
 `quote`, `print` or a bare action would render 1048576 as "1.048576e+06", which aiops refuses.
 `toJson` is kept for values that may be fractional (it prints 1048576 in full).
@@ -128,6 +128,11 @@ approvals:
   ttl_seconds_high: {{ .Values.approvals.ttlSeconds.high | int64 }}
   approvers_medium: {{ .Values.approvals.approvers.medium | toJson }}
   approvers_high: {{ .Values.approvals.approvers.high | toJson }}
+  people: {{ .Values.approvals.people | toJson }}
+  votes_medium: {{ .Values.approvals.votes.medium | int64 }}
+  votes_high: {{ .Values.approvals.votes.high | int64 }}
+  votes_by_action: {{ .Values.approvals.votes.byAction | default dict | toJson }}
+  subject_access_review: {{ .Values.approvals.subjectAccessReview | toJson }}
   sweep_interval_seconds: {{ .Values.approvals.sweepIntervalSeconds | toJson }}
 api:
   host: 0.0.0.0
@@ -159,4 +164,70 @@ safety:
   verify_timeout_seconds: {{ .Values.safety.verifyTimeoutSeconds | toJson }}
   verify_poll_seconds: {{ .Values.safety.verifyPollSeconds | toJson }}
   max_replans: {{ .Values.safety.maxReplans | int64 }}
+{{- /* Chat: only the non-secret settings; the tokens come from the existing Secret (env). */}}
+{{- if .Values.slack.existingSecret }}
+slack:
+  mode: {{ .Values.slack.mode | toJson }}
+  channel: {{ .Values.slack.channel | toJson }}
+  {{- with .Values.slack.apiUrl }}
+  api_url: {{ . | toJson }}
+  {{- end }}
+{{- end }}
+{{- if .Values.telegram.existingSecret }}
+telegram:
+  mode: {{ .Values.telegram.mode | toJson }}
+  chat_ids: [{{ range $i, $id := .Values.telegram.chatIds }}{{ if $i }}, {{ end }}{{ $id | int64 }}{{ end }}]
+  {{- with .Values.telegram.webhookUrl }}
+  webhook_url: {{ . | toJson }}
+  {{- end }}
+  {{- with .Values.telegram.apiUrl }}
+  api_url: {{ . | toJson }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The chat secrets as env entries: secretKeyRef into slack.existingSecret / telegram.existingSecret.
+A key the configured mode does not need is `optional`, so one Secret layout serves both modes and
+a missing required key stops the pod before it starts (CreateContainerConfigError).
+*/}}
+{{- define "aiops.chatEnv" -}}
+{{- with .Values.slack.existingSecret }}
+- name: AIOPS_SLACK__BOT_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.slack.botTokenKey }}
+- name: AIOPS_SLACK__APP_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.slack.appTokenKey }}
+      {{- if ne $.Values.slack.mode "socket" }}
+      optional: true
+      {{- end }}
+- name: AIOPS_SLACK__SIGNING_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.slack.signingSecretKey }}
+      {{- if ne $.Values.slack.mode "http" }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- with .Values.telegram.existingSecret }}
+- name: AIOPS_TELEGRAM__BOT_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.telegram.botTokenKey }}
+- name: AIOPS_TELEGRAM__WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.telegram.webhookSecretKey }}
+      {{- if ne $.Values.telegram.mode "webhook" }}
+      optional: true
+      {{- end }}
+{{- end }}
 {{- end }}
