@@ -20,6 +20,9 @@ class Metrics:
     approvals_pending (gauge), approvals_expired_total, approval_decision_seconds: time from
     request to decision (histogram, seconds). task_restarts_total{task}: a supervised task
     (``sweeper``, ``alert-intake``) failed and was started again (``aiops.background.supervise``).
+    chat_messages_total{channel,op,outcome}: chat API calls (op post, update, reply; outcome ok,
+    retry, failed). chat_clicks_total{channel,outcome}: button clicks by what they did
+    (:class:`aiops.chat.clicks.ClickOutcome`, or unknown/error as the channel saw them).
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -95,6 +98,18 @@ class Metrics:
             "aiops_rechecks_total",
             "Re-checks of an approved plan right before acting, by outcome",
             ["outcome"],
+            registry=r,
+        )
+        self.chat_messages_total = Counter(
+            "aiops_chat_messages_total",
+            "Chat API calls by channel, operation (post, update, reply) and outcome (ok, retry, failed)",
+            ["channel", "op", "outcome"],
+            registry=r,
+        )
+        self.chat_clicks_total = Counter(
+            "aiops_chat_clicks_total",
+            "Button clicks by channel and outcome (decided, voted, refused, late, duplicate, ...)",
+            ["channel", "outcome"],
             registry=r,
         )
 
