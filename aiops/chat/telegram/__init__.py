@@ -57,7 +57,7 @@ class TelegramChats:
         self._poller = Poller(self.updates, timeout_seconds=poll_timeout_seconds)
 
     def channels(self) -> list[TelegramChannel]:
-        """One Notifier per configured chat id (``telegram:<chat id>``), sharing the one Bot."""
+        """One Notifier per configured chat id (``telegram/<chat id>``), sharing the one Bot."""
         return [
             TelegramChannel(self._handle.bot, chat, metrics=self._metrics) for chat in self._settings.chat_ids
         ]

@@ -96,19 +96,19 @@ def delivery_error(exc: TelegramError, what: str) -> DeliveryRetry | DeliveryFai
 
 class TelegramChannel:
     """The :class:`aiops.chat.notifier.Notifier` of one chat (``chat_id``: a user id for a private
-    chat, negative for groups) over a shared PTB ``bot``. Name ``telegram:<chat_id>``; locations
-    are ``(name, str(chat_id), str(message_id))``. ``metrics``: counts
-    ``chat_messages_total{channel,op,outcome}`` when given."""
+    chat, negative for groups) over a shared PTB ``bot``. Name ``telegram/<chat_id>`` (the outbox
+    allows no ``:`` in a channel name); locations are ``(name, str(chat_id), str(message_id))``.
+    ``metrics``: counts ``chat_messages_total{channel,op,outcome}`` when given."""
 
     def __init__(self, bot: Bot, chat_id: int, *, metrics: Metrics | None = None) -> None:
         self._bot = bot
         self._chat_id = chat_id
-        self._name = f"telegram:{chat_id}"
+        self._name = f"telegram/{chat_id}"
         self._metrics = metrics
 
     @property
     def name(self) -> str:
-        """``telegram:<chat_id>``: the outbox queue of this chat."""
+        """``telegram/<chat_id>``: the outbox queue of this chat."""
         return self._name
 
     @property

@@ -42,14 +42,14 @@ async def chats(mock: TelegramMock, store: Store) -> AsyncIterator[TelegramChats
 
 
 def _channel(chats: TelegramChats, chat_id: int = GROUP) -> Notifier:
-    (channel,) = [c for c in chats.channels() if c.name == f"telegram:{chat_id}"]
+    (channel,) = [c for c in chats.channels() if c.name == f"telegram/{chat_id}"]
     assert isinstance(channel, Notifier)
     return channel
 
 
 async def test_one_channel_per_chat_with_telegrams_limits(chats: TelegramChats) -> None:
     group, private = chats.channels()
-    assert (group.name, private.name) == (f"telegram:{GROUP}", f"telegram:{ALICE}")
+    assert (group.name, private.name) == (f"telegram/{GROUP}", f"telegram/{ALICE}")
     assert group.limits == (
         RateLimit(per_seconds=1, max_messages=1),
         RateLimit(per_seconds=60, max_messages=20),
@@ -68,13 +68,13 @@ async def test_post_sends_html_with_the_approval_buttons(chats: TelegramChats, m
     assert "<b>Waiting for approval: restart</b>" in params["text"]
     buttons = params["reply_markup"]["inline_keyboard"][0]
     assert [b["callback_data"] for b in buttons] == [f"a:{rid}", f"r:{rid}"]
-    assert location == MessageLocation(channel=f"telegram:{GROUP}", target=str(GROUP), message_id="101")
+    assert location == MessageLocation(channel=f"telegram/{GROUP}", target=str(GROUP), message_id="101")
 
 
 async def test_update_edits_in_place_and_removes_the_buttons_after_a_decision(
     chats: TelegramChats, mock: TelegramMock
 ) -> None:
-    location = MessageLocation(channel=f"telegram:{GROUP}", target=str(GROUP), message_id="55")
+    location = MessageLocation(channel=f"telegram/{GROUP}", target=str(GROUP), message_id="55")
     decided = build_message(domain.incident(), approvals=[domain.request("r1", state=ApprovalState.APPROVED)])
     async with asyncio.timeout(5):
         await _channel(chats).update(location, decided)
@@ -88,13 +88,13 @@ async def test_an_unchanged_edit_is_a_success(chats: TelegramChats, mock: Telegr
     mock.fail(
         "editMessageText", 400, "Bad Request: message is not modified: specified new message content ..."
     )
-    location = MessageLocation(channel=f"telegram:{GROUP}", target=str(GROUP), message_id="55")
+    location = MessageLocation(channel=f"telegram/{GROUP}", target=str(GROUP), message_id="55")
     async with asyncio.timeout(5):
         await _channel(chats).update(location, build_message(domain.incident()))
 
 
 async def test_reply_answers_the_incident_message(chats: TelegramChats, mock: TelegramMock) -> None:
-    location = MessageLocation(channel=f"telegram:{GROUP}", target=str(GROUP), message_id="55")
+    location = MessageLocation(channel=f"telegram/{GROUP}", target=str(GROUP), message_id="55")
     async with asyncio.timeout(5):
         await _channel(chats).reply(location, "restart: succeeded <3/3 ready>")
     (params,) = mock.of("sendMessage")
@@ -147,8 +147,8 @@ async def test_calls_are_counted_by_channel_op_and_outcome(mock: TelegramMock, s
     finally:
         await chats.close()
     counter = metrics.chat_messages_total
-    assert counter.labels(channel=f"telegram:{GROUP}", op="post", outcome="retry")._value.get() == 1
-    assert counter.labels(channel=f"telegram:{GROUP}", op="post", outcome="ok")._value.get() == 1
+    assert counter.labels(channel=f"telegram/{GROUP}", op="post", outcome="retry")._value.get() == 1
+    assert counter.labels(channel=f"telegram/{GROUP}", op="post", outcome="ok")._value.get() == 1
 
 
 async def test_the_token_never_reaches_the_logs(
