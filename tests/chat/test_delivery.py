@@ -20,6 +20,7 @@ from aiops.chat.delivery import ChannelWorker, backoff_seconds
 from aiops.chat.hub import Notifications
 from aiops.chat.message import IncidentMessage, build_message
 from aiops.chat.notifier import DeliveryFailed, DeliveryRetry, RateLimit
+from aiops.metrics import Metrics
 from aiops.store import Store
 from tests.chat import domain
 from tests.chat.doubles import Clock, RecordingChannel
@@ -209,3 +210,34 @@ def test_backoff_doubles_up_to_its_cap() -> None:
 def test_channel_names_are_unique(store: Store) -> None:
     with pytest.raises(ValueError):
         Notifications.of(store, [RecordingChannel("slack"), RecordingChannel("slack")])
+
+
+async def test_deliveries_are_counted_once_by_channel_op_and_outcome(store: Store) -> None:
+    metrics = Metrics()
+    clock, slack = Clock(), RecordingChannel("slack")
+    worker = ChannelWorker(
+        store, slack, clock=clock, first_backoff_seconds=1.0, max_attempts=2, metrics=metrics
+    )
+    chat = Notifications(store, [worker], clock=clock)
+    await chat.publish(msg(count=1))
+    slack.fail = DeliveryRetry("429", retry_after_seconds=1)
+    await worker.run_once()
+    slack.fail = None
+    clock.now += 5
+    await worker.run_once()
+    await chat.reply("inc-1", "k", "done")
+    await chat.publish(msg(count=2))
+    clock.now += 5
+    await worker.run_once()
+    await worker.run_once()
+
+    def count(op: str, outcome: str) -> float:
+        return float(metrics.chat_messages_total.labels(channel="slack", op=op, outcome=outcome)._value.get())
+
+    assert (count("post", "retry"), count("post", "ok")) == (1, 1)
+    assert (count("update", "ok"), count("reply", "ok")) == (1, 1)
+    await chat.publish(msg(count=3))
+    slack.fail = DeliveryFailed("channel_not_found")
+    clock.now += 5
+    await worker.run_once()
+    assert count("update", "failed") == 1

@@ -134,23 +134,6 @@ async def test_a_dead_chat_fails_the_delivery(
             await _channel(chats).post(build_message(domain.incident()))
 
 
-async def test_calls_are_counted_by_channel_op_and_outcome(mock: TelegramMock, store: Store) -> None:
-    metrics = Metrics()
-    chats = TelegramChats(settings(mock.api_url), RecordingClicks(), store, metrics=metrics)
-    mock.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
-    channel = _channel(chats)
-    try:
-        async with asyncio.timeout(5):
-            with pytest.raises(DeliveryRetry):
-                await channel.post(build_message(domain.incident()))
-            await channel.post(build_message(domain.incident()))
-    finally:
-        await chats.close()
-    counter = metrics.chat_messages_total
-    assert counter.labels(channel=f"telegram/{GROUP}", op="post", outcome="retry")._value.get() == 1
-    assert counter.labels(channel=f"telegram/{GROUP}", op="post", outcome="ok")._value.get() == 1
-
-
 async def test_the_token_never_reaches_the_logs(
     mock: TelegramMock, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
