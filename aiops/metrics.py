@@ -97,6 +97,12 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.chat_clicks_total = Counter(
+            "aiops_chat_clicks_total",
+            "Approve/Reject clicks in chat by channel and outcome: decided, voted, refused, late, duplicate",
+            ["channel", "outcome"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format (version 0.0.4)."""
