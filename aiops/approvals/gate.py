@@ -1,14 +1,20 @@
-"""The approval gate: a medium/high step waits here until one person decides it, exactly once.
+"""The approval gate: a medium/high step waits here until people decide it, exactly once.
 
 Fed by: the playbook executor (``request``), the API / CLI / chat buttons (``decide``) and a
 periodic sweeper (``expire_due``). Consumed by: the executor, which runs a step only once its
-request is approved (it tracks execution itself through ``Store.claim``), and the API listings.
+request is approved (it tracks execution itself through ``Store.claim``), the API listings and
+the chat click handler (``aiops.chat.decide``), which asks ``policy`` who may approve.
 
-Exactly once: every way out of ``pending`` (approve, reject, expire) goes through one
-``store.approvals.decide`` (:mod:`aiops.store.approvals`), an HSETNX of the request's ``decision``
-field inside one Lua script. Of any
-number of concurrent deciders on any number of replicas, one wins; the others get the winner's
-decision back and raise. Requests and decisions live only in Redis, so a restart loses nothing.
+Who and how many (:class:`ApprovalPolicy`): approvers per risk by identity (API names, Slack,
+Telegram), people who own several identities (one vote per person across every channel), and
+``votes_needed`` distinct people per risk or action (default: two for ``drain``). One reject ends
+a request; the person who triggered a run may not approve it.
+
+Exactly once: every way out of ``pending`` (approve, reject, expire) goes through one Lua script
+of :mod:`aiops.store.approvals`: ``decide`` (an HSETNX of the request's ``decision`` field) or
+``vote`` (adds the person's vote once and, at the needed count, sets the decision). Of any number
+of concurrent deciders and voters on any number of replicas, one decision wins; the others get
+it back and raise. Requests, votes and decisions live only in Redis, so a restart loses nothing.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Fed by: :class:`aiops.approvals.gate.ApprovalGate` through ``store.approvals`` (an
 :class:`Approvals`). Consumed by: Redis. Every key carries the hash tag ``{approvals}``: creating
 a request writes the step key, the request hash and three global indexes in one Lua script, and
-a decision writes the hash, two indexes and the step key's TTL in another, so the global indexes
+a decision (or the vote that reaches the count) writes the hash, the votes, two indexes and the
+TTLs of the step key and the votes in another, so the global indexes
 force one tag for the family (Redis docs, "Keys hash tags"): on a Redis Cluster the approvals live
 in one slot. Key layout, under the store prefix (default ``aiops:``)::
 
