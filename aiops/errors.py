@@ -28,7 +28,8 @@
      │    ├── ApprovalNotFound    no request with that id
      │    ├── AlreadyDecided      the request was decided before (carries the earlier decision)
      │    ├── ApprovalExpired     the request's TTL ran out before the decision
-     │    └── NotAllowed          the approver is not on the allow-list for that risk
+     │    ├── NotAllowed          the approver is not on the allow-list for that risk, or triggered the run
+     │    └── AlreadyVoted        this person's vote already counts (N distinct approvers needed)
      ├── ApiClientError           the aiops HTTP API answered an error or was unreachable (client)
      ├── StartupFailed            Redis or the Kubernetes API unreachable at start: exit 1 (preflight)
      └── ComponentFailed          the kopf operator or the API server ended while aiops runs: exit 1
@@ -122,7 +123,24 @@ class ApprovalExpired(ApprovalError):
 
 
 class NotAllowed(ApprovalError):
-    """The approver is not on the allow-list for the request's risk."""
+    """The approver is not on the allow-list for the request's risk, or is the person who
+    triggered the run (who may not approve it)."""
+
+
+class AlreadyVoted(ApprovalError):
+    """This person already voted to approve a request that needs several distinct approvers; a
+    person's vote counts once across every channel. ``person``, ``votes`` (who voted, in order)
+    and ``votes_needed`` describe the count."""
+
+    def __init__(self, request_id: str, person: str, votes: list[str], votes_needed: int) -> None:
+        super().__init__(
+            f"{person} already voted on approval request {request_id} "
+            f"(votes {len(votes)}/{votes_needed}: {', '.join(votes)}); another approver must vote"
+        )
+        self.request_id = request_id
+        self.person = person
+        self.votes = list(votes)
+        self.votes_needed = votes_needed
 
 
 class StoreUnavailable(TemporaryError):

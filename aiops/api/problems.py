@@ -67,6 +67,7 @@ _TREE: tuple[tuple[type[Exception], int, str, str], ...] = (
     (errors.AlreadyDecided, 409, "already-decided", "Approval request already decided"),
     (errors.ApprovalExpired, 410, "approval-expired", "Approval request expired"),
     (errors.NotAllowed, 403, "not-allowed", "Not allowed to decide this risk"),
+    (errors.AlreadyVoted, 409, "already-voted", "Your vote already counts"),
     (errors.StoreUnavailable, 503, "store-unavailable", "Redis unavailable"),
 )
 #: Problem types for plain HTTP errors that deserve one (others are ``about:blank``).
@@ -76,7 +77,8 @@ _DESCRIPTIONS = {
     401: "Missing or unknown bearer token.",
     403: "Your identity may not do this.",
     404: "No such resource.",
-    409: "The approval request was already decided (by whom is in `detail`).",
+    409: "The approval request was already decided (by whom is in `detail`), or your vote on it "
+    "already counts and another approver must vote.",
     410: "The approval request expired before the decision.",
     413: "The body is too large.",
     422: "Invalid parameters or body; `errors` lists every invalid field.",

@@ -36,10 +36,16 @@ class Decision(BaseModel):
 
 
 class DecisionResult(BaseModel):
-    """The decided request and the run it unblocked (its state after the step, if it ran)."""
+    """The request as the decision or vote left it, and its run (its state after the step, if it
+    ran). ``decided``: False when the approval was a vote that counted but more distinct approvers
+    are needed (the request is still ``pending``); ``votes``/``votes_needed``: who approved so far
+    and how many must."""
 
     request: ApprovalRequest
     run: Run | None
+    decided: bool = True
+    votes: list[str] = Field(default_factory=list)
+    votes_needed: int = 1
 
 
 def build_router(deps: ApiDeps) -> APIRouter:
@@ -66,7 +72,13 @@ def build_router(deps: ApiDeps) -> APIRouter:
         )
         # Answer with the run as stored (scrubbed), never the executor's in-memory copy.
         stored = await deps.executor.get(run.id) if run is not None else None
-        return DecisionResult(request=decided, run=stored or run)
+        return DecisionResult(
+            request=decided,
+            run=stored or run,
+            decided=decided.state is not ApprovalState.PENDING,
+            votes=decided.votes,
+            votes_needed=decided.votes_needed,
+        )
 
     @router.post("/approvals/{request_id}/approve", tags=["approvals"], responses=_DECIDE)
     async def approve(

@@ -1,27 +1,35 @@
-"""The approval gate: a medium/high step waits here until one person decides it, exactly once.
+"""The approval gate: a medium/high step waits here until people decide it, exactly once.
 
 Fed by: the playbook executor (``request``), the API / CLI / chat buttons (``decide``) and a
 periodic sweeper (``expire_due``). Consumed by: the executor, which runs a step only once its
-request is approved (it tracks execution itself through ``Store.claim``), and the API listings.
+request is approved (it tracks execution itself through ``Store.claim``), the API listings and
+the chat click handler (``aiops.chat.decide``), which asks ``policy`` who may approve.
 
-Exactly once: every way out of ``pending`` (approve, reject, expire) goes through one
-``store.approvals.decide`` (:mod:`aiops.store.approvals`), an HSETNX of the request's ``decision``
-field inside one Lua script. Of any
-number of concurrent deciders on any number of replicas, one wins; the others get the winner's
-decision back and raise. Requests and decisions live only in Redis, so a restart loses nothing.
+Who and how many (:class:`ApprovalPolicy`): approvers per risk by identity (API names, Slack,
+Telegram), people who own several identities (one vote per person across every channel), and
+``votes_needed`` distinct people per risk or action (default: two for ``drain``). One reject ends
+a request; the person who triggered a run may not approve it.
+
+Exactly once: every way out of ``pending`` (approve, reject, expire) goes through one Lua script
+of :mod:`aiops.store.approvals`: ``decide`` (an HSETNX of the request's ``decision`` field) or
+``vote`` (adds the person's vote once and, at the needed count, sets the decision). Of any number
+of concurrent deciders and voters on any number of replicas, one decision wins; the others get
+it back and raise. Requests, votes and decisions live only in Redis, so a restart loses nothing.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
+import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
-from aiops import errors, store
+from aiops import errors, settings, store
 from aiops.actions.catalog import Risk
 from aiops.actions.plan import Plan
 from aiops.approvals.model import ApprovalRequest, ApprovalState, Outcome, RequestOutcome
@@ -29,21 +37,44 @@ from aiops.clock import Clock, utcnow
 from aiops.events.model import ObjectRef
 from aiops.metrics import Metrics
 
-__all__ = ["DEFAULT_TTL_SECONDS", "ApprovalGate", "ApprovalPolicy"]
+__all__ = [
+    "DEFAULT_TTL_SECONDS",
+    "DEFAULT_VOTES_BY_ACTION",
+    "ApprovalGate",
+    "ApprovalPolicy",
+    "OnChange",
+    "not_a_person",
+]
+
+log = logging.getLogger(__name__)
+
+#: Told of every change a gate made to a request (decided, voted, expired, closed), with the
+#: request as it now stands; the runtime updates the chat messages that show it.
+OnChange = Callable[[ApprovalRequest], Awaitable[None]]
 
 #: How long a request waits for a decision when the policy names no TTL for its risk (seconds).
 DEFAULT_TTL_SECONDS = 900
+#: Distinct approvers per action unless configured (``approvals.votes_by_action``): a drain
+#: evicts every pod of a node, so two people must agree.
+DEFAULT_VOTES_BY_ACTION: Mapping[str, int] = MappingProxyType({"drain": 2})
+#: How often a vote is counted again when concurrent votes moved the count under it.
+_VOTE_ATTEMPTS = 20
 _PAGE = 200
 
 
 @dataclass(frozen=True)
 class ApprovalPolicy:
-    """Who may decide what, and for how long requests wait.
+    """Who may decide what, how many must approve, and for how long requests wait.
 
     ``ttl_seconds``: per risk, seconds from request to expiry (default 900 for medium and high;
-    other risks fall back to :data:`DEFAULT_TTL_SECONDS`). ``approvers``: per risk, the identities
-    allowed to decide; a missing or empty set lets any authenticated (non-empty) identity decide.
-    ``retention_seconds``: how long decided requests stay queryable (default 7 days).
+    other risks fall back to :data:`DEFAULT_TTL_SECONDS`). ``approvers``: per risk, the identity
+    strings allowed to decide (:class:`aiops.settings.ApprovalSettings`: an API identity name,
+    ``slack:<team>/<user>``, ``slack-group:<group>``, ``telegram:<user id>``, or a person's name
+    under ``people``). ``people``: person → the identities that are that person; a person's vote
+    counts once across every channel and is recorded under the person's name. ``votes``: per
+    risk, how many distinct people must approve (default 1); ``votes_by_action``: per action, and
+    it wins over the risk's (default ``drain: 2``). ``retention_seconds``: how long decided
+    requests stay queryable (default 7 days).
     """
 
     ttl_seconds: Mapping[Risk, int] = field(
@@ -51,15 +82,51 @@ class ApprovalPolicy:
     )
     approvers: Mapping[Risk, frozenset[str]] = field(default_factory=dict)
     retention_seconds: int = 7 * 24 * 3600
+    people: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    votes: Mapping[Risk, int] = field(default_factory=dict)
+    votes_by_action: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_VOTES_BY_ACTION))
+    _owner: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        owner = {identity: person for person, identities in self.people.items() for identity in identities}
+        object.__setattr__(self, "_owner", owner)
 
     def ttl_for(self, risk: Risk) -> int:
         """Seconds a request of ``risk`` waits before it expires."""
         return self.ttl_seconds.get(risk, DEFAULT_TTL_SECONDS)
 
-    def allows(self, risk: Risk, actor: str) -> bool:
-        """Whether ``actor`` may decide a request of ``risk``."""
+    def votes_needed(self, risk: Risk, action: str) -> int:
+        """Distinct people who must approve a step of ``action`` at ``risk``: the action's count,
+        else the risk's, else 1."""
+        return max(1, self.votes_by_action.get(action, self.votes.get(risk, 1)))
+
+    def person(self, identity: str) -> str:
+        """The name of the person ``identity`` belongs to (``people``), else ``identity`` itself."""
+        return self._owner.get(identity, identity)
+
+    def identities(self, identity: str) -> frozenset[str]:
+        """Every identity of the person ``identity`` belongs to, ``identity`` and the person's name
+        included (the name alone when it is an API identity without a ``people`` entry)."""
+        person = self.person(identity)
+        return frozenset({identity, person}) | self.people.get(person, frozenset())
+
+    def allows(self, risk: Risk, identity: str, groups: Iterable[str] = ()) -> bool:
+        """Whether ``identity`` (an identity key; ``groups``: the Slack user group ids the clicker
+        is in) may decide a request of ``risk``.
+
+        An API identity (no ``:``): any non-empty identity when the risk's list is empty, else only
+        when it or another identity of the same person is listed. A chat identity (``slack:``,
+        ``telegram:``, ...): only when it, another identity of the same person, or one of its
+        ``slack-group:<g>`` is listed; an empty list lets nobody decide from chat. Telegram's
+        anonymous-admin and service ids (:data:`aiops.settings.TELEGRAM_NOT_A_PERSON`) never."""
+        if not identity or not_a_person(identity):
+            return False
         allowed = self.approvers.get(risk, frozenset())
-        return bool(actor) and (not allowed or actor in allowed)
+        if not allowed:
+            return ":" not in identity
+        if self.identities(identity) & allowed:
+            return True
+        return any(f"slack-group:{group}" in allowed for group in groups)
 
 
 class ApprovalGate:
@@ -68,7 +135,10 @@ class ApprovalGate:
     ``clock`` returns timezone-aware UTC "now". ``scrub`` (JSON data → JSON data; the runtime
     passes ``aiops.enrichment.scrub.Scrubber``) is applied to a request's params and plan (a
     dry-run answer can carry a pod template's env values) and to every reason before they are
-    stored. Every method raises :class:`aiops.errors.StoreUnavailable` when Redis does not answer.
+    stored. ``on_change`` (:data:`OnChange`) is awaited after every change this gate made (a
+    decision, a counted vote, an expiry, a close) with the request as it now stands; what it
+    raises is logged, never raised. Every method raises :class:`aiops.errors.StoreUnavailable`
+    when Redis does not answer.
     """
 
     def __init__(
@@ -79,12 +149,19 @@ class ApprovalGate:
         metrics: Metrics | None = None,
         clock: Clock = utcnow,
         scrub: Callable[[Any], Any] | None = None,
+        on_change: OnChange | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         self._metrics = metrics
         self._clock = clock
         self._scrub: Callable[[Any], Any] = scrub or (lambda value: value)
+        self._on_change = on_change
+
+    @property
+    def policy(self) -> ApprovalPolicy:
+        """Who may decide what, and how many must approve (the chat click handler asks it)."""
+        return self._policy
 
     async def request(
         self,
@@ -101,9 +178,12 @@ class ApprovalGate:
         plan: Plan | None = None,
         attempt: int = 0,
         dry_run: bool = False,
+        requested_by: str | None = None,
     ) -> ApprovalRequest:
         """Open a pending request for one step (``params`` JSON-compatible and ``plan``: exactly
-        what will run), expiring ``policy.ttl_for(risk)`` seconds from now.
+        what will run), expiring ``policy.ttl_for(risk)`` seconds from now and needing
+        ``policy.votes_needed(risk, action)`` distinct approvers. ``requested_by``: who triggered
+        the run (None: the operator), who may not approve it.
 
         Idempotent per (``run_id``, ``step_index``, ``attempt``): a repeated call (a retried
         executor, another replica) returns the request already open for that step and plan
@@ -125,12 +205,14 @@ class ApprovalGate:
             dry_run=dry_run,
             created_at=now,
             expires_at=now + timedelta(seconds=self._policy.ttl_for(risk)),
+            votes_needed=self._policy.votes_needed(risk, action),
+            requested_by=requested_by,
         )
         standing = await self._store.approvals.create(
             run_id,
             step_index,
             new_id=fresh.id,
-            request_json=fresh.model_dump_json(),
+            request_json=fresh.model_dump_json(exclude={"votes"}),
             created=fresh.created_at.timestamp(),
             expires=fresh.expires_at.timestamp(),
             attempt=attempt,
@@ -144,37 +226,127 @@ class ApprovalGate:
         return existing
 
     async def decide(
-        self, request_id: str, *, approve: bool, actor: str, reason: str | None = None
+        self,
+        request_id: str,
+        *,
+        approve: bool,
+        actor: str,
+        groups: Iterable[str] = (),
+        reason: str | None = None,
     ) -> ApprovalRequest:
-        """Approve or reject a pending request as ``actor``; returns it as decided.
+        """Approve or reject a pending request as ``actor`` (an identity key; ``groups``: the Slack
+        user groups of a chat clicker); returns the request as it now stands. The decision or vote
+        is recorded under ``policy.person(actor)``.
+
+        One reject ends the request. An approval decides it when the request needs one approver;
+        when it needs ``votes_needed`` > 1 distinct people, it is a vote: counted (the request is
+        returned still pending, with its ``votes``) until the one that reaches the count, which
+        approves it with ``decided_by`` = that last voter and a ``reason`` naming every voter.
 
         Raises, in this order of checks: :class:`~aiops.errors.ApprovalNotFound` (unknown id);
-        :class:`~aiops.errors.NotAllowed` (``actor`` may not decide this risk; nothing is
-        claimed); :class:`~aiops.errors.ApprovalExpired` (now ≥ ``expires_at``: the request is
-        moved to ``expired`` first, or it already was); :class:`~aiops.errors.AlreadyDecided`
-        (approved or rejected before, by this or a concurrent call; names the state and actor).
+        :class:`~aiops.errors.NotAllowed` (``actor`` may not decide this risk, or approves a run
+        they triggered themselves (``requested_by``, same person); nothing is written);
+        :class:`~aiops.errors.AlreadyDecided` (approved or rejected before, by this or a concurrent
+        call; names the state and actor); :class:`~aiops.errors.ApprovalExpired` (now ≥
+        ``expires_at``: the request is moved to ``expired`` first, or it already was);
+        :class:`~aiops.errors.AlreadyVoted` (this person's vote already counts).
         """
         current = await self.get(request_id)
         if current is None:
             raise errors.ApprovalNotFound(f"no approval request {request_id}")
-        if not self._policy.allows(current.risk, actor):
+        groups = tuple(groups)
+        if not self._policy.allows(current.risk, actor, groups):
             raise errors.NotAllowed(f"{actor!r} may not decide {current.risk.value}-risk requests")
+        person = self._policy.person(actor)
+        if approve and current.requested_by is not None and self._same_person(person, current.requested_by):
+            raise errors.NotAllowed(f"{person} triggered run {current.run_id} and may not approve its steps")
         if current.state is not ApprovalState.PENDING:
             raise _refusal(current)
         now = self._clock()
         if now >= current.expires_at:
             _, settled = await self._expire(current, now)
             raise _refusal(settled)
-        state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
         reason = self._scrub(reason) if reason is not None else None
-        won, decided = await self._settle(current, state, actor=actor, reason=reason, now=now)
+        if approve and current.votes_needed > 1:
+            return await self._vote(current, person, reason=reason, now=now)
+        state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
+        won, decided = await self._settle(current, state, actor=person, reason=reason, now=now)
         if not won:
             raise _refusal(decided)
+        await self._decided(decided)
+        return decided
+
+    async def _vote(
+        self, current: ApprovalRequest, person: str, *, reason: str | None, now: datetime
+    ) -> ApprovalRequest:
+        """Count ``person``'s approval of ``current`` (pending, needing several votes), or take the
+        decision when it is the last vote needed; see :meth:`decide`."""
+        votes = builtins.list(current.votes)
+        for _ in range(_VOTE_ATTEMPTS):
+            if person in votes:
+                raise errors.AlreadyVoted(current.id, person, votes, current.votes_needed)
+            voters = ", ".join([*votes, person])
+            decision = {
+                "state": ApprovalState.APPROVED.value,
+                "decided_by": person,
+                "decided_at": now.isoformat(),
+                "reason": f"approved by {voters}" + (f": {reason}" if reason else ""),
+            }
+            result = await self._store.approvals.vote(
+                current.id,
+                person,
+                needed=current.votes_needed,
+                decision_json_if_won=json.dumps(decision),
+                run_id=current.run_id,
+                step_index=current.step_index,
+                retention_seconds=self._policy.retention_seconds,
+                attempt=current.attempt,
+                seen=len(votes),
+            )
+            request_json = current.model_dump_json(include=_REQUEST_FIELDS)
+            if result.status == "unknown":
+                raise errors.ApprovalNotFound(f"no approval request {current.id}")
+            if result.status == "decided":
+                raise _refusal(_assemble(request_json, result.decision, result.votes))
+            if result.status == "again":
+                raise errors.AlreadyVoted(current.id, person, result.votes, current.votes_needed)
+            if result.status == "counted":
+                counted = current.model_copy(update={"votes": result.votes})
+                log.info(
+                    "approval %s: vote %d/%d by %s",
+                    current.id,
+                    len(result.votes),
+                    current.votes_needed,
+                    person,
+                )
+                await self._changed(counted)
+                return counted
+            if result.status == "decided-now":
+                decided = _assemble(request_json, result.decision, result.votes)
+                await self._decided(decided)
+                return decided
+            votes = result.votes  # "stale": votes landed meanwhile; count again
+        raise errors.TemporaryError(f"approval request {current.id}: votes kept changing; try again")
+
+    async def _decided(self, decided: ApprovalRequest) -> None:
+        """After this gate decided ``decided``: metrics, the pending gauge, ``on_change``."""
         if self._metrics is not None and decided.decided_at is not None:
             waited = max(0.0, (decided.decided_at - decided.created_at).total_seconds())
-            self._metrics.approval_decision_seconds.labels(decision=state.value).observe(waited)
+            self._metrics.approval_decision_seconds.labels(decision=decided.state.value).observe(waited)
         await self._update_pending_gauge()
-        return decided
+        await self._changed(decided)
+
+    def _same_person(self, person: str, requested_by: str) -> bool:
+        return person == self._policy.person(requested_by) or requested_by in self._policy.identities(person)
+
+    async def _changed(self, request: ApprovalRequest) -> None:
+        """Tell ``on_change`` of ``request`` as it now stands; log (never raise) what it raises."""
+        if self._on_change is None:
+            return
+        try:
+            await self._on_change(request)
+        except Exception:
+            log.exception("approval %s: telling of its change failed", request.id)
 
     async def expire_due(self) -> builtins.list[ApprovalRequest]:
         """Move every pending request with ``expires_at`` ≤ now to ``expired``; returns those this
@@ -204,10 +376,9 @@ class ApprovalGate:
         stored = await self._store.approvals.fetch(request_id)
         if stored is None:
             return None
-        request_json, decision_json, outcome_json = stored
-        request = _assemble(request_json, decision_json)
-        if outcome_json is not None:
-            request.closed = RequestOutcome.model_validate_json(outcome_json)
+        request = _assemble(stored.request, stored.decision, stored.votes)
+        if stored.outcome is not None:
+            request.closed = RequestOutcome.model_validate_json(stored.outcome)
         return request
 
     async def close(
@@ -219,7 +390,10 @@ class ApprovalGate:
         note = RequestOutcome(outcome=outcome, reason=self._scrub(reason), at=self._clock(), guard=guard)
         if not await self._store.approvals.close(request_id, note.model_dump_json()):
             return None
-        return await self.get(request_id)
+        closed = await self.get(request_id)
+        if closed is not None:
+            await self._changed(closed)
+        return closed
 
     async def list(
         self, *, state: ApprovalState | None = None, limit: int = 100
@@ -253,9 +427,11 @@ class ApprovalGate:
         """Try to move ``current`` to expired: (this call did, the request as it now stands)."""
         reason = reason or f"nobody decided within {self._policy.ttl_for(current.risk)} seconds"
         won, settled = await self._settle(current, ApprovalState.EXPIRED, actor=None, reason=reason, now=now)
-        if won and self._metrics is not None:
-            self._metrics.approvals_expired_total.inc()
-            await self._update_pending_gauge()
+        if won:
+            if self._metrics is not None:
+                self._metrics.approvals_expired_total.inc()
+                await self._update_pending_gauge()
+            await self._changed(settled)
         return won, settled
 
     async def _settle(
@@ -281,7 +457,7 @@ class ApprovalGate:
             retention_seconds=self._policy.retention_seconds,
             attempt=current.attempt,
         )
-        return won, _assemble(current.model_dump_json(include=_REQUEST_FIELDS), standing)
+        return won, _assemble(current.model_dump_json(include=_REQUEST_FIELDS), standing, current.votes)
 
     async def _update_pending_gauge(self) -> None:
         if self._metrics is not None:
@@ -289,14 +465,21 @@ class ApprovalGate:
 
 
 _DECISION_FIELDS = {"state", "decided_by", "decided_at", "reason"}
-_REQUEST_FIELDS = set(ApprovalRequest.model_fields) - _DECISION_FIELDS - {"closed"}
+_REQUEST_FIELDS = set(ApprovalRequest.model_fields) - _DECISION_FIELDS - {"closed", "votes"}
 
 
-def _assemble(request_json: str, decision_json: str | None) -> ApprovalRequest:
+def _assemble(request_json: str, decision_json: str | None, votes: builtins.list[str]) -> ApprovalRequest:
     data = json.loads(request_json)
     if decision_json is not None:
         data.update({k: v for k, v in json.loads(decision_json).items() if k in _DECISION_FIELDS})
+    data["votes"] = votes
     return ApprovalRequest.model_validate(data)
+
+
+def not_a_person(identity: str) -> bool:
+    """A Telegram identity of the anonymous group admin or the service account (anyone)."""
+    scheme, _, user = identity.partition(":")
+    return scheme == "telegram" and user.isdigit() and int(user) in settings.TELEGRAM_NOT_A_PERSON
 
 
 def _refusal(request: ApprovalRequest) -> errors.ApprovalError:

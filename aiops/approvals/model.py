@@ -54,7 +54,10 @@ class ApprovalRequest(BaseModel):
     server answered in a dry run (None for a step without writes). ``attempt`` counts re-plans of
     the step (0 for the first plan). ``expires_at`` = ``created_at`` + the TTL for ``risk``.
     ``decided_by``/``decided_at``/``reason`` are set once, by the one decision; ``closed`` says
-    what became of the step afterwards.
+    what became of the step afterwards. ``votes``: the people who approved so far, in order (each
+    once); ``votes_needed``: how many distinct people must approve (fixed when the request opens,
+    from the policy); ``requested_by``: who triggered the run (an identity or person; None when
+    the operator did), who may not approve it.
     """
 
     id: str
@@ -77,3 +80,6 @@ class ApprovalRequest(BaseModel):
     decided_at: datetime | None = None
     reason: str | None = None
     closed: RequestOutcome | None = None
+    votes: list[str] = Field(default_factory=list)
+    votes_needed: int = 1
+    requested_by: str | None = None

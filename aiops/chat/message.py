@@ -201,6 +201,8 @@ def _pending(approvals: list[ApprovalRequest]) -> PendingStep | None:
         target=request.target.key if request.target else "-",
         expires_at=request.expires_at,
         plan=plan,
+        votes=tuple(request.votes),
+        votes_needed=request.votes_needed,
     )
 
 

@@ -97,9 +97,16 @@ def _decide(request_id: str, api_url: str, token: str | None, reason: str | None
 
     result = run_api(_go())
     request, run_ = result["request"], result.get("run") or {}
+    if result.get("decided", True):
+        said = f"{request['id']} {request['state']} by {request['decided_by']}"
+    else:  # a vote that counted: more distinct approvers are needed
+        votes = result.get("votes") or []
+        said = (
+            f"{request['id']} vote {len(votes)}/{result.get('votes_needed', '?')} recorded "
+            f"({', '.join(votes)}); still pending"
+        )
     console.print(
-        f"{request['id']} {request['state']} by {request['decided_by']}; "
-        f"run {run_.get('id', '?')} is {run_.get('state', '?')}",
+        f"{said}; run {run_.get('id', '?')} is {run_.get('state', '?')}",
         markup=False,
         highlight=False,
         soft_wrap=True,

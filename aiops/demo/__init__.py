@@ -187,7 +187,8 @@ async def _run_demo(
                 redis_url=redis_url or "redis://127.0.0.1:6379/0",
                 kube=KubeSettings(server=emu.url),
                 api=ApiSettings(host="127.0.0.1", port=0, tokens={"demo-sre": token}),
-                approvals=ApprovalSettings(sweep_interval_seconds=1.0),
+                # One person drives the demo: every step needs one approver (a real drain needs two).
+                approvals=ApprovalSettings(sweep_interval_seconds=1.0, votes_by_action={}),
                 actions=ActionSettings(eviction_retry_seconds=0.2, eviction_timeout_seconds=10.0),
                 # Short enough to watch: each write's outcome must hold 2 s, within 20 s.
                 safety=SafetySettings(

@@ -48,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -59,7 +59,7 @@ from aiops import background, correlation, errors
 from aiops.actions import base as actions_base
 from aiops.actions._common import Params, Reach
 from aiops.approvals import gate as gate_mod
-from aiops.approvals.model import ApprovalRequest
+from aiops.approvals.model import ApprovalRequest, ApprovalState
 from aiops.clock import Clock, utcnow
 from aiops.events.model import ClusterEvent
 from aiops.metrics import Metrics
@@ -159,15 +159,23 @@ class Executor:
 
     # ----------------------------------------------------------------- entry points
 
-    async def start(self, *, incident_id: str, event: ClusterEvent, playbook_id: str) -> Run:
+    async def start(
+        self, *, incident_id: str, event: ClusterEvent, playbook_id: str, requested_by: str | None = None
+    ) -> Run:
         """Create a run of ``playbook_id`` for the incident and advance it as far as it can go.
+        ``requested_by``: the identity that asked for the run (None: the operator), who may not
+        approve its steps.
 
         Raises ``registry.UnknownPlaybook`` when the playbook does not exist.
         """
         with correlation.incident(incident_id):
-            return await self._start(incident_id=incident_id, event=event, playbook_id=playbook_id)
+            return await self._start(
+                incident_id=incident_id, event=event, playbook_id=playbook_id, requested_by=requested_by
+            )
 
-    async def _start(self, *, incident_id: str, event: ClusterEvent, playbook_id: str) -> Run:
+    async def _start(
+        self, *, incident_id: str, event: ClusterEvent, playbook_id: str, requested_by: str | None
+    ) -> Run:
         playbook = self._playbooks().get(playbook_id)
         now = self._clock()
         run = Run(
@@ -181,6 +189,7 @@ class Executor:
                 StepRecord(index=i, name=step.name, action=step.action, risk=step.risk)
                 for i, step in enumerate(playbook.steps)
             ],
+            requested_by=requested_by,
         )
         await self._book.save(run)
         await self._incidents.attach_run(incident_id, run.id)
@@ -197,10 +206,18 @@ class Executor:
         )
 
     async def decide(
-        self, request_id: str, *, approve: bool, actor: str, reason: str | None = None
+        self,
+        request_id: str,
+        *,
+        approve: bool,
+        actor: str,
+        reason: str | None = None,
+        groups: Iterable[str] = (),
     ) -> tuple[ApprovalRequest, Run | None]:
-        """Approve or reject a request as ``actor`` (the gate decides, once), then continue its run;
-        returns the decided request and the run as it then stands.
+        """Approve or reject a request as ``actor`` (``groups``: a chat clicker's Slack user
+        groups; the gate decides, once), then continue its run; returns the request and the run as
+        they then stand. A vote that counted but did not decide (the request needs more distinct
+        approvers) returns the request still pending and leaves the run waiting.
 
         Raises what :meth:`ApprovalGate.decide` raises. A decision that comes too late
         (:class:`~aiops.errors.ApprovalExpired`: the gate has expired the request, now or before)
@@ -208,13 +225,17 @@ class Executor:
         is left waiting on a request nobody can decide any more. Log lines and step records carry
         the request's incident id (``aiops.correlation``)."""
         try:
-            decided = await self._gate.decide(request_id, approve=approve, actor=actor, reason=reason)
+            decided = await self._gate.decide(
+                request_id, approve=approve, actor=actor, groups=groups, reason=reason
+            )
         except errors.ApprovalExpired:
             expired = await self._gate.get(request_id)
             if expired is not None:
                 with correlation.incident(expired.incident_id):
                     await self._advance(expired.run_id)
             raise
+        if decided.state is ApprovalState.PENDING:  # a vote counted; more approvers needed
+            return decided, await self._runs.get(decided.run_id)
         with correlation.incident(decided.incident_id):
             log.info(
                 "approval %s %s by %s: run %s step %r",

@@ -179,7 +179,9 @@ class Escalation(BaseModel):
 
 
 class Run(BaseModel):
-    """A playbook run for an incident. ``next_step`` is the index of the first unfinished step."""
+    """A playbook run for an incident. ``next_step`` is the index of the first unfinished step.
+    ``requested_by``: the identity that triggered the run (None when the operator started it on
+    its own), who may not approve its steps (:meth:`aiops.approvals.gate.ApprovalGate.decide`)."""
 
     id: str
     incident_id: str
@@ -192,6 +194,7 @@ class Run(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)
     reason: str | None = None
     escalations: list[Escalation] = Field(default_factory=list)
+    requested_by: str | None = None
 
     def template_context(self, before: int) -> dict[str, Any]:
         """What a step's params templates see (``aiops.playbooks.templating``): ``event``,

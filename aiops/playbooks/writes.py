@@ -146,6 +146,7 @@ class WritePath:
             plan=rec.plan,
             attempt=rec.attempt,
             dry_run=rec.dry_run,
+            requested_by=run.requested_by,
         )
         rec.approval_id = request.id
         rec.state = StepState.AWAITING_APPROVAL

@@ -50,6 +50,7 @@ async def ask(gate: ApprovalGate, *, run_id: str = "run-1", risk: Risk = Risk.ME
 POLICY = ApprovalPolicy(
     ttl_seconds={Risk.MEDIUM: 600, Risk.HIGH: 120},
     approvers={Risk.HIGH: frozenset({"sre-lead"}), Risk.MEDIUM: frozenset()},
+    votes_by_action={},  # one approver decides (votes: tests/approvals/test_votes.py)
 )
 
 

@@ -58,6 +58,13 @@ def test_the_newest_pending_request_is_the_pending_step_with_its_plan() -> None:
     assert any(
         line.strip().startswith("+ /spec/template/metadata/annotations/restartedAt") for line in pending.plan
     )
+    assert (pending.votes, pending.votes_needed) == ((), 1)
+
+
+def test_the_pending_step_shows_the_votes_so_far() -> None:
+    voting = domain.request("drain", minutes=0).model_copy(update={"votes": ["alice"], "votes_needed": 2})
+    pending = build_message(domain.incident(), approvals=[voting]).pending
+    assert pending is not None and (pending.votes, pending.votes_needed) == (("alice",), 2)
 
 
 def test_the_latest_decision_stands_and_not_run_says_why() -> None:

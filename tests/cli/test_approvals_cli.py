@@ -16,12 +16,14 @@ import re
 from typing import Any
 
 from aiops.emulator.controllers import running_controllers
+from aiops.settings import ApprovalSettings
 from tests.cli.helpers import CliResult, arun_cli, cli_env
 from tests.operator import workloads
 from tests.support.operator_fixtures import (
     TOKENS,
     Harness,
     eventually,
+    make_settings,
     writes,
 )
 from tests.support.ports import free_port
@@ -105,6 +107,38 @@ async def test_list_show_approve_and_a_second_decision_is_refused(harness: Harne
     assert (entry["action"], entry["actor"], entry["ok"]) == ("delete_pod", "alice", True)
     after = json_of(await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob"), "--json"))
     assert (after["state"], after["decided_by"]) == ("approved", "alice")
+
+
+async def test_two_approvers_vote_from_the_cli(harness: Harness) -> None:
+    """With ``approvals.votes_medium: 2`` the restart needs two people: alice's approve is vote
+    1/2 (nothing runs), her second one is refused (409, already voted), bob's runs it."""
+    harness.settings = make_settings(
+        harness.emulator, approvals=ApprovalSettings(sweep_interval_seconds=0.2, votes_medium=2)
+    )
+    pod, request = await start_with_pending_restart(harness)
+
+    first = await arun_cli("approvals", "approve", request["id"], *as_user(harness, "alice"))
+    assert first.returncode == 0, first
+    assert re.fullmatch(
+        rf"{request['id']} vote 1/2 recorded \(alice\); still pending; run (\S+) is waiting_approval",
+        first.flat_stdout,
+    ), first
+    again = await arun_cli("approvals", "approve", request["id"], *as_user(harness, "alice"))
+    assert again.returncode == 1 and "409" in again.flat_stderr, again
+    assert "alice already voted" in again.flat_stderr and "Traceback" not in again.stderr
+    assert writes(harness.emulator, "DELETE") == [], "one vote runs nothing"
+
+    async with running_controllers(harness.emulator):
+        second = await arun_cli("approvals", "approve", request["id"], *as_user(harness, "bob"))
+    assert second.returncode == 0, second
+    assert second.flat_stdout.startswith(f"{request['id']} approved by bob; run "), second
+    assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is None
+    shown = json_of(await arun_cli("approvals", "show", request["id"], *as_user(harness, "bob"), "--json"))
+    assert (shown["votes"], shown["votes_needed"], shown["reason"]) == (
+        ["alice", "bob"],
+        2,
+        "approved by alice, bob",
+    )
 
 
 async def test_a_wrong_or_missing_token_is_refused_and_changes_nothing(harness: Harness) -> None:

@@ -18,16 +18,23 @@ def _seed(harness: Harness) -> None:
     workloads.seed_not_ready_node(harness.emulator, min_available=2)
 
 
-async def _approve_next(harness: Harness, action: str) -> dict[str, Any]:
+async def _approve_next(harness: Harness, action: str, *approvers: str) -> dict[str, Any]:
+    """Approve the pending ``action`` as each of ``approvers`` in turn (default alice); every vote
+    but the last leaves it pending. The last answer."""
+
     async def waiting() -> bool:
         return any(r["action"] == action for r in await harness.pending())
 
     await eventually(waiting, what=f"a pending {action}")
     (request,) = [r for r in await harness.pending() if r["action"] == action]
-    async with harness.api("alice") as api:
-        response = await api.post(f"/api/approvals/{request['id']}/approve")
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
+    approvers = approvers or ("alice",)
+    for i, approver in enumerate(approvers, start=1):
+        async with harness.api(approver) as api:
+            response = await api.post(f"/api/approvals/{request['id']}/approve")
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        assert result["decided"] is (i == len(approvers)), result
+        assert result["votes_needed"] == len(approvers)
     return result
 
 
@@ -75,7 +82,7 @@ async def test_drain_evicts_when_the_budget_allows(harness: Harness) -> None:
     harness.emulator.put_object(kf.pdb("api", "shop", match_labels={"app": "api"}, max_unavailable=1))
     await harness.start()
     await _approve_next(harness, "cordon")
-    result = await _approve_next(harness, "drain")
+    result = await _approve_next(harness, "drain", "alice", "bob")  # a drain needs two people
     run = await harness.finished_run(result["run"]["id"])
     assert run["state"] == "succeeded", run
     assert run["steps"][-1]["verification"]["state"] == "verified"

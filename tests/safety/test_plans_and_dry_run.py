@@ -174,7 +174,10 @@ async def test_global_dry_run_drain_leaves_the_cluster_byte_identical(
     drain = await pending_for(harness, "drain")
     assert [c["method"] for c in drain["plan"]["calls"]] == ["PATCH", "POST"], "cordon, then one eviction"
     before = len(emulator.calls)
-    result = await harness.approve(drain["id"])
+    voted = await harness.approve(drain["id"])  # a drain needs two people (approvals.votes_by_action)
+    assert (voted["decided"], voted["votes"], voted["votes_needed"]) == (False, ["alice"], 2)
+    assert writes(emulator, since=before, dry_run=True) == [], "one vote sends nothing"
+    result = await harness.approve(drain["id"], "bob")
     run = await harness.finished_run(result["run"]["id"])
 
     assert emulator.snapshot() == seeded
