@@ -14,6 +14,8 @@ description and its pages (``/api/openapi.json``, ``/api/docs``, ``/api/redoc``)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 
@@ -23,11 +25,19 @@ from aiops.api.deps import ApiDeps
 from aiops.api.middleware import RequestIdMiddleware
 
 
-def create_app(deps: ApiDeps, *, webhook: APIRouter | None = None, docs: bool = False) -> FastAPI:
+def create_app(
+    deps: ApiDeps,
+    *,
+    webhook: APIRouter | None = None,
+    docs: bool = False,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
     """Build the app. No global state: ``deps`` is reachable from routes as ``app.state.deps``.
 
     ``webhook``: the Alertmanager receiver router (its own credentials), mounted under ``/api``.
     ``docs``: serve the OpenAPI description and the Swagger UI / ReDoc pages (no token needed).
+    ``routers``: the chat channels' routes (``/slack/events``, ``/telegram/webhook``), mounted at
+    the root; each verifies its service's signature or secret itself (no bearer token).
     """
     app = FastAPI(
         title="aiops",
@@ -66,4 +76,6 @@ def create_app(deps: ApiDeps, *, webhook: APIRouter | None = None, docs: bool = 
     app.include_router(routes.build_router(deps), prefix="/api")
     if webhook is not None:
         app.include_router(webhook, prefix="/api")
+    for router in routers:
+        app.include_router(router)
     return app

@@ -50,7 +50,7 @@ def _steps(message: IncidentMessage) -> Table:
 def render(message: IncidentMessage, *, note: str = "") -> Panel:
     """The message as one rich Panel (``note``, e.g. ``updated``, goes into the title). Pure."""
     header = message.header
-    seen = f"{header.first_seen:%Y-%m-%d %H:%M:%S}Z … {header.last_seen:%H:%M:%S}Z"
+    seen = f"{header.first_seen:%Y-%m-%d %H:%M:%S}Z → {header.last_seen:%H:%M:%S}Z"
     parts: list[RenderableType] = [
         Text(f"incident {header.incident_id} · {header.reason} ×{header.count} · {seen}"),
     ]

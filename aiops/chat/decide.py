@@ -4,7 +4,7 @@ Fed by: each chat channel's interaction handler (Slack ``block_actions``, Telegr
 ``callback_query``), which turns a button press into an :class:`aiops.chat.clicks.Click` and
 calls :meth:`Decider.handle`. Consumed by: the approval gate (``aiops.approvals.gate``), or the
 executor (which decides on the gate and then continues the run), the audit log, the store (to
-drop retried deliveries) and the metrics (``aiops_chat_clicks_total{channel, outcome}``).
+drop retried deliveries) and the metrics (``aiops_chat_decision_seconds{channel}``).
 
 The checks, in order (docs/chat.md, "Who may approve"):
 
@@ -220,8 +220,18 @@ class Decider:
         )
 
     def _count(self, click: Click, answer: ClickAnswer) -> ClickAnswer:
-        if self._metrics is not None:
-            self._metrics.chat_clicks_total.labels(channel=click.channel, outcome=answer.outcome.value).inc()
+        """Observe ``aiops_chat_decision_seconds{channel}`` for a click that decided (from the
+        request, whose chat post follows within the outbox's delay, to the decision). The clicks
+        themselves are counted by the channels, which also see the clicks that never get here."""
+        request = answer.request
+        if (
+            self._metrics is not None
+            and answer.outcome is ClickOutcome.DECIDED
+            and request is not None
+            and request.decided_at is not None
+        ):
+            waited = max(0.0, (request.decided_at - request.created_at).total_seconds())
+            self._metrics.chat_decision_seconds.labels(channel=click.channel).observe(waited)
         return answer
 
 

@@ -26,13 +26,13 @@ from rich.text import Text
 
 from aiops import client as client_mod
 from aiops import runtime
+from aiops.chat.console import ConsoleChannel
 from aiops.demo import prompt, seed, tables
 from aiops.emulator import controllers as controllers_mod
 from aiops.emulator import emulator as emulator_mod
 from aiops.settings import (
     ActionSettings,
     ApiSettings,
-    ApprovalSettings,
     KubeSettings,
     SafetySettings,
     Settings,
@@ -183,19 +183,26 @@ async def _run_demo(
                 f"[bold]cluster:[/] emulated Kubernetes API at {emu.url} "
                 f"({len(seed.seed_objects())} objects seeded)"
             )
+            # Chat (AIOPS_SLACK__*, AIOPS_TELEGRAM__*) and approvers come from the environment, as
+            # for `aiops run`: with a chat configured its buttons drive the demo's approvals too.
+            from_env = Settings()
             settings = Settings(
                 redis_url=redis_url or "redis://127.0.0.1:6379/0",
                 kube=KubeSettings(server=emu.url),
                 api=ApiSettings(host="127.0.0.1", port=0, tokens={"demo-sre": token}),
                 # One person drives the demo: every step needs one approver (a real drain needs two).
-                approvals=ApprovalSettings(sweep_interval_seconds=1.0, votes_by_action={}),
+                approvals=from_env.approvals.model_copy(
+                    update={"sweep_interval_seconds": 1.0, "votes_by_action": {}}
+                ),
                 actions=ActionSettings(eviction_retry_seconds=0.2, eviction_timeout_seconds=10.0),
                 # Short enough to watch: each write's outcome must hold 2 s, within 20 s.
                 safety=SafetySettings(
                     verify_settle_seconds=2.0, verify_timeout_seconds=20.0, verify_poll_seconds=0.5
                 ),
             )
-            services = await runtime.build(settings, store=store)
+            services = await runtime.build(
+                settings, store=store, extra_channels=_console_channel(settings, console)
+            )
             stop = asyncio.Event()
             ready, api_started = asyncio.Event(), asyncio.Event()
             server = asyncio.create_task(
@@ -221,6 +228,18 @@ async def _run_demo(
     finally:
         await delete_prefix(store)
         await store.close()
+
+
+def _console_channel(settings: Settings, console: Console) -> list[ConsoleChannel]:
+    """The console channel when no chat is configured (the incident messages shown here as it
+    renders them, an update only when a step, the pending step or a decision changed); none when
+    Slack or Telegram is configured (the messages and their buttons are there)."""
+    chat = [name for name, on in (("Slack", settings.slack), ("Telegram", settings.telegram)) if on.enabled]
+    if chat:
+        console.print(f"[bold]chat:[/] {' and '.join(chat)} (the messages and their buttons are live)")
+        return []
+    console.print("[bold]chat:[/] none configured; the incident messages are shown here (console channel)")
+    return [ConsoleChannel(console, changes_only=True)]
 
 
 async def _drive(

@@ -99,6 +99,9 @@ async def serve(
     ]
     if services.settings.alertmanager.enabled:
         tasks.append(supervised("alert-intake", lambda: services.intake.run(stop)))
+    if services.chat is not None:
+        chat = services.chat
+        tasks.append(supervised("chat", lambda: chat.run(stop)))
     server: uvicorn.Server | None = None
     if with_api:
         config = uvicorn.Config(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,9 @@ from aiops.api import auth, webhook
 from aiops.api.app import create_app
 from aiops.api.deps import ApiDeps
 from aiops.approvals import gate as gate_mod
+from aiops.approvals.access import KubeAccessReview
 from aiops.audit import AuditLog
+from aiops.chat.notifier import Notifier
 from aiops.clock import epoch_seconds, utcnow
 from aiops.enrichment import enricher as enricher_mod
 from aiops.enrichment import llm as llm_mod
@@ -43,6 +45,7 @@ from aiops.playbooks import executor as executor_mod
 from aiops.playbooks.resources import LivePlaybooks
 from aiops.playbooks.runs import Escalation, Run, RunStore
 from aiops.rules import engine as engine_mod
+from aiops.runtime import chat as chat_mod
 from aiops.safety import guards as guards_mod
 from aiops.safety import verify as verify_mod
 from aiops.settings import Settings
@@ -74,6 +77,8 @@ class Services:
     app: FastAPI
     intake: intake_mod.Intake
     enricher: enricher_mod.Enricher
+    #: The chat channels, feed and click handler; None when no channel is configured.
+    chat: chat_mod.Chat | None = None
     #: The port the API listens on once started (useful with ``api.port: 0``); None before.
     api_port: int | None = None
     #: How long :meth:`close` lets background runs, verifications and enrichments finish (seconds).
@@ -94,6 +99,8 @@ class Services:
     async def close(self) -> None:
         """:meth:`stop_work`, then close the Kubernetes client and the store."""
         await self.stop_work()
+        if self.chat is not None:
+            await self.chat.close()
         await self.kube.close()
         await self.store.close()
 
@@ -125,9 +132,12 @@ async def build(
     store: Store | None = None,
     kube: kube_mod.Kube | None = None,
     config: config_mod.Config | None = None,
+    extra_channels: Sequence[Notifier] = (),
 ) -> Services:
     """Build every component from ``config`` (``aiops.config.load``, as ``aiops run`` does), else from
-    ``settings`` loaded the same way. Raises ValidationFailed on invalid config (nothing is started)."""
+    ``settings`` loaded the same way. ``extra_channels``: chat channels besides the configured Slack
+    and Telegram ones (the demo's console). Raises ValidationFailed on invalid config (nothing is
+    started)."""
     if config is None:
         config = config_mod.from_settings(settings)
     settings = config.settings
@@ -139,7 +149,8 @@ async def build(
         kube = await kube_mod.Kube.from_settings(settings.kube)
     metrics = Metrics()
     clock = utcnow  # the one wall clock (aiops.clock): every stored instant is read off it
-    dedup = dedup_mod.Deduplicator(store, metrics=metrics, clock=clock)
+    hooks = chat_mod.ChatHooks()  # bound to the chat feed below, when a channel is configured
+    dedup = dedup_mod.Deduplicator(store, metrics=metrics, clock=clock, on_change=hooks.incident)
     approvals = settings.approvals
     gate = gate_mod.ApprovalGate(
         store,
@@ -156,9 +167,10 @@ async def build(
         metrics=metrics,
         clock=clock,
         scrub=scrub,
+        on_change=hooks.request,
     )
     audit = AuditLog(store, scrub=scrub)
-    runs = RunStore(store, scrub=scrub)
+    runs = RunStore(store, scrub=scrub, on_saved=hooks.run)
     playbooks = LivePlaybooks(registry)
     limits = actions_base.ActionLimits(
         max_memory_limit_bytes=config.max_memory_limit_bytes,
@@ -191,7 +203,7 @@ async def build(
         clock=clock,
     )
     owners = OwnerIndex()
-    enrichments = enricher_mod.EnrichmentStore(store, scrub=scrub)
+    enrichments = enricher_mod.EnrichmentStore(store, scrub=scrub, on_saved=hooks.incident)
     enricher = enricher_mod.Enricher(
         kube=kube,
         store=enrichments,
@@ -226,6 +238,20 @@ async def build(
         metrics=metrics,
         scrub=scrub.json_bytes,
     )
+    chat = chat_mod.build_chat(
+        settings,
+        hooks=hooks,
+        store=store,
+        gate=gate,
+        audit=audit,
+        metrics=metrics,
+        incident=dedup.get,
+        run=runs.get,
+        enrichment=enrichments.get,
+        executor=executor,
+        access=KubeAccessReview(kube, gate.policy.people) if approvals.subject_access_review else None,
+        extra_channels=extra_channels,
+    )
     app = create_app(
         ApiDeps(
             gate=gate,
@@ -244,6 +270,7 @@ async def build(
         if settings.alertmanager.enabled
         else None,
         docs=settings.api.docs,
+        routers=chat.routers if chat is not None else (),
     )
     return Services(
         settings=settings,
@@ -262,6 +289,7 @@ async def build(
         app=app,
         intake=intake,
         enricher=enricher,
+        chat=chat,
     )
 
 
