@@ -311,3 +311,55 @@ async def test_a_failing_slack_holds_up_neither_the_pipeline_nor_telegram(
     # every later render is an edit of that message.
     assert len([b for b in slack.bodies("chat.postMessage") if not b.get("thread_ts")]) == 3
     assert len([p for p in telegram.of("sendMessage") if not p.get("reply_parameters")]) == 1
+
+
+async def test_a_drain_needs_two_people_across_channels(
+    harness: Harness, slack: SlackMock, telegram: TelegramMock
+) -> None:
+    chat_settings(harness, slack, telegram)
+    workloads.seed_not_ready_node(harness.emulator, max_unavailable=1)
+    await harness.start()
+
+    async def pending(action: str) -> str | None:
+        found = [r["id"] for r in await harness.pending() if r["action"] == action]
+        return str(found[0]) if found else None
+
+    async def cordon_waits() -> bool:
+        return await pending("cordon") is not None
+
+    await eventually(cordon_waits, what="the cordon to wait for approval")
+    await harness.approve(str(await pending("cordon")))  # through the API: one person is enough
+
+    async def drain_waits() -> bool:
+        return await pending("drain") is not None
+
+    await eventually(drain_waits, timeout_seconds=30, what="the drain to wait for approval")
+    drain = str(await pending("drain"))
+    webhook = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    async with harness.api(None) as http, running_controllers(harness.emulator), asyncio.timeout(30):
+        body, headers = signed_click(drain, ALICE_SLACK, ts="7")
+        assert (await http.post("/slack/events", content=body, headers=headers)).status_code == 200
+
+        async def one_vote_shown() -> bool:
+            return "votes 1/2" in json.dumps(slack_renders(slack)[-1].get("blocks"))
+
+        await eventually(one_vote_shown, what="the Slack message to show votes 1/2")
+        assert await pending("drain") == drain, "one vote runs nothing"
+        assert writes(harness.emulator, "POST", "/eviction") == []
+
+        again = await http.post("/telegram/webhook", json=tg_click(7, drain, ALICE_TG), headers=webhook)
+        assert again.status_code == 200
+        refusal = (await telegram.wait_for("answerCallbackQuery"))[-1]
+        assert "already counts" in str(refusal.get("text")), refusal
+        assert await pending("drain") == drain, "the same person twice is still one vote"
+
+        second = await http.post("/telegram/webhook", json=tg_click(8, drain, BOB_TG), headers=webhook)
+        assert second.status_code == 200
+
+        async def evicted() -> bool:
+            return bool(writes(harness.emulator, "POST", "/eviction"))
+
+        await eventually(evicted, what="bob's vote to run the drain")
+    audit = await harness.get("/api/audit")
+    votes = [(e["action"], e["actor"]) for e in reversed(audit) if e["action"].startswith("approval.")]
+    assert votes == [("approval.vote", "alice"), ("approval.refused", "alice"), ("approval.decided", "bob")]
