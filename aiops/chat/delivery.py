@@ -66,7 +66,8 @@ class ChannelWorker:
     """Delivers one channel's queue. ``clock``: epoch seconds (the one wall clock,
     :data:`aiops.clock.EPOCH_SECONDS`; tests pass their own). ``visibility_seconds``: the claim
     lease (a worker that dies mid-delivery is replaced after it). ``idle_seconds``: the pause when
-    nothing is due (or until :meth:`wake`). ``batch``: most deliveries claimed per pass."""
+    nothing is due (or until :meth:`wake`). ``batch``: most deliveries claimed per pass;
+    ``concurrency``: most incidents delivered side by side in a pass."""
 
     def __init__(
         self,
@@ -80,6 +81,7 @@ class ChannelWorker:
         max_backoff_seconds: float = 300.0,
         max_attempts: int = 20,
         batch: int = 50,
+        concurrency: int = 8,
         metrics: Metrics | None = None,
     ) -> None:
         self.notifier = notifier
@@ -97,6 +99,7 @@ class ChannelWorker:
         self._paused_until = 0.0
         self._wake = asyncio.Event()
         self._metrics = metrics
+        self._slots = asyncio.Semaphore(max(1, concurrency))
 
     def _count(self, claimed: Claimed, outcome: str) -> None:
         """Count one delivery in ``aiops_chat_messages_total{channel, op, outcome}``."""
@@ -128,7 +131,7 @@ class ChannelWorker:
             if handled == 0:
                 waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
                 try:
-                    await asyncio.wait(waiters, timeout=self._idle)
+                    await asyncio.wait(waiters, timeout=self._idle, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     for waiter in waiters:
                         waiter.cancel()
@@ -137,24 +140,42 @@ class ChannelWorker:
         """One pass: claim what is due, oldest first, and deliver it. Returns how many deliveries
         were settled (delivered, rescheduled after a failure or dead-lettered); deferred ones (a
         full rate-limit window, a reply before its post) go back to their place in the queue.
+        Deliveries of one incident go one after the other, in queue order (so its replies follow
+        its post and each other); those of different incidents go side by side, at most
+        ``concurrency`` at once (a burst of incidents is not delivered one round trip at a time;
+        the rate limits, kept in Redis, hold whatever the concurrency).
         Raises :class:`aiops.errors.StoreUnavailable`; nothing a channel raises."""
         now = self._clock()
         if now < self._paused_until:
             return 0
-        settled = 0
         held = _Held()
+        by_incident: dict[str, list[str]] = {}
         for delivery_id in await self._outbox.due(self.name, now=now, limit=self._batch):
-            if self._clock() < self._paused_until:
-                break
-            claimed = await self._outbox.claim(
-                self.name,
-                delivery_id,
-                now=self._clock(),
-                visibility_seconds=self._visibility,
-                token=self._token,
-            )
-            if claimed is not None and await self._deliver(claimed, held):
-                settled += 1
+            by_incident.setdefault(delivery_id.split(":", 2)[1], []).append(delivery_id)
+        results = await asyncio.gather(
+            *(self._deliver_in_turn(ids, held) for ids in by_incident.values()), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+        return sum(r for r in results if isinstance(r, int))
+
+    async def _deliver_in_turn(self, delivery_ids: list[str], held: _Held) -> int:
+        """Deliver one incident's due deliveries in order; how many were settled."""
+        settled = 0
+        async with self._slots:
+            for delivery_id in delivery_ids:
+                if self._clock() < self._paused_until:
+                    break
+                claimed = await self._outbox.claim(
+                    self.name,
+                    delivery_id,
+                    now=self._clock(),
+                    visibility_seconds=self._visibility,
+                    token=self._token,
+                )
+                if claimed is not None and await self._deliver(claimed, held):
+                    settled += 1
         return settled
 
     async def _deliver(self, claimed: Claimed, held: _Held) -> bool:

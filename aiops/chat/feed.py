@@ -29,12 +29,15 @@ from aiops.errors import StoreUnavailable
 from aiops.events.incident import Incident
 from aiops.playbooks.runs import Run, StepRecord, StepState
 
-__all__ = ["REPLY_STATES", "RETRY_SECONDS", "IncidentFeed", "step_reply"]
+__all__ = ["CONCURRENCY", "REPLY_STATES", "RETRY_SECONDS", "IncidentFeed", "step_reply"]
 
 log = logging.getLogger(__name__)
 
 #: Seconds before an incident whose refresh met a Redis failure is tried again.
 RETRY_SECONDS = 2.0
+
+#: Most incidents published side by side.
+CONCURRENCY = 8
 
 #: Step states that end a step: each is told once in the incident's thread.
 REPLY_STATES: frozenset[StepState] = frozenset(
@@ -156,14 +159,25 @@ class IncidentFeed:
             stopping.cancel()
 
     async def _drain(self, stop: asyncio.Event) -> None:
+        """Publish every dirty incident, :data:`CONCURRENCY` side by side (a burst of incidents
+        is not published one round trip at a time); one incident is never published twice at once
+        (a touch while it is being published marks it dirty again, for the next pass)."""
+        slots = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(incident_id: str) -> None:
+            async with slots:
+                if stop.is_set():
+                    self.touch(incident_id)
+                    return
+                try:
+                    await self.publish(incident_id)
+                except StoreUnavailable as exc:
+                    log.warning("chat feed: Redis unavailable, incident %s retried: %s", incident_id, exc)
+                    asyncio.get_running_loop().call_later(RETRY_SECONDS, self.touch, incident_id)
+                except Exception:  # a stage boundary: one bad incident never stops the feed
+                    log.exception("chat feed: publishing incident %s failed", incident_id)
+
         while self._dirty and not stop.is_set():
-            incident_id = next(iter(self._dirty))
-            del self._dirty[incident_id]
-            try:
-                await self.publish(incident_id)
-            except StoreUnavailable as exc:
-                log.warning("chat feed: Redis unavailable, incident %s retried: %s", incident_id, exc)
-                asyncio.get_running_loop().call_later(RETRY_SECONDS, self.touch, incident_id)
-                return
-            except Exception:  # a stage boundary: one bad incident never stops the feed
-                log.exception("chat feed: publishing incident %s failed", incident_id)
+            batch = list(self._dirty)
+            self._dirty.clear()
+            await asyncio.gather(*(one(incident_id) for incident_id in batch))

@@ -116,13 +116,12 @@ async def test_rate_limits_hold_per_target(store: Store) -> None:
         await chat.reply("a", f"k{n}", f"a{n}")
     await chat.publish(msg("b"))
     await chat.workers[0].run_once()
-    # Due at the same second, the messages come first (ids sort msg:* < reply:*); chat-a is full
-    # after two calls, chat-b is another target and goes on in the same pass.
-    assert [(op, t) for op, t, _, _ in slack.calls] == [
-        ("post", "chat-a"),
-        ("post", "chat-b"),
-        ("reply", "chat-a"),
-    ]
+    # Due at the same second, an incident's message comes before its replies (ids sort msg:* <
+    # reply:*); chat-a is full after two calls, chat-b is another target and goes on in the same
+    # pass (incidents are delivered side by side, so only each target's order is fixed).
+    calls = [(op, t) for op, t, _, _ in slack.calls]
+    assert [c for c in calls if c[1] == "chat-a"] == [("post", "chat-a"), ("reply", "chat-a")]
+    assert [c for c in calls if c[1] == "chat-b"] == [("post", "chat-b")]
     await chat.workers[0].run_once()
     clock.now += 9
     await chat.workers[0].run_once()
@@ -241,3 +240,22 @@ async def test_deliveries_are_counted_once_by_channel_op_and_outcome(store: Stor
     clock.now += 5
     await worker.run_once()
     assert count("update", "failed") == 1
+
+
+async def test_an_enqueue_wakes_an_idle_worker_at_once(store: Store) -> None:
+    """A worker idle for up to 30 s delivers a new render as soon as it is queued (before, the idle
+    wait only ended when both the wake and the stop events had fired, or at its timeout)."""
+    slack = RecordingChannel("slack")
+    worker = ChannelWorker(store, slack, idle_seconds=30.0)
+    chat = Notifications(store, [worker])
+    stop = asyncio.Event()
+    running = asyncio.create_task(chat.run(stop))
+    try:
+        await asyncio.sleep(0.2)  # the worker found nothing and waits
+        await chat.publish(msg(count=1))
+        async with asyncio.timeout(5):
+            await slack.entered.wait()
+    finally:
+        stop.set()
+        async with asyncio.timeout(5):
+            await running
