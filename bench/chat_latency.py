@@ -191,6 +191,7 @@ class _Rig:
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.slack.close()
         await self.telegram.close()
 
 

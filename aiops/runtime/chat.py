@@ -166,7 +166,7 @@ def build_chat(
 
 def _slack(settings: Settings, decider: Decider, metrics: Metrics, parts: _Parts) -> None:
     """Add Slack when configured: its channel, its clicks over Socket Mode (a runner) or HTTP
-    (``POST /slack/events``). The Web API client opens a connection per call: nothing to close."""
+    (``POST /slack/events``), and the close of its Web API connections."""
     if not settings.slack.enabled:
         return
     approvals = settings.approvals
@@ -177,6 +177,7 @@ def _slack(settings: Settings, decider: Decider, metrics: Metrics, parts: _Parts
         parts.routers.append(slack.http_router())
     else:
         parts.runners.append(("slack", slack.run))
+    parts.closers.append(slack.close)
 
 
 def _telegram(settings: Settings, decider: Decider, store: Store, metrics: Metrics, parts: _Parts) -> None:

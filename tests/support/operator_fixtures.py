@@ -84,6 +84,8 @@ class Harness:
             self._stop.set()
             await asyncio.wait_for(self._task, timeout=30)
             await self.services.executor.wait_idle(timeout_seconds=10)
+            if self.services.chat is not None:
+                await self.services.chat.close()
             await self.services.kube.close()
         self._stop = self._task = None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 from fastapi import APIRouter
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -49,7 +50,9 @@ class Slack:
         metrics: Metrics | None = None,
         client: AsyncWebClient | None = None,
     ) -> None:
-        self.client = client or web_client(settings)
+        # One connection pool for every call (closed by :meth:`close`), unless a client is given.
+        self._session = aiohttp.ClientSession() if client is None else None
+        self.client = client or web_client(settings, session=self._session)
         # Deliveries are counted once, by the delivery worker (aiops.chat.delivery), for every channel.
         self.channel = SlackChannel(settings, self.client)
         self.interactions = SlackInteractions(
@@ -59,6 +62,11 @@ class Slack:
     def http_router(self) -> APIRouter:
         """``POST /slack/events`` for HTTP mode (see :meth:`SlackInteractions.http_router`)."""
         return self.interactions.http_router()
+
+    async def close(self) -> None:
+        """Close the Web API connections this facade opened (none when a client was given)."""
+        if self._session is not None:
+            await self._session.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve clicks over Socket Mode until ``stop`` (HTTP mode: just wait for it)."""

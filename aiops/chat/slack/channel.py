@@ -26,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from aiops.chat.message import IncidentMessage
@@ -47,9 +48,16 @@ DEFAULT_TIMEOUT_SECONDS = 10
 MAX_REPLY_CHARS = 3000
 
 
-def web_client(settings: SlackSettings, *, timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS) -> AsyncWebClient:
+def web_client(
+    settings: SlackSettings,
+    *,
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
     """slack_sdk's ``AsyncWebClient`` with the bot token, ``base_url`` = ``settings.api_url`` and no
-    retry handlers (see the module docstring). Raises ValueError when no bot token is set."""
+    retry handlers (see the module docstring); ``session``: an aiohttp session whose connections
+    every call reuses (without one, slack_sdk opens a session, and a connection, per call). Raises
+    ValueError when no bot token is set."""
     if settings.bot_token is None:
         raise ValueError("Slack needs a bot token (AIOPS_SLACK__BOT_TOKEN)")
     base_url = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
@@ -58,6 +66,7 @@ def web_client(settings: SlackSettings, *, timeout_seconds: int = DEFAULT_TIMEOU
         base_url=base_url,
         timeout=timeout_seconds,
         retry_handlers=[],
+        session=session,
     )
 
 

@@ -175,10 +175,14 @@ async def test_a_stale_timestamp_is_refused(slack: SlackMock) -> None:
     await slack.wait(lambda: len(clicks.clicks) == 1)
 
 
-def test_http_mode_needs_a_signing_secret() -> None:
+async def test_http_mode_needs_a_signing_secret() -> None:
     config = settings("http://127.0.0.1:9/api/", mode="socket").model_copy(update={"signing_secret": None})
-    with pytest.raises(ValueError, match="SIGNING_SECRET"):
-        Slack(config, RecordingClicks()).http_router()
+    facade = Slack(config, RecordingClicks())  # built in the running loop, as the runtime builds it
+    try:
+        with pytest.raises(ValueError, match="SIGNING_SECRET"):
+            facade.http_router()
+    finally:
+        await facade.close()
 
 
 async def test_the_ack_does_not_wait_for_a_slow_handler(slack: SlackMock) -> None:
