@@ -78,12 +78,12 @@ def render(message: IncidentMessage, *, note: str = "") -> Panel:
 
 
 def _gist(message: IncidentMessage) -> tuple[object, ...]:
-    """What a person watching the terminal needs to see change: the status, the steps' states,
-    the pending step and its votes, and the decision (not the event count or the enrichment)."""
+    """What a person watching the terminal needs to see change: the status, the step waiting for
+    a decision and its votes, and the decision (not the event count, the enrichment or a step
+    that ran on its own: those show in the next update that matters)."""
     pending = message.pending
     return (
         message.header.status,
-        tuple(step.state for step in message.steps),
         (pending.request_id, pending.votes) if pending is not None else None,
         message.decision,
     )
@@ -92,8 +92,8 @@ def _gist(message: IncidentMessage) -> tuple[object, ...]:
 class ConsoleChannel:
     """A :class:`aiops.chat.notifier.Notifier` printing to ``console`` (a new stdout Console when
     None). Locations are ``console`` / ``console`` / a running number, per process.
-    ``changes_only``: print an update only when its gist changed (status, step states, pending
-    step and votes, decision), so a terminal shared with other output (the demo) stays readable."""
+    ``changes_only``: print an update only when its gist changed (status, pending step and votes,
+    decision), so a terminal shared with other output (the demo) stays readable."""
 
     def __init__(
         self, console: Console | None = None, *, name: str = "console", changes_only: bool = False

@@ -222,6 +222,8 @@ async def _run_demo(
                 stop.set()
                 await server
                 await services.stop_work()  # the store stays open: the demo's keys are removed below
+                if services.chat is not None:
+                    await services.chat.close()
                 await services.kube.close()
             report["store"] = store_desc
             return report
@@ -232,7 +234,7 @@ async def _run_demo(
 
 def _console_channel(settings: Settings, console: Console) -> list[ConsoleChannel]:
     """The console channel when no chat is configured (the incident messages shown here as it
-    renders them, an update only when a step, the pending step or a decision changed); none when
+    renders them, an update only when the pending step, a decision or the status changed); none when
     Slack or Telegram is configured (the messages and their buttons are there)."""
     chat = [name for name, on in (("Slack", settings.slack), ("Telegram", settings.telegram)) if on.enabled]
     if chat:
