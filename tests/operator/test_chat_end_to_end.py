@@ -363,3 +363,57 @@ async def test_a_drain_needs_two_people_across_channels(
     audit = await harness.get("/api/audit")
     votes = [(e["action"], e["actor"]) for e in reversed(audit) if e["action"].startswith("approval.")]
     assert votes == [("approval.vote", "alice"), ("approval.refused", "alice"), ("approval.decided", "bob")]
+
+
+async def test_with_the_rbac_check_a_vote_needs_kubernetes_to_agree(
+    harness: Harness, slack: SlackMock, telegram: TelegramMock
+) -> None:
+    """``approvals.subject_access_review``: alice is an approver, but until a RoleBinding lets her
+    Kubernetes user delete pods in ``shop`` the emulated API server's SubjectAccessReview says no,
+    her click is refused with the reason and nothing runs; once bound, the same click runs it."""
+    chat_settings(harness, slack, telegram)
+    approvals = harness.settings.approvals.model_copy(
+        update={
+            "subject_access_review": True,
+            "people": {**PEOPLE, "alice": [*PEOPLE["alice"], "kubernetes:alice@corp"]},
+        }
+    )
+    harness.settings = harness.settings.model_copy(update={"approvals": approvals})
+    pod = workloads.seed_crash_loop(harness.emulator)
+    await harness.start()
+    request_id = await pending_everywhere(harness, slack, telegram)
+    webhook = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    async with harness.api(None) as http, running_controllers(harness.emulator), asyncio.timeout(30):
+        denied = await http.post(
+            "/telegram/webhook", json=tg_click(21, request_id, ALICE_TG), headers=webhook
+        )
+        assert denied.status_code == 200
+        answer = (await telegram.wait_for("answerCallbackQuery"))[-1]
+        assert "does not allow alice@corp to delete pods" in str(answer.get("text")), answer
+        assert writes(harness.emulator, "DELETE", "/pods/") == []
+
+        rbac = "rbac.authorization.k8s.io/v1"
+        rules = [{"verbs": ["delete"], "apiGroups": [""], "resources": ["pods"]}]
+        harness.emulator.put_object(
+            {
+                "apiVersion": rbac,
+                "kind": "Role",
+                "metadata": {"name": "restarter", "namespace": "shop"},
+                "rules": rules,
+            }  # fmt: skip
+        )
+        harness.emulator.put_object(
+            {
+                "apiVersion": rbac,
+                "kind": "RoleBinding",
+                "metadata": {"name": "alice-restarts", "namespace": "shop"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "restarter"},
+                "subjects": [{"kind": "User", "name": "alice@corp", "apiGroup": "rbac.authorization.k8s.io"}],
+            }
+        )
+        allowed = await http.post(
+            "/telegram/webhook", json=tg_click(22, request_id, ALICE_TG), headers=webhook
+        )
+        assert allowed.status_code == 200
+        assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is None
+    assert len(writes(harness.emulator, "DELETE", "/pods/")) == 1
