@@ -400,7 +400,7 @@ async def test_with_the_rbac_check_a_vote_needs_kubernetes_to_agree(
                 "kind": "Role",
                 "metadata": {"name": "restarter", "namespace": "shop"},
                 "rules": rules,
-            }  # fmt: skip
+            }
         )
         harness.emulator.put_object(
             {
