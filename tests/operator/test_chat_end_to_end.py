@@ -24,7 +24,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
@@ -417,3 +417,31 @@ async def test_with_the_rbac_check_a_vote_needs_kubernetes_to_agree(
         assert allowed.status_code == 200
         assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is None
     assert len(writes(harness.emulator, "DELETE", "/pods/")) == 1
+
+
+async def test_socket_mode_the_default_carries_a_click_into_the_runtime(
+    harness: Harness, slack: SlackMock, telegram: TelegramMock
+) -> None:
+    """Slack's default mode, Socket Mode (no ingress): the runtime opens the WebSocket that
+    ``apps.connections.open`` hands out (the mock's), acknowledges an interactive envelope pushed
+    over it, and bob's approve there deletes the pod."""
+    chat_settings(harness, slack, telegram)
+    socket = harness.settings.slack.model_copy(update={"mode": "socket", "app_token": SecretStr("xapp-e2e")})
+    harness.settings = harness.settings.model_copy(update={"slack": socket})
+    pod = workloads.seed_crash_loop(harness.emulator)
+    await harness.start()
+    request_id = await pending_everywhere(harness, slack, telegram)
+    body, _ = signed_click(request_id, BOB_SLACK, ts="9")
+    payload = json.loads(parse_qs(body.decode())["payload"][0])
+    async with running_controllers(harness.emulator), asyncio.timeout(30):
+        envelope = await slack.push("interactive", payload)
+        await slack.wait(lambda: any(a.get("envelope_id") == envelope for a in slack.acks), 10)
+
+        async def deleted() -> bool:
+            return harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is None
+
+        await eventually(deleted, what="bob's Socket Mode click to delete the pod")
+    assert slack.connections >= 1
+    assert [e["actor"] for e in await harness.get("/api/audit") if e["action"] == "approval.decided"] == [
+        "bob"
+    ]
