@@ -27,12 +27,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
-from pydantic_settings import SettingsError
+from pydantic_settings import NoDecode, SettingsError
 
 from aiops import errors, yamlsource
 from aiops import kube as kube_mod
 from aiops.actions import quantity
+from aiops.chat import setup as chat_setup
 from aiops.enrichment import redact as redact_mod
 from aiops.playbooks import loader as playbook_loader
 from aiops.playbooks import registry as registry_mod
@@ -288,8 +290,10 @@ class _Sources:
         would raise one SettingsError naming only the section)."""
         problems: list[errors.Problem] = []
         for lower, actual in sorted(self._env.items()):
-            annotation = _annotation_for(lower.removeprefix(ENV_PREFIX.lower()).split(ENV_DELIMITER))
-            kind = _complex_kind(annotation)
+            field = _field_for(lower.removeprefix(ENV_PREFIX.lower()).split(ENV_DELIMITER))
+            if field is None or any(isinstance(m, NoDecode) or m is NoDecode for m in field.metadata):
+                continue  # unknown (reported by validation) or parsed by its own validator
+            kind = _complex_kind(field.annotation)
             if kind is None:
                 continue
             value = os.environ.get(actual, "")
@@ -309,21 +313,23 @@ def _in_file(node: yaml.Node, loc: Sequence[str | int]) -> bool:
     )
 
 
-def _annotation_for(path: Sequence[str]) -> Any:
-    """The type of the :class:`Settings` field at ``path`` (lower-case names), or None if there is none."""
+def _field_for(path: Sequence[str]) -> FieldInfo | None:
+    """The :class:`Settings` field at ``path`` (lower-case names), or None if there is none. Its
+    ``annotation`` is the type; its ``metadata`` holds ``NoDecode`` for a setting that parses its
+    own environment text (``telegram.chat_ids`` takes ``-1001234,42``)."""
     model: type[BaseModel] = Settings
-    annotation: Any = None
+    found: FieldInfo | None = None
     for depth, name in enumerate(path):
         fields = {key.lower(): info for key, info in model.model_fields.items()}
-        info = fields.get(name)
-        if info is None:
+        found = fields.get(name)
+        if found is None:
             return None
-        annotation = info.annotation
+        annotation = found.annotation
         if depth < len(path) - 1:
             if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
                 return None
             model = annotation
-    return annotation
+    return found
 
 
 def _complex_kind(annotation: Any) -> str | None:
@@ -373,6 +379,7 @@ def describe(config: Config) -> list[str]:
         f"safety: dry_run={s.safety.dry_run} paused={s.safety.paused} "
         f"protected={s.safety.protected_namespaces} max_memory_limit={s.actions.max_memory_limit}"
         + (f" own namespace {s.pod_namespace!r} (protected too)" if s.pod_namespace else ""),
+        chat_setup.chat_line(s),
     ]
     return lines
 
@@ -401,7 +408,7 @@ def warnings(config: Config) -> list[str]:
         found.append("safety.paused is true: every write is refused until it is false")
     elif s.safety.dry_run:
         found.append("safety.dry_run is true: every write is sent with dryRun=All and changes nothing")
-    return found
+    return found + chat_setup.chat_warnings(s)
 
 
 def masked_url(url: str) -> str:

@@ -69,6 +69,21 @@ BAD_ENVIRONMENTS = {
         "AIOPS_API__TOKENS",
         ["'alice' and 'bob' have the same token", "recorded as the other's"],
     ),
+    "telegram-chat-id-not-a-number": (
+        {"AIOPS_TELEGRAM__BOT_TOKEN": "1:bot-token", "AIOPS_TELEGRAM__CHAT_IDS": "-1001234,oncall"},
+        "AIOPS_TELEGRAM__CHAT_IDS",
+        ["valid integer", "'oncall'"],
+    ),
+    "slack-without-its-channel": (
+        {"AIOPS_SLACK__BOT_TOKEN": "xoxb-bot-token", "AIOPS_SLACK__APP_TOKEN": "xapp-app-token"},
+        "AIOPS_SLACK",
+        ["needs channel", "AIOPS_SLACK__CHANNEL"],
+    ),
+    "telegram-anonymous-admin-as-approver": (
+        {"AIOPS_APPROVALS__APPROVERS_HIGH": '["telegram:1087968824"]'},
+        "AIOPS_APPROVALS__APPROVERS_HIGH",
+        ["anonymous-admin", "own numeric user id"],
+    ),
     "token-shared-with-admin": (
         {"AIOPS_API__TOKEN": SAME_TOKEN, "AIOPS_API__TOKENS": json.dumps({"bob": SAME_TOKEN})},
         "AIOPS_API__TOKENS",
@@ -273,4 +288,30 @@ def test_a_setting_in_both_the_file_and_the_environment_takes_the_environment(
     else:
         assert shown in result.stdout
     assert f"environment ({variable})" in result.stdout or f", {variable}" in result.stdout
+    _assert_no_connection(silent)
+
+
+def test_chat_settings_are_described_and_their_traps_warned(
+    silent: tuple[SilentServer, SilentServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack and Telegram on (chat ids in the comma form the chart's users type), nobody from chat
+    on the approver lists: it starts (exit 0), says what chat will do and that its buttons would
+    refuse everyone, and that polling allows one replica; the tokens are never shown."""
+    env = _env(
+        silent,
+        AIOPS_SLACK__BOT_TOKEN="xoxb-secret-bot-token",
+        AIOPS_SLACK__APP_TOKEN="xapp-secret-app-token",
+        AIOPS_SLACK__CHANNEL="C0123456789",
+        AIOPS_TELEGRAM__BOT_TOKEN="123:secret-telegram-token",
+        AIOPS_TELEGRAM__CHAT_IDS="-1001234567890, 42",
+        AIOPS_APPROVALS__APPROVERS_MEDIUM='["alice"]',
+    )
+    result = check_in_process(monkeypatch, env)
+    assert result.returncode == 0, result
+    text = " ".join((result.stdout + result.stderr).split())
+    assert "chat: slack (socket mode, channel C0123456789), telegram (polling, 2 chats)" in text
+    assert "votes: medium 1, high 1, drain 2" in text
+    assert "no chat identity may approve medium-risk steps" in text
+    assert "only one process may poll a bot token" in text
+    assert "secret" not in text, "no token is shown"
     _assert_no_connection(silent)
