@@ -1,7 +1,7 @@
 """``python -m bench`` (``make bench``): every benchmark in turn; results also in bench/results/*.json.
 
 Select some with ``python -m bench NAME...``; names: pipeline_throughput, watch_latency,
-operator_rss, webhook_ingest, log_analyzer, guard_overhead.
+operator_rss, webhook_ingest, log_analyzer, guard_overhead, chat_latency.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    chat_latency,
     guard_overhead,
     log_analyzer,
     operator_rss,
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "webhook_ingest": webhook_ingest.run,
     "log_analyzer": log_analyzer.run,
     "guard_overhead": guard_overhead.run,
+    "chat_latency": chat_latency.run,
 }
 
 names = sys.argv[1:] or list(BENCHMARKS)
