@@ -12,7 +12,10 @@ channels; an approve click in Telegram deletes the pod once, both messages lose 
 and say who approved, and the step's result follows in the Slack thread; a click from someone
 who is not an approver is refused (ephemeral in Slack) and audited; 100 concurrent clicks from
 both channels run the step exactly once; a Slack whose Web API fails leaves the pipeline and
-Telegram going, and the message is posted once Slack answers again.
+Telegram going, and the message is posted once Slack answers again; a drain needs two people
+across channels (the same person twice is one vote); with the RBAC check on, a vote needs the
+emulated API server's SubjectAccessReview to agree; Slack's Socket Mode and Telegram's long
+polling (both services' defaults) carry a click into the runtime too.
 """
 
 from __future__ import annotations
@@ -445,3 +448,26 @@ async def test_socket_mode_the_default_carries_a_click_into_the_runtime(
     assert [e["actor"] for e in await harness.get("/api/audit") if e["action"] == "approval.decided"] == [
         "bob"
     ]
+
+
+async def test_telegram_long_polling_carries_a_click_into_the_runtime(
+    harness: Harness, slack: SlackMock, telegram: TelegramMock
+) -> None:
+    """Telegram's default mode, long polling: the runtime's poller takes alice's approve from
+    getUpdates (the mock's queue) and the pod is deleted; the click is answered."""
+    chat_settings(harness, slack, telegram)
+    polling = harness.settings.telegram.model_copy(update={"mode": "polling", "webhook_secret": None})
+    harness.settings = harness.settings.model_copy(update={"telegram": polling})
+    pod = workloads.seed_crash_loop(harness.emulator)
+    await harness.start()
+    request_id = await pending_everywhere(harness, slack, telegram)
+    async with running_controllers(harness.emulator), asyncio.timeout(30):
+        await telegram.queue_update(tg_click(31, request_id, ALICE_TG))
+
+        async def decided() -> bool:
+            audit = await harness.get("/api/audit")
+            return [e["actor"] for e in audit if e["action"] == "approval.decided"] == ["alice"]
+
+        await eventually(decided, what="alice's click, polled from getUpdates, to approve")
+        await telegram.wait_for("answerCallbackQuery")
+    assert harness.emulator.get_object("v1", "Pod", "shop", pod["metadata"]["name"]) is None
