@@ -34,8 +34,9 @@ from typing import Protocol
 
 from aiops import errors
 from aiops.actions.base import AuditEntry
-from aiops.approvals.gate import ApprovalGate, not_a_person
+from aiops.approvals.gate import ApprovalGate
 from aiops.approvals.model import ApprovalRequest, ApprovalState
+from aiops.approvals.policy import not_a_person
 from aiops.audit import AuditLog
 from aiops.chat.clicks import Click, ClickAnswer, ClickOutcome
 from aiops.clock import EPOCH_SECONDS
