@@ -6,9 +6,9 @@ request is approved (it tracks execution itself through ``Store.claim``), the AP
 the chat click handler (``aiops.chat.decide``), which asks ``policy`` who may approve.
 
 Who and how many (:class:`aiops.approvals.policy.ApprovalPolicy`): approvers per risk by identity
-(API names, Slack, Telegram), people who own several identities (one vote per person across every channel), and
-``votes_needed`` distinct people per risk or action (default: two for ``drain``). One reject ends
-a request; the person who triggered a run may not approve it.
+(API names, Slack, Telegram), people who own several identities (one vote per person across every
+channel), and ``votes_needed`` distinct people per risk or action (default: two for ``drain``).
+One reject ends a request; the person who triggered a run may not approve it.
 
 Exactly once: every way out of ``pending`` (approve, reject, expire) goes through one Lua script
 of :mod:`aiops.store.approvals`: ``decide`` (an HSETNX of the request's ``decision`` field) or
