@@ -165,8 +165,23 @@ def _facts(incident: Incident) -> tuple[tuple[str, str], ...]:
     return tuple(facts)
 
 
+#: Step states whose error, when there is one, is the result to show (the step ended badly).
+_ENDED_BADLY = frozenset(
+    {
+        StepState.FAILED,
+        StepState.REFUSED,
+        StepState.REJECTED,
+        StepState.EXPIRED,
+        StepState.BLOCKED,
+        StepState.UNKNOWN,
+    }
+)
+
+
 def _step_result(record_state: StepState, summary: str, error: str | None) -> str:
-    if error and record_state not in (StepState.SUCCEEDED, StepState.SKIPPED):
+    """The error of a step that ended badly, else its summary (an error left on a step that is
+    waiting or running again, e.g. from an earlier attempt, is not its result)."""
+    if error and record_state in _ENDED_BADLY:
         return short(error)
     return short(summary)
 

@@ -43,6 +43,7 @@ def test_steps_show_their_result_or_their_error() -> None:
         ("scale", "failed", "high"),
     ]
     assert message.steps[0].result == "read 200 lines from app"
+    assert message.steps[1].result == "", "a waiting step shows no error left from before"
     assert message.steps[2].result == "409 Conflict: the object changed"
 
 
