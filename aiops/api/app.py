@@ -56,13 +56,16 @@ def create_app(
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
+        """200 when the Kubernetes API answers and Redis answers and takes writes; else 503 with
+        which one and why (``"redis": "refuses writes: READONLY ..."``): a replica after a
+        failover or a full Redis answers PING but nothing aiops must store would be kept."""
         kube_ok = await deps.kube_ready()
-        store_ok = await deps.store_ready()
+        store_problem = await deps.store_ready()
         body = {
             "kubernetes": "ok" if kube_ok else "unreachable",
-            "redis": "ok" if store_ok else "unreachable",
+            "redis": store_problem or "ok",
         }
-        return JSONResponse(body, status_code=200 if kube_ok and store_ok else 503)
+        return JSONResponse(body, status_code=200 if kube_ok and store_problem is None else 503)
 
     @app.get("/metrics", tags=["health"])
     async def metrics() -> Response:

@@ -16,10 +16,15 @@ from aiops.playbooks import executor as executor_mod
 #: A readiness probe: True when the dependency answers. Never raises.
 Probe = Callable[[], Awaitable[bool]]
 
+#: A readiness probe that says why not: None when the dependency is ready, else the reason.
+#: Never raises.
+ReasonProbe = Callable[[], Awaitable[str | None]]
+
 
 @dataclass(frozen=True)
 class ApiDeps:
-    """What the routes use. ``kube_ready``/``store_ready`` are the readiness probes."""
+    """What the routes use. ``kube_ready``/``store_ready`` are the readiness probes (the store's
+    says why not: unreachable, or refusing writes)."""
 
     gate: gate_mod.ApprovalGate
     executor: executor_mod.Executor
@@ -27,6 +32,6 @@ class ApiDeps:
     audit: AuditLog
     metrics: Metrics
     kube_ready: Probe
-    store_ready: Probe
+    store_ready: ReasonProbe
     authenticate: auth.Authenticator
     enrichments: enricher_mod.EnrichmentStore | None = None

@@ -260,7 +260,7 @@ async def build(
             audit=audit,
             metrics=metrics,
             kube_ready=kube.ping,
-            store_ready=store.ping,
+            store_ready=store.ready_error,
             enrichments=enrichments,
             authenticate=auth.Authenticator(
                 settings.api.identities(), allow_unauthenticated=settings.api.allow_unauthenticated

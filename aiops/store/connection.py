@@ -35,8 +35,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.typing import EncodableT
+
+from aiops.store import failures
 
 __all__ = ["CLUSTER_SCHEMES", "Client", "StoreCore"]
 
@@ -165,6 +167,26 @@ class StoreCore:
             return f"no answer within {timeout_seconds:g} s"
         except (RedisError, RedisClusterException, OSError) as exc:
             return str(exc) or type(exc).__name__
+        return None
+
+    async def ready_error(self, *, timeout_seconds: float = 2.0) -> str | None:
+        """None when the store answers and takes a write within ``timeout_seconds``, else why not:
+        ``unreachable: <why>`` or ``refuses writes: <why>`` (a replica after a failover answers
+        READONLY, a full Redis with ``maxmemory-policy noeviction`` answers OOM, both to PING's
+        success). The write is one ``SET <prefix>ready-probe 1 PX 30000``. Never raises. For the
+        readiness probe (``/readyz``)."""
+        unreachable = await self.ping_error(timeout_seconds=timeout_seconds)
+        if unreachable is not None:
+            return f"unreachable: {unreachable}"
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                await self._r.set(self._k("ready-probe"), "1", px=30_000)
+        except TimeoutError:
+            return f"refuses writes: no answer within {timeout_seconds:g} s"
+        except ResponseError as exc:
+            return f"refuses writes: {failures.refusal(exc) or str(exc)}"
+        except (RedisError, RedisClusterException, OSError) as exc:
+            return f"refuses writes: {str(exc) or type(exc).__name__}"
         return None
 
     async def close(self) -> None:

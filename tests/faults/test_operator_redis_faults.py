@@ -76,6 +76,11 @@ class Scenario:
             )
         return answers
 
+    async def readiness(self) -> tuple[int, str]:
+        """``/readyz``'s status code and what it says of Redis."""
+        answer = await self.api.get("/readyz")
+        return answer.status_code, str(answer.json().get("redis"))
+
     async def until(self, what: str, predicate: Callable[[], Awaitable[bool]]) -> None:
         """Await ``predicate`` (bounded); fail with the operator's log, or at once if it exited."""
         deadline = time.monotonic() + BOUND
@@ -227,8 +232,11 @@ async def test_out_of_memory_answers_503_keeps_running_and_dead_letters_nothing(
         approve = await scenario.api.post(f"/api/approvals/{request_id}/approve")
         _refused([approve], "out of memory (OOM")
         assert await scenario.alert_incidents() == 0
+        status, redis_said = await scenario.readiness()  # PING still answers: not ready all the same
+        assert status == 503 and redis_said.startswith("refuses writes") and "OOM" in redis_said
 
         await redis_process.free_memory()
+        assert await scenario.readiness() == (200, "ok")
         await scenario.incidents_reach(20)
         _accepted(await scenario.post_alerts(3))
         await scenario.incidents_reach(23)
@@ -257,6 +265,8 @@ async def test_redis_killed_or_flushed_answers_503_and_alerts_flow_again(
         _refused(await scenario.post_alerts(2), "Redis did not answer")
         answer = await scenario.api.post("/api/approvals/0123abcd/approve")
         _refused([answer], "Redis did not answer")
+        status, redis_said = await scenario.readiness()
+        assert status == 503 and redis_said.startswith("unreachable"), redis_said
         await asyncio.sleep(1.0)  # the intake and the sweeper meet the dead Redis meanwhile
         assert scenario.running()
         await redis.start()
@@ -291,12 +301,15 @@ async def test_a_demoted_primary_answers_503_until_it_is_primary_again(
         approve = await scenario.api.post(f"/api/approvals/{request_id}/approve")
         _refused([approve], "read-only replica (READONLY")
         assert await scenario.alert_incidents() == 5  # reads still answer
+        status, redis_said = await scenario.readiness()  # and PING: not ready all the same
+        assert status == 503 and redis_said.startswith("refuses writes") and "READONLY" in redis_said
 
         async def intake_paused() -> bool:
             return await scenario.metric("aiops_pipeline_errors_total", stage="alert-intake") >= 1
 
         await scenario.until("the intake to pause on READONLY", intake_paused)
         await primary.promote()
+        assert await scenario.readiness() == (200, "ok")
         _accepted(await scenario.post_alerts(3))
         await scenario.incidents_reach(8)
         assert (await scenario.api.post(f"/api/approvals/{request_id}/approve")).status_code == 200
