@@ -80,9 +80,13 @@ from aiops.safety.verify import VerificationState, Verifier
 from aiops.settings import SafetySettings
 from aiops.store import Store
 
-__all__ = ["Executor", "IncidentLinker"]
+__all__ = ["FIRST_SAVE_PATIENCE_SECONDS", "Executor", "IncidentLinker"]
 
 log = logging.getLogger(__name__)
+
+
+#: How long a new run waits for Redis to take its first save before it is given up (seconds).
+FIRST_SAVE_PATIENCE_SECONDS = 300.0
 
 
 class Executor:
@@ -191,10 +195,32 @@ class Executor:
             ],
             requested_by=requested_by,
         )
-        await self._book.save(run)
-        await self._incidents.attach_run(incident_id, run.id)
+        await self._first_save(run)
         log.info("run %s started: playbook %s for incident %s", run.id, playbook.id, incident_id)
         return await self._advance(run.id) or run
+
+    async def _first_save(self, run: Run) -> None:
+        """Persist a new run and attach it to its incident, retrying while Redis is unavailable
+        (with :class:`aiops.background.Backoff`, at most :data:`FIRST_SAVE_PATIENCE_SECONDS`):
+        nothing has happened yet, so waiting for Redis loses nothing, where giving up would lose
+        the incident's remediation (before, a run whose first save met a Redis outage was gone,
+        and nothing launched it again). Raises :class:`aiops.errors.StoreUnavailable` once the
+        patience is spent (the failure is then logged and counted by the launcher)."""
+        backoff = background.Backoff(first_seconds=0.5, max_seconds=10.0)
+        deadline = asyncio.get_running_loop().time() + FIRST_SAVE_PATIENCE_SECONDS
+        while True:
+            try:
+                await self._book.save(run)
+                await self._incidents.attach_run(run.incident_id, run.id)
+                return
+            except errors.StoreUnavailable as exc:
+                delay = backoff.next(exc.delay_seconds)
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    raise
+                log.warning(
+                    "run %s not saved yet, Redis unavailable (retry in %.1f s): %s", run.id, delay, exc
+                )
+                await asyncio.sleep(delay)
 
     def launch(self, *, incident_id: str, event: ClusterEvent, playbook_id: str) -> asyncio.Task[Run | None]:
         """Start a run in the background (the watch handler does not wait for its steps)."""
