@@ -113,7 +113,7 @@ async def serve(
             lifespan="off",
         )
         server = uvicorn.Server(config)
-        tasks.append(asyncio.create_task(server.serve(), name="api"))
+        tasks.append(asyncio.create_task(_serve_api(server, services), name="api"))
         if api_started is not None:
             helper = asyncio.create_task(_signal_started(server, api_started, services), name="api-started")
             helper.add_done_callback(lambda _: None)
@@ -138,9 +138,28 @@ async def serve(
         raise errors.ComponentFailed(ended.get_name(), _ended(ended))
 
 
+async def _serve_api(server: uvicorn.Server, services: Services) -> None:
+    """uvicorn's ``serve``, except that a start-up failure (it logs "error while attempting to bind
+    on address ... address already in use" and calls ``sys.exit(3)``, which would end the process
+    with no word from aiops) becomes :class:`aiops.errors.ComponentFailed` saying what to set."""
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        api = services.settings.api
+        raise errors.ComponentFailed(
+            "api",
+            f"the API server could not start on {api.host}:{api.port} (uvicorn exited with {exc.code}; "
+            "its error is the line above, e.g. the port is in use): free the port or set "
+            "AIOPS_API__PORT / AIOPS_API__HOST (api.port, api.host)",
+        ) from None
+
+
 def _ended(task: asyncio.Task[None]) -> str:
     """Why ``task`` ended before a stop was asked for, for :class:`aiops.errors.ComponentFailed`."""
     name = task.get_name()
+    failure = None if task.cancelled() else task.exception()
+    if isinstance(failure, errors.ComponentFailed):
+        return f"{failure} (stopped everything, exit 1)"
     if task.cancelled():
         why = "was cancelled"
     elif task.exception() is not None:

@@ -12,6 +12,7 @@ of hanging it.
 from __future__ import annotations
 
 import secrets
+import socket
 from pathlib import Path
 
 from aiops.emulator import ClusterEmulator
@@ -126,3 +127,23 @@ async def test_the_same_kubeconfig_with_its_own_context_reaches_the_api(
         assert await kube.ping()
     finally:
         await kube.close()
+
+
+async def test_an_api_port_in_use_stops_everything_with_exit_1_and_says_what_to_set(
+    emulator: ClusterEmulator, redis_url: str
+) -> None:
+    """Redis and the API server answer, but the API's port is taken: uvicorn cannot bind and
+    exits (before, its ``sys.exit(3)`` ended the process with no word from aiops). aiops stops the
+    operator too and exits 1 naming the address and the settings; never exit 0, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = _env(REDIS_URL=redis_url, AIOPS_KUBE__SERVER=emulator.url) | {"AIOPS_API__PORT": str(port)}
+
+        result = await arun_cli("run", env=env, timeout_seconds=60)
+
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr, result
+    assert f"the API server could not start on 127.0.0.1:{port}" in result.flat_stderr
+    assert "AIOPS_API__PORT" in result.stderr and "address already in use" in result.stderr
