@@ -5,8 +5,8 @@ prompt waits, the API keeps answering (``/healthz``, ``aiops approvals list``). 
 shown whole: the full id in the table and the prompt, every param (the drain flags, the memory
 factor), the plan's diff (the new memory limit) and the incident's RCA summary. Enter skips
 (the default never approves); at high risk ``a`` is refused and the word must be typed;
-rejecting and skipping are normal outcomes (exit 0). Ctrl-C at a prompt stops the demo cleanly:
-exit 130, no traceback, the demo's Redis keys removed.
+rejecting and skipping are normal outcomes (exit 0). Ctrl-C at a prompt (the first, or a later
+one) stops the demo cleanly: exit 130, no traceback, the demo's Redis keys removed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import re
 
 import httpx
+import pytest
 import redis
 
 from tests.cli.helpers import run_cli
@@ -117,11 +118,16 @@ def test_an_sre_decides_each_step_at_the_terminal_and_rejecting_is_a_normal_outc
     assert not CRASH.search(term.text), "no traceback of aiops (a log sample in a panel is indented)"
 
 
-def test_ctrl_c_at_a_prompt_stops_the_demo_cleanly(redis_url: str) -> None:
+@pytest.mark.parametrize("skipped", [0, 2], ids=["first prompt", "third prompt"])
+def test_ctrl_c_at_a_prompt_stops_the_demo_cleanly(redis_url: str, skipped: int) -> None:
     term = Terminal("demo", columns=100, REDIS_URL=redis_url)
     try:
         prefix = term.expect(r"keys\s+under\s+(aiops-demo:[0-9a-f]+:)", DEMO_SECONDS)[1]
         term.expect(PROMPT, DEMO_SECONDS)
+        for _ in range(skipped):  # Enter skips; the next request's prompt follows
+            term.line("")
+            term.expect(r"skipped")
+            term.expect(PROMPT, DEMO_SECONDS)
 
         term.ctrl_c()
 
