@@ -207,7 +207,7 @@ class TelegramSettings(_Section):
     Enabled when ``bot_token`` is set. ``chat_ids``: the chats (private chats or groups; group ids
     are negative) messages go to and the only chats clicks are accepted from
     (``AIOPS_TELEGRAM__CHAT_IDS=-1001234,42`` or a JSON list). ``mode``: ``polling`` (default:
-    getUpdates long polling; one poller per bot token, so run one replica or use the webhook) or
+    getUpdates long polling by the one replica that holds the poller's Lease) or
     ``webhook`` (Telegram posts to ``/telegram/webhook`` on the API port with
     ``webhook_secret`` in ``X-Telegram-Bot-Api-Secret-Token``; ``webhook_url``, when set, is
     registered with setWebhook at start). ``api_url``: the Bot API base URL (tests and proxies).

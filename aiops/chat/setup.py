@@ -56,11 +56,6 @@ def chat_warnings(settings: Settings) -> list[str]:
                 f"refuse everyone; list slack:<team>/<user>, slack-group:<group> or telegram:<user> "
                 f"in approvals.approvers_{risk}, or a person under approvals.people"
             )
-    if telegram.enabled and telegram.mode == "polling":
-        found.append(
-            "telegram.mode is polling: only one process may poll a bot token; with more than one "
-            "replica use telegram.mode: webhook (a leader-only poller comes with issue 12)"
-        )
     if approvals.subject_access_review and not any(
         i.startswith("kubernetes") for ids in approvals.people.values() for i in ids
     ):

@@ -46,6 +46,7 @@ from aiops.playbooks.resources import LivePlaybooks
 from aiops.playbooks.runs import Escalation, Run, RunStore
 from aiops.rules import engine as engine_mod
 from aiops.runtime import chat as chat_mod
+from aiops.runtime import leadership
 from aiops.safety import guards as guards_mod
 from aiops.safety import verify as verify_mod
 from aiops.settings import Settings
@@ -249,6 +250,8 @@ async def build(
         run=runs.get,
         enrichment=enrichments.get,
         executor=executor,
+        kube=kube,
+        lease_namespace=(own_namespace(settings) or [leadership.DEFAULT_LEASE_NAMESPACE])[0],
         access=KubeAccessReview(kube, gate.policy.people) if approvals.subject_access_review else None,
         extra_channels=extra_channels,
     )

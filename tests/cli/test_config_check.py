@@ -296,7 +296,7 @@ def test_chat_settings_are_described_and_their_traps_warned(
 ) -> None:
     """Slack and Telegram on (chat ids in the comma form the chart's users type), nobody from chat
     on the approver lists: it starts (exit 0), says what chat will do and that its buttons would
-    refuse everyone, and that polling allows one replica; the tokens are never shown."""
+    refuse everyone; the tokens are never shown."""
     env = _env(
         silent,
         AIOPS_SLACK__BOT_TOKEN="xoxb-secret-bot-token",
@@ -312,6 +312,5 @@ def test_chat_settings_are_described_and_their_traps_warned(
     assert "chat: slack (socket mode, channel C0123456789), telegram (polling, 2 chats)" in text
     assert "votes: medium 1, high 1, drain 2" in text
     assert "no chat identity may approve medium-risk steps" in text
-    assert "only one process may poll a bot token" in text
     assert "secret" not in text, "no token is shown"
     _assert_no_connection(silent)
