@@ -25,14 +25,13 @@ from urllib.parse import unquote
 
 from aiops import kube as kube_mod
 from aiops.approvals.model import ApprovalRequest
-from aiops.kube.access import subject_access_review
+from aiops.kube.access import ResourceAttributes, subject_access_review
 
 __all__ = [
     "ACTION_WRITES",
     "VERBS",
     "KubeAccessReview",
     "Write",
-    "WriteAttributes",
     "call_attributes",
     "kubernetes_identity",
     "request_attributes",
@@ -47,28 +46,7 @@ VERBS: dict[str, str] = {"POST": "create", "PUT": "update", "PATCH": "patch", "D
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
 
 
-@dataclass(frozen=True)
-class WriteAttributes:
-    """One request as the authorizer sees it: ``verb`` on ``group``/``resource``/``subresource``
-    (``""`` for none), object ``name`` (None: any) in ``namespace`` (None: cluster scope, or every
-    namespace for a namespaced resource)."""
-
-    verb: str
-    group: str
-    resource: str
-    subresource: str = ""
-    namespace: str | None = None
-    name: str | None = None
-
-    def __str__(self) -> str:
-        resource = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
-        qualified = f"{resource}.{self.group}" if self.group else resource
-        where = f"in namespace {self.namespace}" if self.namespace else "cluster-wide"
-        named = f" {self.name}" if self.name else ""
-        return f"{self.verb} {qualified}{named} {where}"
-
-
-def call_attributes(method: str, path: str) -> WriteAttributes:
+def call_attributes(method: str, path: str) -> ResourceAttributes:
     """The attributes of one API call: ``PATCH /apis/apps/v1/namespaces/shop/deployments/web/scale``
     → patch ``apps`` ``deployments``/``scale`` ``web`` in ``shop``.
 
@@ -98,7 +76,7 @@ def call_attributes(method: str, path: str) -> WriteAttributes:
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else ""
     verb = "deletecollection" if method == "DELETE" and name is None else VERBS[method]
-    return WriteAttributes(verb, group, resource, subresource, namespace, name)
+    return ResourceAttributes(verb, group, resource, subresource, namespace, name)
 
 
 @dataclass(frozen=True)
@@ -131,7 +109,7 @@ ACTION_WRITES: dict[tuple[str, str | None], tuple[Write, ...]] = {
 }
 
 
-def _target_attributes(request: ApprovalRequest) -> list[WriteAttributes]:
+def _target_attributes(request: ApprovalRequest) -> list[ResourceAttributes]:
     target = request.target
     kind = target.kind if target is not None else None
     writes = ACTION_WRITES.get((request.action, kind)) or ACTION_WRITES.get((request.action, None))
@@ -141,12 +119,12 @@ def _target_attributes(request: ApprovalRequest) -> list[WriteAttributes]:
     for write in writes:
         if write.resource is not None:
             group, plural = write.resource
-            found.append(WriteAttributes(write.verb, group, plural, write.subresource))
+            found.append(ResourceAttributes(write.verb, group, plural, write.subresource))
             continue
         if target is not None:
             group = target.api_version.rpartition("/")[0]
             found.append(
-                WriteAttributes(
+                ResourceAttributes(
                     write.verb,
                     group,
                     kube_mod.plural_of(target.kind),
@@ -157,13 +135,15 @@ def _target_attributes(request: ApprovalRequest) -> list[WriteAttributes]:
             )
         elif request.action == "delete_pod":  # a label selector: any pod of the namespace
             namespace = request.params.get("namespace")
-            found.append(WriteAttributes(write.verb, "", "pods", "", str(namespace) if namespace else None))
+            found.append(
+                ResourceAttributes(write.verb, "", "pods", "", str(namespace) if namespace else None)
+            )
         else:
             raise ValueError(f"no plan and no target for {request.action!r}")
     return found
 
 
-def request_attributes(request: ApprovalRequest) -> list[WriteAttributes]:
+def request_attributes(request: ApprovalRequest) -> list[ResourceAttributes]:
     """The distinct attribute sets of the request's writes, in order: from its plan's calls, or,
     when it has no plan or the plan makes no call, from its target and :data:`ACTION_WRITES`.
 
@@ -227,23 +207,13 @@ class KubeAccessReview:
         return False, refusal
 
     async def _allows_all(
-        self, user: str | None, groups: Sequence[str], writes: Sequence[WriteAttributes]
+        self, user: str | None, groups: Sequence[str], writes: Sequence[ResourceAttributes]
     ) -> tuple[bool, str]:
         who = user or "groups " + ", ".join(groups)
         if user and groups:
             who += f" (groups: {', '.join(groups)})"
         for write in writes:
-            allowed, reason = await subject_access_review(
-                self._kube,
-                user=user,
-                groups=groups,
-                verb=write.verb,
-                group=write.group,
-                resource=write.resource,
-                subresource=write.subresource,
-                namespace=write.namespace,
-                name=write.name,
-            )
+            allowed, reason = await subject_access_review(self._kube, write, user=user, groups=groups)
             if not allowed:
                 because = f": {reason}" if reason else ""
                 return False, f"Kubernetes RBAC does not allow {who} to {write}{because}"

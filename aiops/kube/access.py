@@ -14,43 +14,52 @@ The caller needs ``create`` on ``subjectaccessreviews`` (group ``authorization.k
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aiops.kube.client import Kube
 
-__all__ = ["REVIEWS_PATH", "review_body", "subject_access_review"]
+__all__ = ["REVIEWS_PATH", "ResourceAttributes", "review_body", "subject_access_review"]
 
 #: Where reviews are created (cluster-scoped, create only).
 REVIEWS_PATH = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
 
-def review_body(
-    *,
-    user: str | None,
-    groups: Sequence[str],
-    verb: str,
-    group: str,
-    resource: str,
-    subresource: str = "",
-    namespace: str | None,
-    name: str | None,
-) -> dict[str, Any]:
-    """The ``authorization.k8s.io/v1`` SubjectAccessReview asking whether ``user`` (with ``groups``)
-    may ``verb`` the ``group``/``resource``/``subresource`` object ``name`` in ``namespace``.
+@dataclass(frozen=True)
+class ResourceAttributes:
+    """One request as the authorizer sees it (a SubjectAccessReview's ``resourceAttributes``):
+    ``verb`` on ``group``/``resource``/``subresource`` (``""`` for none), object ``name`` (None:
+    any) in ``namespace`` (None: cluster scope, or every namespace for a namespaced resource);
+    ``group`` ``""`` is the core group."""
 
-    ``namespace`` None (or ``""``) asks about cluster scope or every namespace; ``name`` None about
-    any object; ``group`` ``""`` is the core group. Empty fields are left out, as kubectl does.
-    """
-    attributes = {
-        "namespace": namespace or "",
-        "verb": verb,
-        "group": group,
-        "resource": resource,
-        "subresource": subresource,
-        "name": name or "",
+    verb: str
+    group: str
+    resource: str
+    subresource: str = ""
+    namespace: str | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        resource = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+        qualified = f"{resource}.{self.group}" if self.group else resource
+        where = f"in namespace {self.namespace}" if self.namespace else "cluster-wide"
+        named = f" {self.name}" if self.name else ""
+        return f"{self.verb} {qualified}{named} {where}"
+
+
+def review_body(attributes: ResourceAttributes, *, user: str | None, groups: Sequence[str]) -> dict[str, Any]:
+    """The ``authorization.k8s.io/v1`` SubjectAccessReview asking whether ``user`` (with ``groups``)
+    may make the request ``attributes``. Empty fields are left out, as kubectl does."""
+    fields = {
+        "namespace": attributes.namespace or "",
+        "verb": attributes.verb,
+        "group": attributes.group,
+        "resource": attributes.resource,
+        "subresource": attributes.subresource,
+        "name": attributes.name or "",
     }
-    spec: dict[str, Any] = {"resourceAttributes": {k: v for k, v in attributes.items() if v}}
+    spec: dict[str, Any] = {"resourceAttributes": {k: v for k, v in fields.items() if v}}
     if user:
         spec["user"] = user
     if groups:
@@ -59,16 +68,7 @@ def review_body(
 
 
 async def subject_access_review(
-    kube: Kube,
-    *,
-    user: str | None,
-    groups: Sequence[str],
-    verb: str,
-    group: str,
-    resource: str,
-    subresource: str = "",
-    namespace: str | None,
-    name: str | None,
+    kube: Kube, attributes: ResourceAttributes, *, user: str | None, groups: Sequence[str]
 ) -> tuple[bool, str]:
     """(``status.allowed``, ``status.reason``) of a SubjectAccessReview (see :func:`review_body`).
 
@@ -78,16 +78,7 @@ async def subject_access_review(
     :class:`aiops.kube.Forbidden` (403) when aiops may not create reviews, a
     :class:`aiops.kube.TemporaryApiError` when the server does not answer.
     """
-    body = review_body(
-        user=user,
-        groups=groups,
-        verb=verb,
-        group=group,
-        resource=resource,
-        subresource=subresource,
-        namespace=namespace,
-        name=name,
-    )
+    body = review_body(attributes, user=user, groups=groups)
     answer = await kube.request("POST", REVIEWS_PATH, body=body)
     status = (answer.get("status") if isinstance(answer, dict) else None) or {}
     return status.get("allowed") is True, str(status.get("reason") or "")

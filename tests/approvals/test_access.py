@@ -22,11 +22,12 @@ from aiops.actions import registry as actions_registry
 from aiops.actions.base import ActionContext
 from aiops.actions.catalog import Risk
 from aiops.actions.plan import Plan
-from aiops.approvals.access import KubeAccessReview, WriteAttributes, call_attributes, request_attributes
+from aiops.approvals.access import KubeAccessReview, call_attributes, request_attributes
 from aiops.approvals.model import ApprovalRequest
 from aiops.audit import AuditLog
 from aiops.emulator import ClusterEmulator
 from aiops.events.model import ObjectRef
+from aiops.kube.access import ResourceAttributes
 from aiops.store import Store
 from tests.support.kube_fixtures import deployment, node, pod, replicaset
 
@@ -177,10 +178,10 @@ async def test_cluster_role_binding_of_a_group_allows_a_drain(
     plan = await plan_of(kube, store, "drain", {"node": "n1"})
     request = request_for("drain", plan)
     assert request_attributes(request) == [
-        WriteAttributes("patch", "", "nodes", "", None, "n1"),
-        WriteAttributes("create", "", "pods", "eviction", "billing", "api-1"),
-        WriteAttributes("create", "", "pods", "eviction", "shop", "web-1"),
-        WriteAttributes("create", "", "pods", "eviction", "shop", "web-2"),
+        ResourceAttributes("patch", "", "nodes", "", None, "n1"),
+        ResourceAttributes("create", "", "pods", "eviction", "billing", "api-1"),
+        ResourceAttributes("create", "", "pods", "eviction", "shop", "web-1"),
+        ResourceAttributes("create", "", "pods", "eviction", "shop", "web-2"),
     ]
 
     async with asyncio.timeout(5):
@@ -226,18 +227,18 @@ async def test_without_a_plan_the_action_table_names_the_writes(
     assert drain == (False, "Kubernetes RBAC does not allow alice@corp to patch nodes n1 cluster-wide")
     assert unknown[0] is False and "my_custom_write" in unknown[1]
     assert request_attributes(request_for("drain", target=node_ref)) == [
-        WriteAttributes("patch", "", "nodes", "", None, "n1"),
-        WriteAttributes("create", "", "pods", "eviction"),
+        ResourceAttributes("patch", "", "nodes", "", None, "n1"),
+        ResourceAttributes("create", "", "pods", "eviction"),
     ]
     hpa = ObjectRef(
         api_version="autoscaling/v2", kind="HorizontalPodAutoscaler", namespace="shop", name="web"
     )
     assert request_attributes(request_for("scale", target=hpa)) == [
-        WriteAttributes("patch", "autoscaling", "horizontalpodautoscalers", "", "shop", "web")
+        ResourceAttributes("patch", "autoscaling", "horizontalpodautoscalers", "", "shop", "web")
     ]
     sts = ObjectRef(api_version="apps/v1", kind="StatefulSet", namespace="shop", name="db")
     assert request_attributes(request_for("scale", target=sts)) == [
-        WriteAttributes("patch", "apps", "statefulsets", "scale", "shop", "db")
+        ResourceAttributes("patch", "apps", "statefulsets", "scale", "shop", "db")
     ]
 
 
@@ -288,7 +289,7 @@ async def test_api_failures_raise_the_kube_errors(
 def test_call_attributes_parse_paths_as_the_api_server(
     method: str, path: str, expected: tuple[Any, ...]
 ) -> None:
-    assert call_attributes(method, path) == WriteAttributes(*expected)
+    assert call_attributes(method, path) == ResourceAttributes(*expected)
 
 
 @pytest.mark.parametrize(

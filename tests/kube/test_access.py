@@ -13,7 +13,7 @@ import pytest
 
 from aiops import kube as kube_mod
 from aiops.emulator import ClusterEmulator
-from aiops.kube.access import REVIEWS_PATH, review_body, subject_access_review
+from aiops.kube.access import REVIEWS_PATH, ResourceAttributes, review_body, subject_access_review
 
 RBAC = "rbac.authorization.k8s.io/v1"
 
@@ -35,16 +35,7 @@ def seed_pod_deleter(emu: ClusterEmulator) -> None:
 
 
 def test_review_body_leaves_empty_attributes_out() -> None:
-    body = review_body(
-        user=None,
-        groups=["sre"],
-        verb="create",
-        group="",
-        resource="pods",
-        subresource="eviction",
-        namespace=None,
-        name=None,
-    )
+    body = review_body(ResourceAttributes("create", "", "pods", "eviction"), user=None, groups=["sre"])
     assert body == {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SubjectAccessReview",
@@ -57,13 +48,13 @@ def test_review_body_leaves_empty_attributes_out() -> None:
 
 async def test_allowed_denied_and_invalid(emulator: ClusterEmulator, kube: kube_mod.Kube) -> None:
     seed_pod_deleter(emulator)
-    ask = {"verb": "delete", "group": "", "resource": "pods", "namespace": "shop", "name": "web-1"}
+    ask = ResourceAttributes("delete", "", "pods", namespace="shop", name="web-1")
     async with asyncio.timeout(5):
         with kube.recording() as calls:
-            allowed = await subject_access_review(kube, user="alice", groups=["oncall"], **ask)
-        denied = await subject_access_review(kube, user="alice", groups=["dev"], **ask)
+            allowed = await subject_access_review(kube, ask, user="alice", groups=["oncall"])
+        denied = await subject_access_review(kube, ask, user="alice", groups=["dev"])
         with pytest.raises(kube_mod.Invalid, match="at least one of user or group"):
-            await subject_access_review(kube, user=None, groups=[], **ask)
+            await subject_access_review(kube, ask, user=None, groups=[])
     assert allowed == (True, 'RBAC: allowed by RoleBinding "del/shop" of Role "del" to Group "oncall"')
     assert denied == (False, "")
     assert [(c.method, c.path, c.status) for c in calls] == [("POST", REVIEWS_PATH, 201)]
