@@ -27,7 +27,7 @@ from aiops.chat.message import IncidentMessage, build_message, short
 from aiops.enrichment.enricher import Enrichment
 from aiops.errors import StoreUnavailable
 from aiops.events.incident import Incident
-from aiops.playbooks.runs import Run, StepRecord, StepState
+from aiops.playbooks.runs import ENDED_BADLY_STEP_STATES, Run, StepRecord, StepState
 
 __all__ = ["CONCURRENCY", "REPLY_STATES", "RETRY_SECONDS", "IncidentFeed", "step_reply"]
 
@@ -40,17 +40,7 @@ RETRY_SECONDS = 2.0
 CONCURRENCY = 8
 
 #: Step states that end a step: each is told once in the incident's thread.
-REPLY_STATES: frozenset[StepState] = frozenset(
-    {
-        StepState.SUCCEEDED,
-        StepState.FAILED,
-        StepState.REFUSED,
-        StepState.REJECTED,
-        StepState.EXPIRED,
-        StepState.BLOCKED,
-        StepState.UNKNOWN,
-    }
-)
+REPLY_STATES: frozenset[StepState] = ENDED_BADLY_STEP_STATES | {StepState.SUCCEEDED}
 
 
 def step_reply(run: Run, record: StepRecord) -> tuple[str, str] | None:

@@ -25,7 +25,7 @@ from aiops.approvals.model import ApprovalRequest, ApprovalState
 from aiops.approvals.render import plan_lines
 from aiops.enrichment.enricher import Enrichment
 from aiops.events.incident import Incident
-from aiops.playbooks.runs import Run, StepState
+from aiops.playbooks.runs import ENDED_BADLY_STEP_STATES, Run, StepState
 
 __all__ = [
     "MAX_FINDINGS",
@@ -165,23 +165,10 @@ def _facts(incident: Incident) -> tuple[tuple[str, str], ...]:
     return tuple(facts)
 
 
-#: Step states whose error, when there is one, is the result to show (the step ended badly).
-_ENDED_BADLY = frozenset(
-    {
-        StepState.FAILED,
-        StepState.REFUSED,
-        StepState.REJECTED,
-        StepState.EXPIRED,
-        StepState.BLOCKED,
-        StepState.UNKNOWN,
-    }
-)
-
-
 def _step_result(record_state: StepState, summary: str, error: str | None) -> str:
     """The error of a step that ended badly, else its summary (an error left on a step that is
     waiting or running again, e.g. from an earlier attempt, is not its result)."""
-    if error and record_state in _ENDED_BADLY:
+    if error and record_state in ENDED_BADLY_STEP_STATES:
         return short(error)
     return short(summary)
 

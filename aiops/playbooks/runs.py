@@ -80,6 +80,19 @@ class StepState(StrEnum):
     SKIPPED = "skipped"
 
 
+#: Step states in which a step ended without doing its job; its ``error`` says why.
+ENDED_BADLY_STEP_STATES = frozenset(
+    {
+        StepState.FAILED,
+        StepState.REFUSED,
+        StepState.REJECTED,
+        StepState.EXPIRED,
+        StepState.BLOCKED,
+        StepState.UNKNOWN,
+    }
+)
+
+
 class StepRecord(BaseModel):
     """One step of a run: the rendered params, the plan, the approval (if any) and the outcome.
 
