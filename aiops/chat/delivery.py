@@ -41,7 +41,7 @@ from aiops.chat.notifier import DeliveryFailed, DeliveryRetry, MessageLocation, 
 from aiops.clock import EPOCH_SECONDS
 from aiops.metrics import Metrics
 from aiops.store import Store
-from aiops.store.outbox import Claimed
+from aiops.store.outbox import Claimed, incident_of
 
 __all__ = ["ChannelWorker", "backoff_seconds"]
 
@@ -151,7 +151,7 @@ class ChannelWorker:
         held = _Held()
         by_incident: dict[str, list[str]] = {}
         for delivery_id in await self._outbox.due(self.name, now=now, limit=self._batch):
-            by_incident.setdefault(delivery_id.split(":", 2)[1], []).append(delivery_id)
+            by_incident.setdefault(incident_of(delivery_id), []).append(delivery_id)
         results = await asyncio.gather(
             *(self._deliver_in_turn(ids, held) for ids in by_incident.values()), return_exceptions=True
         )

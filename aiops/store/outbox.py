@@ -47,7 +47,7 @@ from enum import IntEnum
 from aiops.store.connection import StoreCore
 from aiops.store.failures import guarded
 
-__all__ = ["Acked", "Claimed", "Outbox"]
+__all__ = ["Acked", "Claimed", "Outbox", "incident_of"]
 
 TAG = "outbox"
 
@@ -181,6 +181,11 @@ def _part(name: str, what: str) -> str:
     return name
 
 
+def incident_of(delivery_id: str) -> str:
+    """The incident a delivery id (``msg:<incident>``, ``reply:<incident>:<key>``) is about."""
+    return delivery_id.split(":", 2)[1]
+
+
 class Outbox:
     """The chat deliveries of one store (``store.outbox``). Times are epoch seconds. Every method
     raises :class:`aiops.errors.StoreUnavailable` when Redis does not answer or refuses; enqueuing
@@ -241,7 +246,7 @@ class Outbox:
     ) -> Claimed | None:
         """Lease the delivery until ``now + visibility_seconds`` under ``token``; None when it is not
         due (another worker holds it, or it waits for a retry) or gone."""
-        incident_id = delivery_id.split(":", 2)[1]
+        incident_id = incident_of(delivery_id)
         keys = [
             self._queue(channel),
             self._delivery(channel, delivery_id),
