@@ -32,11 +32,17 @@ DEPTH_EVERY_SECONDS = 15.0
 
 class Notifications:
     """Every configured channel's worker (``workers``, unique channel names) over one ``store``.
-    ``clock``: epoch seconds. Raises ValueError for two channels of one name. :meth:`of` builds
-    the workers with their defaults."""
+    ``clock``: epoch seconds; ``metrics``: where :meth:`run` sets the outbox depth gauge (None:
+    nowhere). Raises ValueError for two channels of one name. :meth:`of` builds the workers with
+    their defaults."""
 
     def __init__(
-        self, store: Store, workers: Sequence[ChannelWorker], *, clock: Callable[[], float] = EPOCH_SECONDS
+        self,
+        store: Store,
+        workers: Sequence[ChannelWorker],
+        *,
+        clock: Callable[[], float] = EPOCH_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
         names = [w.name for w in workers]
         if len(set(names)) != len(names):
@@ -44,8 +50,7 @@ class Notifications:
         self._store = store
         self._clock = clock
         self.workers = tuple(workers)
-        #: Where :meth:`run` sets ``aiops_chat_outbox_depth{channel}`` (None: nowhere).
-        self.metrics: Metrics | None = None
+        self._metrics = metrics
 
     @classmethod
     def of(
@@ -59,9 +64,7 @@ class Notifications:
         """One default :class:`ChannelWorker` per channel in ``notifiers``, counting its deliveries
         in ``metrics`` (``aiops_chat_messages_total``, and the outbox depth while :meth:`run` runs)."""
         workers = [ChannelWorker(store, n, clock=clock, metrics=metrics) for n in notifiers]
-        notifications = cls(store, workers, clock=clock)
-        notifications.metrics = metrics
-        return notifications
+        return cls(store, workers, clock=clock, metrics=metrics)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -90,13 +93,13 @@ class Notifications:
         return {w.name: await self._store.outbox.depth(w.name) for w in self.workers}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run every channel's worker side by side until ``stop`` is set; with :attr:`metrics`, set
+        """Run every channel's worker side by side until ``stop`` is set; with ``metrics``, set
         the outbox depth gauge every :data:`DEPTH_EVERY_SECONDS`."""
         async with asyncio.TaskGroup() as group:
             for worker in self.workers:
                 group.create_task(worker.run(stop), name=f"chat-{worker.name}")
-            if self.metrics is not None and self.workers:
-                group.create_task(self._gauge(stop, self.metrics), name="chat-depth")
+            if self._metrics is not None and self.workers:
+                group.create_task(self._gauge(stop, self._metrics), name="chat-depth")
 
     async def _gauge(self, stop: asyncio.Event, metrics: Metrics) -> None:
         while not stop.is_set():
