@@ -91,14 +91,6 @@ class IncidentFeed:
             self._dirty[incident_id] = None
             self._wake.set()
 
-    def touch_run(self, run: Run) -> None:
-        """:meth:`touch` the incident of ``run`` (the executor's run-saved hook)."""
-        self.touch(run.incident_id)
-
-    def touch_request(self, request: ApprovalRequest) -> None:
-        """:meth:`touch` the incident of ``request`` (the gate's change hook)."""
-        self.touch(request.incident_id)
-
     @property
     def pending(self) -> int:
         """Incidents waiting to be published."""

@@ -66,12 +66,12 @@ class ChatHooks:
     def run(self, run: Run) -> None:
         """One of an incident's runs was saved."""
         if self.feed is not None:
-            self.feed.touch_run(run)
+            self.feed.touch(run.incident_id)
 
     async def request(self, request: ApprovalRequest) -> None:
         """An approval request was decided, voted on, expired or closed (the gate's hook)."""
         if self.feed is not None:
-            self.feed.touch_request(request)
+            self.feed.touch(request.incident_id)
 
 
 @dataclass
