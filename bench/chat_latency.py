@@ -41,7 +41,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from aiops.actions.catalog import Risk
-from aiops.approvals.gate import ApprovalGate, ApprovalPolicy
+from aiops.approvals.gate import ApprovalGate
+from aiops.approvals.policy import ApprovalPolicy
 from aiops.audit import AuditLog
 from aiops.chat.decide import Decider
 from aiops.chat.feed import IncidentFeed

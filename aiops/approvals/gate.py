@@ -31,19 +31,12 @@ from aiops import errors, store
 from aiops.actions.catalog import Risk
 from aiops.actions.plan import Plan
 from aiops.approvals.model import ApprovalRequest, ApprovalState, Outcome, RequestOutcome
-from aiops.approvals.policy import DEFAULT_TTL_SECONDS, DEFAULT_VOTES_BY_ACTION, ApprovalPolicy, not_a_person
+from aiops.approvals.policy import ApprovalPolicy
 from aiops.clock import Clock, utcnow
 from aiops.events.model import ObjectRef
 from aiops.metrics import Metrics
 
-__all__ = [
-    "DEFAULT_TTL_SECONDS",
-    "DEFAULT_VOTES_BY_ACTION",
-    "ApprovalGate",
-    "ApprovalPolicy",
-    "OnChange",
-    "not_a_person",
-]
+__all__ = ["ApprovalGate", "OnChange"]
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from aiops.api.app import create_app
 from aiops.api.deps import ApiDeps
 from aiops.approvals import gate as gate_mod
 from aiops.approvals.access import KubeAccessReview
+from aiops.approvals.policy import ApprovalPolicy
 from aiops.audit import AuditLog
 from aiops.chat.notifier import Notifier
 from aiops.clock import epoch_seconds, utcnow
@@ -155,7 +156,7 @@ async def build(
     approvals = settings.approvals
     gate = gate_mod.ApprovalGate(
         store,
-        gate_mod.ApprovalPolicy(
+        ApprovalPolicy(
             ttl_seconds={Risk.MEDIUM: approvals.ttl_seconds_medium, Risk.HIGH: approvals.ttl_seconds_high},
             approvers={
                 Risk.MEDIUM: frozenset(approvals.approvers_medium),

@@ -18,8 +18,9 @@ import pytest
 
 from aiops import errors
 from aiops.actions.catalog import Risk
-from aiops.approvals.gate import ApprovalGate, ApprovalPolicy
+from aiops.approvals.gate import ApprovalGate
 from aiops.approvals.model import ApprovalRequest, ApprovalState, Outcome
+from aiops.approvals.policy import ApprovalPolicy
 from aiops.metrics import Metrics
 from aiops.store import Store
 

@@ -28,7 +28,8 @@ import httpx
 import pytest
 
 from aiops.actions.catalog import Risk
-from aiops.approvals.gate import ApprovalGate, ApprovalPolicy
+from aiops.approvals.gate import ApprovalGate
+from aiops.approvals.policy import ApprovalPolicy
 from aiops.emulator import ClusterEmulator
 from aiops.sources.alertmanager import intake as intake_mod
 from aiops.sources.alertmanager import parse_payload
