@@ -108,14 +108,14 @@ class Decider:
         if claim is not None and not await self._store.claim(
             claim, "handled", ttl_seconds=DUPLICATE_WINDOW_SECONDS
         ):
-            return self._count(click, ClickAnswer(outcome=ClickOutcome.DUPLICATE, text="already handled"))
+            return ClickAnswer(outcome=ClickOutcome.DUPLICATE, text="already handled")
         try:
             answer = await self._handle(click)
         except errors.StoreUnavailable:
             if claim is not None:
                 await _forget(self._store, claim)
             raise
-        return self._count(click, answer)
+        return self._observe_decision(click, answer)
 
     async def _handle(self, click: Click) -> ClickAnswer:
         identity = click.identity
@@ -220,7 +220,7 @@ class Decider:
             )
         )
 
-    def _count(self, click: Click, answer: ClickAnswer) -> ClickAnswer:
+    def _observe_decision(self, click: Click, answer: ClickAnswer) -> ClickAnswer:
         """Observe ``aiops_chat_decision_seconds{channel}`` for a click that decided (from the
         request, whose chat post follows within the outbox's delay, to the decision). The clicks
         themselves are counted by the channels, which also see the clicks that never get here."""
