@@ -66,11 +66,6 @@ class Notifications:
         workers = [ChannelWorker(store, n, clock=clock, metrics=metrics) for n in notifiers]
         return cls(store, workers, clock=clock, metrics=metrics)
 
-    @property
-    def channels(self) -> tuple[str, ...]:
-        """The channels' names, in configuration order."""
-        return tuple(w.name for w in self.workers)
-
     async def publish(self, message: IncidentMessage) -> None:
         """Queue this render of the incident's message in every channel: posted the first time,
         edited in place afterwards; renders not yet delivered coalesce to this one. Raises

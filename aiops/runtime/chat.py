@@ -87,11 +87,6 @@ class Chat:
     runners: list[tuple[str, Runner]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
-    @property
-    def channels(self) -> tuple[str, ...]:
-        """The configured channels' names."""
-        return self.notifications.channels
-
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver, publish and listen until ``stop`` is set (every part side by side)."""
         async with asyncio.TaskGroup() as group:
