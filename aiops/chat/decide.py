@@ -141,7 +141,7 @@ class Decider:
             if not allowed:
                 return await self._refuse(click, request, why)
         try:
-            now = await self._decide(click, key, identity.groups)
+            now = await self._decide(click, key, identity.groups, person)
         except errors.AlreadyVoted as exc:
             return await self._refuse(
                 click, request, f"your vote already counts (votes {len(exc.votes)}/{exc.votes_needed})"
@@ -159,24 +159,37 @@ class Decider:
             return _late(await self._gate.get(click.request_id) or request)
         if now.state is ApprovalState.PENDING:
             text = f"vote {len(now.votes)}/{now.votes_needed} recorded"
-            await self._record(click, now, "approval.vote", ok=True, summary=f"{person}: {text}")
             return ClickAnswer(outcome=ClickOutcome.VOTED, text=text, request=now)
-        text = now.state.value
-        await self._record(
-            click, now, "approval.decided", ok=True, summary=f"{text} by {now.decided_by}: {now.reason or ''}"
-        )
-        return ClickAnswer(outcome=ClickOutcome.DECIDED, text=text, request=now)
+        return ClickAnswer(outcome=ClickOutcome.DECIDED, text=now.state.value, request=now)
 
-    async def _decide(self, click: Click, key: str, groups: Iterable[str]) -> ApprovalRequest:
+    async def _decide(self, click: Click, key: str, groups: Iterable[str], person: str) -> ApprovalRequest:
+        """Vote or decide on the gate; the vote or decision is audited as soon as the gate has
+        it, before the run continues (so the audit log shows the approval ahead of the write)."""
         reason = f"clicked in {click.channel}"
+
+        async def audited(now: ApprovalRequest) -> None:
+            if now.state is ApprovalState.PENDING:
+                text = f"vote {len(now.votes)}/{now.votes_needed} recorded"
+                await self._record(click, now, "approval.vote", ok=True, summary=f"{person}: {text}")
+                return
+            summary = f"{now.state.value} by {now.decided_by}: {now.reason or ''}"
+            await self._record(click, now, "approval.decided", ok=True, summary=summary)
+
         if self._executor is not None:
             decided, _ = await self._executor.decide(
-                click.request_id, approve=click.approve, actor=key, groups=groups, reason=reason
+                click.request_id,
+                approve=click.approve,
+                actor=key,
+                groups=groups,
+                reason=reason,
+                on_decided=audited,
             )
             return decided
-        return await self._gate.decide(
+        decided = await self._gate.decide(
             click.request_id, approve=click.approve, actor=key, groups=groups, reason=reason
         )
+        await audited(decided)
+        return decided
 
     async def _refuse(self, click: Click, request: ApprovalRequest | None, text: str) -> ClickAnswer:
         log.info(

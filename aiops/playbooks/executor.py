@@ -48,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -239,11 +239,16 @@ class Executor:
         actor: str,
         reason: str | None = None,
         groups: Iterable[str] = (),
+        on_decided: Callable[[ApprovalRequest], Awaitable[None]] | None = None,
     ) -> tuple[ApprovalRequest, Run | None]:
         """Approve or reject a request as ``actor`` (``groups``: a chat clicker's Slack user
         groups; the gate decides, once), then continue its run; returns the request and the run as
         they then stand. A vote that counted but did not decide (the request needs more distinct
         approvers) returns the request still pending and leaves the run waiting.
+
+        ``on_decided`` is awaited with the request as the gate left it (decided, or pending with
+        the new vote) before the run continues, so what it records (the chat's audit entry of the
+        click) precedes the step's own effects.
 
         Raises what :meth:`ApprovalGate.decide` raises. A decision that comes too late
         (:class:`~aiops.errors.ApprovalExpired`: the gate has expired the request, now or before)
@@ -260,6 +265,8 @@ class Executor:
                 with correlation.incident(expired.incident_id):
                     await self._advance(expired.run_id)
             raise
+        if on_decided is not None:
+            await on_decided(decided)
         if decided.state is ApprovalState.PENDING:  # a vote counted; more approvers needed
             return decided, await self._runs.get(decided.run_id)
         with correlation.incident(decided.incident_id):

@@ -70,6 +70,6 @@ async def test_two_chat_approvals_run_the_step_once(harness: Harness) -> None:
     assert [(e["action"], e["actor"]) for e in reversed(audit)] == [
         ("approval.vote", "alice"),
         ("approval.refused", "alice"),
-        ("delete_pod", "bob"),
         ("approval.decided", "bob"),
-    ]
+        ("delete_pod", "bob"),
+    ], "the decision is audited ahead of the write it allows"
