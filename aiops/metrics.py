@@ -122,6 +122,20 @@ class Metrics:
             registry=r,
         )
 
+        self.leader = Gauge(
+            "aiops_leader",
+            "1 while this replica holds the Lease (lease: its name), else 0; the acting Lease's sum over "
+            "replicas is 1 when exactly one acts",
+            ["lease"],
+            registry=r,
+        )
+        self.leader_transitions_total = Counter(
+            "aiops_leader_transitions_total",
+            "Times this replica started (became=leader) or stopped (became=standby) holding a Lease",
+            ["lease", "became"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format (version 0.0.4)."""
         return generate_latest(self.registry)

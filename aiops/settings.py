@@ -438,6 +438,39 @@ class RunSettings(_Section):
     max_wait_seconds: int = Field(24 * 3600, ge=60)
 
 
+class LeaderElectionSettings(_Section):
+    """Which replica acts: only the holder of a ``coordination.k8s.io/v1`` Lease launches runs,
+    executes steps, verifies and sweeps (docs/operations.md, "High availability"); every replica
+    serves the API, the Alertmanager webhook and chat clicks.
+
+    ``lease_name`` lives in the operator's namespace (``pod_namespace``; ``default`` outside a
+    pod); two installations in one namespace need different names (the chart uses the release's
+    full name). The timings are client-go's ``LeaderElectionConfig`` (``LeaseDuration``,
+    ``RenewDeadline``, ``RetryPeriod``; kube-controller-manager's defaults are 15 s, 10 s, 2 s):
+    a standby takes over at most ``lease_duration_seconds`` + ``retry_period_seconds`` after the
+    leader's last renewal, at once after a clean shutdown (the Lease is released).
+    ``enabled: false``: this process acts alone, without a Lease (one replica only).
+    """
+
+    enabled: bool = True
+    lease_name: str = Field(
+        "aiops-leader", min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+    )
+    lease_duration_seconds: float = Field(15.0, gt=0, le=300)
+    renew_deadline_seconds: float = Field(10.0, gt=0, le=300)
+    retry_period_seconds: float = Field(2.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaderElectionSettings:
+        if not self.retry_period_seconds < self.renew_deadline_seconds < self.lease_duration_seconds:
+            raise ValueError(
+                "leader_election needs retry_period_seconds < renew_deadline_seconds < "
+                f"lease_duration_seconds (got {self.retry_period_seconds}, {self.renew_deadline_seconds}, "
+                f"{self.lease_duration_seconds}): a leader must give up before its Lease expires for others"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Root settings. Env: ``AIOPS_REDIS_URL`` or ``REDIS_URL``, ``AIOPS_API__TOKEN``, ...
 
@@ -476,6 +509,7 @@ class Settings(BaseSettings):
     enrichment: EnrichmentSettings = Field(default_factory=EnrichmentSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     runs: RunSettings = Field(default_factory=RunSettings)
+    leader_election: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
