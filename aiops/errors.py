@@ -148,6 +148,15 @@ class StoreUnavailable(TemporaryError):
     retry after ``delay_seconds``."""
 
 
+class FenceLost(Exception):
+    """This replica's leadership term is over (another replica took the acting Lease, or this one
+    no longer holds it): a step claim or a write it was about to make is refused, nothing is sent,
+    and the run is left to the current leader (docs/operations.md, "High availability").
+
+    Not an :class:`AiopsError` on purpose: the stage boundaries that record an AiopsError as a
+    step's failure must let it through (the deposed replica records nothing more)."""
+
+
 class ComponentFailed(AiopsError):
     """A component that must run for the whole life of ``aiops run`` (the kopf operator, the API
     server) ended before a stop was asked for; the process must exit non-zero so that its

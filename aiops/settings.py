@@ -446,9 +446,12 @@ class LeaderElectionSettings(_Section):
     ``lease_name`` lives in the operator's namespace (``pod_namespace``; ``default`` outside a
     pod); two installations in one namespace need different names (the chart uses the release's
     full name). The timings are client-go's ``LeaderElectionConfig`` (``LeaseDuration``,
-    ``RenewDeadline``, ``RetryPeriod``; kube-controller-manager's defaults are 15 s, 10 s, 2 s):
-    a standby takes over at most ``lease_duration_seconds`` + ``retry_period_seconds`` after the
-    leader's last renewal, at once after a clean shutdown (the Lease is released).
+    ``RenewDeadline``, ``RetryPeriod``). kube-controller-manager's 15 s, 10 s, 2 s would make a
+    standby take over 14-18 s after a SIGKILL (it waits a full duration from the last renewal it
+    observed, which it observes up to one retry late, and checks once per retry); 10 s, 7 s, 1 s
+    keep takeover within about 9-12 s (docs/operations.md, "High availability", measured with
+    ``python -m bench failover``), at the cost of one renewal per second. After a clean shutdown
+    the Lease is released and a standby takes over within one retry.
     ``enabled: false``: this process acts alone, without a Lease (one replica only).
     """
 
@@ -456,9 +459,9 @@ class LeaderElectionSettings(_Section):
     lease_name: str = Field(
         "aiops-leader", min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
     )
-    lease_duration_seconds: float = Field(15.0, gt=0, le=300)
-    renew_deadline_seconds: float = Field(10.0, gt=0, le=300)
-    retry_period_seconds: float = Field(2.0, gt=0, le=60)
+    lease_duration_seconds: float = Field(10.0, gt=0, le=300)
+    renew_deadline_seconds: float = Field(7.0, gt=0, le=300)
+    retry_period_seconds: float = Field(1.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _ordered(self) -> LeaderElectionSettings:

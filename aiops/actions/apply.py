@@ -45,11 +45,14 @@ def _batches(calls: list[PlannedCall]) -> list[list[PlannedCall]]:
 async def send(ctx: ActionContext, call: PlannedCall, *, dry_run: bool) -> Any:
     """Send one planned call as it stands (plus ``dryRun=All`` when ``dry_run``); returns the answer.
 
-    Raises :class:`aiops.kube.ApiError` subclasses as :meth:`aiops.kube.Kube.request` does.
+    Raises :class:`aiops.kube.ApiError` subclasses as :meth:`aiops.kube.Kube.request` does, and
+    :class:`aiops.errors.FenceLost` when ``ctx.fence`` refuses a real write (nothing is sent).
     """
     query: dict[str, str | int | None] = dict(call.query)
     if dry_run:
         query["dryRun"] = "All"
+    elif ctx.fence is not None:
+        await ctx.fence()
     return await ctx.kube.request(
         call.method, call.path, query=query, body=call.body, content_type=call.content_type
     )

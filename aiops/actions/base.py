@@ -100,6 +100,8 @@ class ActionContext:
     ``planned_at``: the time a planner uses for values derived from "now" (None: now); a re-plan
     for the re-check passes the approved plan's, so equal intent gives equal calls.
     ``dry_run``: writes go out with ``dryRun=All`` and change nothing.
+    ``fence``: under leader election, awaited before each write is sent; raises
+    :class:`aiops.errors.FenceLost` when this replica's term is over (``aiops.playbooks.fencing``).
     """
 
     kube: kube.Kube
@@ -110,6 +112,7 @@ class ActionContext:
     limits: ActionLimits = field(default_factory=ActionLimits)
     planned_at: datetime | None = None
     dry_run: bool = False
+    fence: Callable[[], Awaitable[None]] | None = None
 
     def now(self) -> datetime:
         """``planned_at`` or the current time (timezone-aware UTC)."""

@@ -22,6 +22,7 @@ from datetime import datetime
 from aiops import correlation
 from aiops.actions.base import ActionResult
 from aiops.metrics import Metrics
+from aiops.playbooks.fencing import Fencing
 from aiops.playbooks.runs import Escalation, Run, RunState, RunStore, StepRecord, StepState
 from aiops.store import Store
 
@@ -39,7 +40,8 @@ class RunBook:
     """Persists runs and records step outcomes, with the time from ``clock`` and the counts in
     ``metrics``. ``instance_id`` owns the step claims this process takes; ``on_finished(run_id)``
     is called when a run ends (the executor drops the run's lock); ``on_escalation`` hears every
-    escalation (:meth:`escalate`)."""
+    escalation (:meth:`escalate`). ``fencing`` (under leader election): claims are fenced and a
+    run is saved only while this replica leads (:mod:`aiops.playbooks.fencing`)."""
 
     def __init__(
         self,
@@ -51,8 +53,10 @@ class RunBook:
         instance_id: str,
         on_finished: Callable[[str], None],
         on_escalation: EscalationHook | None = None,
+        fencing: Fencing | None = None,
     ) -> None:
         self.runs = runs
+        self.fencing = fencing
         self._store = store
         self._metrics = metrics
         self._clock = clock
@@ -60,8 +64,14 @@ class RunBook:
         self._on_finished = on_finished
         self._on_escalation = on_escalation
 
-    async def save(self, run: Run) -> None:
-        """Stamp ``run.updated_at`` and persist it (scrubbed, by the run store)."""
+    async def save(self, run: Run, *, new: bool = False) -> None:
+        """Stamp ``run.updated_at`` and persist it (scrubbed, by the run store). Under fencing a run
+        is saved only in this replica's current term (:class:`aiops.errors.FenceLost` otherwise,
+        nothing saved: a deposed leader never writes an older state over the new leader's; one
+        Redis read per save); ``new``: the first save of a run created here, which any replica
+        may make."""
+        if self.fencing is not None and not new:
+            await self.fencing.ensure_current()
         run.updated_at = self._clock()
         await self.runs.save(run)
 
@@ -117,20 +127,42 @@ class RunBook:
     async def claim(self, run: Run, rec: StepRecord) -> bool:
         """Record the step as running, then take its claim (``SET NX``). In that order: a step
         found ``running`` with no claim after a crash never started, and may go on; one with a
-        claim of another instance may have, and is never run again. False: claimed elsewhere."""
+        claim of another instance may have, and is never run again. False: claimed elsewhere.
+
+        Under fencing the claim is taken in this replica's current term only and the term's token
+        is recorded on the step (``rec.fence``); raises :class:`aiops.errors.FenceLost` when the
+        term is over (the step is then left running without a claim: it never started)."""
         rec.state = StepState.RUNNING
         rec.started_at = self._clock()
         rec.incident_id, rec.http_request_id = run.incident_id, correlation.request_id.get()
         run.state = RunState.RUNNING
         await self.save(run)
-        if await self._store.claim(rec.claim_name(run.id), self.instance_id):
+        name = rec.claim_name(run.id)
+        if self.fencing is not None:
+            term = await self.fencing.claim(name, self.instance_id)
+            if term is not None:
+                rec.fence = term.token
+                return True
+        elif await self._store.claim(name, self.instance_id):
             return True
         log.warning("run %s step %r already claimed elsewhere; not running it again", run.id, rec.name)
         return False
 
+    def write_check(self, rec: StepRecord) -> Callable[[], Awaitable[None]] | None:
+        """The fence check before each write of step ``rec`` (claimed in the term its ``fence``
+        token names); None without fencing."""
+        if self.fencing is None or rec.fence is None:
+            return None
+        return self.fencing.write_check(int(rec.fence.split("/", 1)[0]))
+
     async def claim_owner(self, run: Run, rec: StepRecord) -> str | None:
-        """Who holds step ``rec``'s claim (an instance id), None when nobody took it."""
-        return await self._store.claim_owner(rec.claim_name(run.id))
+        """Who holds step ``rec``'s claim (an instance id), None when nobody took it. Under
+        fencing the fenced claim is read first, then an unfenced one (taken before leader
+        election was on)."""
+        name = rec.claim_name(run.id)
+        if self.fencing is not None and (claim := await self.fencing.claim_of(name)) is not None:
+            return claim.owner
+        return await self._store.claim_owner(name)
 
 
 class Activity:

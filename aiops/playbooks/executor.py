@@ -66,6 +66,7 @@ from aiops.metrics import Metrics
 from aiops.playbooks import registry as registry_mod
 from aiops.playbooks import templating
 from aiops.playbooks.book import Activity, EscalationHook, RunBook
+from aiops.playbooks.fencing import Fencing
 from aiops.playbooks.model import Playbook, Step
 from aiops.playbooks.planning import ActionEnv
 from aiops.playbooks.reads import ReadPath
@@ -112,8 +113,10 @@ class Executor:
         on_escalation: EscalationHook | None = None,
         clock: Clock = utcnow,
         instance_id: str | None = None,
+        fencing: Fencing | None = None,
     ) -> None:
         self._runs = runs
+        self._fencing = fencing
         self._playbooks = playbooks
         self._actions = actions
         self._gate = gate
@@ -135,6 +138,7 @@ class Executor:
             instance_id=self.instance_id,
             on_finished=self._forget_lock,
             on_escalation=on_escalation,
+            fencing=fencing,
         )
         self._writes = WritePath(
             book=self._book,
@@ -159,6 +163,7 @@ class Executor:
             advance=self._advance,
             clock=clock,
             max_wait=timedelta(seconds=max_wait_seconds),
+            fenced=fencing is not None,
         )
 
     # ----------------------------------------------------------------- entry points
@@ -196,6 +201,10 @@ class Executor:
             requested_by=requested_by,
         )
         await self._first_save(run)
+        if not self.acting():
+            await self._hand_off(run.id)
+            log.info("run %s created for incident %s; handed to the leader", run.id, incident_id)
+            return run
         log.info("run %s started: playbook %s for incident %s", run.id, playbook.id, incident_id)
         return await self._advance(run.id) or run
 
@@ -210,7 +219,7 @@ class Executor:
         deadline = asyncio.get_running_loop().time() + FIRST_SAVE_PATIENCE_SECONDS
         while True:
             try:
-                await self._book.save(run)
+                await self._book.save(run, new=True)
                 await self._incidents.attach_run(run.incident_id, run.id)
                 return
             except errors.StoreUnavailable as exc:
@@ -269,6 +278,9 @@ class Executor:
             await on_decided(decided)
         if decided.state is ApprovalState.PENDING:  # a vote counted; more approvers needed
             return decided, await self._runs.get(decided.run_id)
+        if not self.acting():
+            await self._hand_off(decided.run_id)
+            return decided, await self._runs.get(decided.run_id)
         with correlation.incident(decided.incident_id):
             log.info(
                 "approval %s %s by %s: run %s step %r",
@@ -311,6 +323,37 @@ class Executor:
         StoreUnavailable while Redis is unavailable (the caller retries later)."""
         return await self._recovery.reconcile(older_than_seconds=older_than_seconds)
 
+    # ----------------------------------------------------------------- leader election
+
+    def acting(self) -> bool:
+        """Whether this executor moves runs on: always without leader election; under it, only
+        while this replica leads (:mod:`aiops.playbooks.fencing`)."""
+        return self._fencing is None or self._fencing.acting()
+
+    async def _hand_off(self, run_id: str) -> None:
+        """Queue ``run_id`` for the leader; best effort (a run missed here is found by the
+        leader's reconcile once idle for two sweep intervals, or by its next term's resume)."""
+        if self._fencing is None:
+            return
+        try:
+            await self._fencing.hand_off(run_id)
+        except errors.StoreUnavailable as exc:
+            log.warning("run %s not handed to the leader (%s); its reconcile finds it", run_id, exc)
+
+    async def follow_handoffs(self, stop: asyncio.Event, *, poll_seconds: float = 0.25) -> None:
+        """While this replica leads (until ``stop``): advance, in the background, every run the
+        other replicas queued (runs they created, approvals they decided), within
+        ``poll_seconds``. Raises StoreUnavailable (the caller supervises and restarts it)."""
+        if self._fencing is None:
+            await stop.wait()
+            return
+        while not stop.is_set():
+            for run_id in await self._fencing.handed_off():
+                self._background.spawn(
+                    self._advance(run_id), name=f"handoff:{run_id}", what=f"handed-off run {run_id}"
+                )
+            await background.pause(stop, poll_seconds)
+
     # ----------------------------------------------------------------- the state machine
 
     def _forget_lock(self, run_id: str) -> None:
@@ -322,6 +365,9 @@ class Executor:
         process holds for it if its last save failed (written first), else from Redis. When
         Redis fails under it (StoreUnavailable, raised), the run's newest state is kept in memory
         for the next advance (the reconciler's, at the latest)."""
+        if not self.acting():
+            await self._hand_off(run_id)
+            return None
         self._activity.enter(run_id)
         try:
             async with self._locks.setdefault(run_id, asyncio.Lock()):
@@ -336,6 +382,12 @@ class Executor:
                     if run is not None:
                         self._activity.keep_unsaved(run)
                     raise
+        except errors.FenceLost as exc:
+            # Deposed mid-run: nothing more is written or recorded here; the leader's recovery
+            # judges the run as it stands (aiops.playbooks.fencing).
+            log.warning("run %s left to the leader: %s", run_id, exc)
+            self._locks.pop(run_id, None)
+            return None
         finally:
             self._activity.leave(run_id)
 

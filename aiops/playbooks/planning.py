@@ -10,6 +10,7 @@ plan).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ class ActionEnv:
         request_id: str | None = None,
         planned_at: datetime | None = None,
         dry_run: bool = False,
+        fence: Callable[[], Awaitable[None]] | None = None,
     ) -> actions_base.ActionContext:
         """An :class:`~aiops.actions.base.ActionContext` for one call, as ``actor`` (the approver,
         None for a read or a plan) in run ``run_id`` for approval request ``request_id``."""
@@ -51,6 +53,7 @@ class ActionEnv:
             limits=self.limits,
             planned_at=planned_at,
             dry_run=dry_run,
+            fence=fence,
         )
 
     async def plan(

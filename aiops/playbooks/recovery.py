@@ -50,7 +50,8 @@ log = logging.getLogger("aiops.playbooks.executor")
 class Recovery:
     """Judges and moves on runs whose work stopped (see the module docstring). ``advance(run_id)``
     moves a run as far as it can go (the executor's run loop, under its lock); ``max_wait``: runs
-    older than this expire on resume; ``clock``: the executor's."""
+    older than this expire on resume; ``clock``: the executor's; ``fenced``: claims are fenced
+    (leader election), so another instance's claim is from an earlier term, never live work."""
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class Recovery:
         advance: Callable[[str], Awaitable[Run | None]],
         clock: Callable[[], datetime],
         max_wait: timedelta,
+        fenced: bool = False,
     ) -> None:
         self._book = book
         self._activity = activity
@@ -72,13 +74,17 @@ class Recovery:
         self._advance = advance
         self._clock = clock
         self._max_wait = max_wait
+        self._fenced = fenced
 
     async def resume(self) -> list[Run]:
-        """After a (re)start: expire runs past ``runs.max_wait_seconds``, judge every active run
-        (see the module docstring; any claim held by a process is a process that stopped) and
-        advance the rest. Returns the runs advanced."""
+        """After a (re)start, or when this replica begins a leadership term: expire runs past
+        ``runs.max_wait_seconds``, judge every active run this process is not advancing (see the
+        module docstring; any claim held by a process is a process that stopped) and advance the
+        rest. Returns the runs advanced."""
         resumed: list[Run] = []
         for run in await self._book.runs.active():
+            if self._activity.busy(run.id):
+                continue  # this process's own work from its previous term, still under way
             if self._clock() - run.created_at > self._max_wait:
                 await self._expire_stale(run)
                 continue
@@ -145,7 +151,7 @@ class Recovery:
             if rec.state != StepState.RUNNING and not rec.verifying:
                 continue
             owner = await self._book.claim_owner(run, rec)
-            if owner not in (None, self._book.instance_id) and not restarted:
+            if owner not in (None, self._book.instance_id) and not (restarted or self._fenced):
                 return None  # another live replica works on it
             if rec.state != StepState.RUNNING:
                 continue  # a verification to finish: advanced below

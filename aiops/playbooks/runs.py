@@ -109,6 +109,9 @@ class StepRecord(BaseModel):
     ``writes_done``: for an applied write, how many of its plan's calls were sent (None before
     the apply; a crash mid-apply counts them all); set with the outcome, so the bookkeeping after
     a write (close the request, verify, release) can resume from the record.
+    ``fence``: under leader election, the fencing token (``<epoch>/<leaseTransitions>/<holder>``,
+    :class:`aiops.store.fences.Term`) of the term the step was claimed in; its writes were checked
+    against it.
     """
 
     index: int
@@ -135,6 +138,7 @@ class StepRecord(BaseModel):
     incident_id: str | None = None
     http_request_id: str | None = None
     writes_done: int | None = None
+    fence: str | None = None
 
     # ------------------------------------------------------------------ bookkeeping
 

@@ -244,11 +244,19 @@ class WritePath:
         if not await self._book.claim(run, rec):
             return None
         action = self._actions[step.action]
-        ctx = self._env.context(actor=actor, run_id=run.id, request_id=request_id, dry_run=rec.dry_run)
+        ctx = self._env.context(
+            actor=actor,
+            run_id=run.id,
+            request_id=request_id,
+            dry_run=rec.dry_run,
+            fence=self._book.write_check(rec),
+        )
         try:
             params = action.params.model_validate(rec.params)
             async with asyncio.timeout(step.timeout_seconds):
                 result = await actions_registry.applier(action.info)(ctx, params, plan)
+        except errors.FenceLost:
+            raise  # deposed: nothing more is recorded here; the leader judges the step
         except Exception as exc:  # stage boundary: record, count, never re-run
             self._book.failure(run, rec, exc, timeout_seconds=step.timeout_seconds)
             # A timeout or crash mid-plan: whether something was written is unknown, so count it

@@ -31,19 +31,14 @@ from aiops.chat.slack import Slack
 from aiops.chat.telegram import TelegramChats
 from aiops.enrichment.enricher import Enrichment
 from aiops.events.incident import Incident
-from aiops.kube import Kube
-from aiops.kube.lease import LeaseElector
 from aiops.metrics import Metrics
 from aiops.playbooks.executor import Executor
 from aiops.playbooks.runs import Run
-from aiops.runtime.leadership import candidate_identity, while_leading
+from aiops.runtime.leadership import Leadership
 from aiops.settings import Settings
 from aiops.store import Store
 
-__all__ = ["POLLER_LEASE", "Chat", "ChatHooks", "Runner", "build_chat", "enabled"]
-
-#: The Lease whose holder polls Telegram (in the operator's namespace).
-POLLER_LEASE = "aiops-telegram-poller"
+__all__ = ["Chat", "ChatHooks", "Runner", "build_chat", "enabled"]
 
 #: A channel's own loop (Socket Mode, long polling): runs until the event is set.
 Runner = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -131,8 +126,7 @@ def build_chat(
     run: Callable[[str], Awaitable[Run | None]],
     enrichment: Callable[[str], Awaitable[Enrichment | None]],
     executor: Executor,
-    kube: Kube,
-    lease_namespace: str,
+    leadership: Leadership,
     access: AccessReview | None = None,
     extra_channels: Sequence[Notifier] = (),
 ) -> Chat | None:
@@ -140,8 +134,8 @@ def build_chat(
     channel per chat) over one outbox, the feed reading through the given readers, and the
     :class:`Decider` every channel's clicks go to (deciding through ``executor``, so an approved
     step runs at once; ``access``: the optional SubjectAccessReview of approvers); binds ``hooks``
-    to the feed. ``kube``/``lease_namespace``: where the Lease lives that lets one replica poll
-    Telegram (``aiops-telegram-poller``). None when no channel is configured."""
+    to the feed. ``leadership``: Telegram long polling is the leader's work (one poller per bot
+    token). None when no channel is configured."""
     if not enabled(settings, extra_channels):
         return None
     allowed: dict[str, frozenset[str]] = {}
@@ -154,7 +148,7 @@ def build_chat(
     )
     parts = _Parts(notifiers=list(extra_channels))
     _slack(settings, decider, metrics, parts)
-    _telegram(settings, decider, store, metrics, parts, elector=_poller_elector(kube, lease_namespace))
+    _telegram(settings, decider, store, metrics, parts, leadership=leadership)
     notifications = Notifications.of(store, parts.notifiers, metrics=metrics)
     feed = IncidentFeed(notifications, incident=incident, run=run, enrichment=enrichment, approval=gate.get)
     hooks.feed = feed
@@ -184,11 +178,6 @@ def _slack(settings: Settings, decider: Decider, metrics: Metrics, parts: _Parts
     parts.closers.append(slack.close)
 
 
-def _poller_elector(kube: Kube, namespace: str) -> Callable[[], LeaseElector]:
-    """A fresh candidate for the Telegram poller's Lease (one per campaign)."""
-    return lambda: LeaseElector(kube, namespace=namespace, name=POLLER_LEASE, identity=candidate_identity())
-
-
 def _telegram(
     settings: Settings,
     decider: Decider,
@@ -196,12 +185,12 @@ def _telegram(
     metrics: Metrics,
     parts: _Parts,
     *,
-    elector: Callable[[], LeaseElector],
+    leadership: Leadership,
 ) -> None:
     """Add Telegram when configured: one channel per chat, its clicks through the webhook
     (``POST /telegram/webhook``, registered with setWebhook at start when ``webhook_url`` is set)
-    or long polling by the one replica that holds the poller's Lease (the Bot API allows one
-    getUpdates poller per bot token), and the bot's close."""
+    or long polling by the leader only (the Bot API allows one getUpdates poller per bot token),
+    and the bot's close."""
     if not settings.telegram.enabled:
         return
     telegram = TelegramChats(settings.telegram, decider, store, metrics=metrics)
@@ -218,9 +207,5 @@ def _telegram(
 
         parts.runners.append(("telegram-webhook", register))
     else:
-
-        async def poll_while_leading(stop: asyncio.Event) -> None:
-            await while_leading(elector(), telegram.run, stop)
-
-        parts.runners.append(("telegram", poll_while_leading))
+        leadership.add("telegram", telegram.run)
     parts.closers.append(telegram.close)

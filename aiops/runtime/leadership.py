@@ -1,10 +1,28 @@
-"""Work that only one replica may do: run it while this process holds a Lease.
+"""Which replica acts: the leader's work runs only while this process holds the acting Lease.
 
-Fed by: the runtime's chat wiring (``aiops.runtime.chat``: Telegram long polling, of which the Bot
-API allows one per bot token, https://core.telegram.org/bots/api#getupdates: "409 Conflict:
-terminated by other getUpdates request"). Consumed by: :class:`aiops.kube.lease.LeaseElector`
-(the Lease) and the work itself. Issue 12 extends the same mechanism to runs, steps,
-verification and the sweeper.
+Fed by: the runtime (``aiops.runtime.services`` builds one :class:`Leadership` from
+``settings.leader_election``; ``aiops.runtime.serve`` adds the leader's work: resume, the sweeper,
+the hand-off follower; ``aiops.runtime.chat`` adds Telegram long polling, of which the Bot API
+allows one per bot token, https://core.telegram.org/bots/api#getupdates). Consumed by:
+:class:`aiops.kube.lease.LeaseElector` (the ``coordination.k8s.io/v1`` Lease), the store's
+``{fence}`` family (:mod:`aiops.store.fences`: each term is recorded in Redis before any work
+starts) and the executor's :class:`aiops.playbooks.fencing.Fencing`, which reads :meth:`term`.
+
+A term, from the win to the end:
+
+1. the elector wins the Lease (client-go's algorithm, ``aiops.kube.lease``);
+2. a new term is begun in Redis (its epoch is greater than every earlier term's; from then on
+   every claim or write of an earlier term is refused), retried while Redis does not answer;
+3. the leader's work runs, each piece supervised (:func:`aiops.background.supervise`), until
+   the Lease is lost (not renewed within the renew deadline) or a stop is asked for;
+4. on a stop: the work is stopped, runs and verifications under way get ``drain`` (the
+   executor's drain, up to its timeout), and only then is the Lease released, so the next leader
+   starts after this one wrote its last; on a loss the work is stopped at once (what is under way
+   meets the fence).
+
+``aiops_leader{lease}`` is 1 while a term runs here, ``aiops_leader_transitions_total{lease,
+became}`` counts terms begun and ended. Without an elector (``leader_election.enabled: false``)
+the work runs from start to stop and :meth:`term` is None (writes are not fenced).
 """
 
 from __future__ import annotations
@@ -15,19 +33,28 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Coroutine
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
 
+from aiops import background, errors
 from aiops.kube.lease import LeaseElector
+from aiops.metrics import Metrics
+from aiops.store import Store
+from aiops.store.fences import Term
 
-__all__ = ["DEFAULT_LEASE_NAMESPACE", "candidate_identity", "while_leading"]
+__all__ = ["DEFAULT_LEASE_NAMESPACE", "Leadership", "Work", "candidate_identity"]
 
 log = logging.getLogger(__name__)
 
 #: Where Leases live when aiops runs outside a pod and no namespace is configured.
 DEFAULT_LEASE_NAMESPACE = "default"
 
-Work = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+#: How often the elector's local view of the Lease is read (seconds): a term begins or ends
+#: within this of the elector winning or losing (the Lease itself is renewed every retry period).
+_POLL_SECONDS = 0.05
+
+#: A piece of the leader's work: runs until its event is set (the term ends).
+Work = Callable[[asyncio.Event], Awaitable[None]]
 
 
 def candidate_identity() -> str:
@@ -37,46 +64,142 @@ def candidate_identity() -> str:
     return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-async def while_leading(elector: LeaseElector, work: Work, stop: asyncio.Event) -> None:
-    """Campaign for ``elector``'s Lease until ``stop``; run ``work(its_stop)`` each time this
-    process wins it, and stop that work (its event set, then awaited) as soon as leadership is
-    lost or ``stop`` is set. The Lease is released on stop. Never raises but CancelledError;
-    ``work`` failing is logged and it is started again at the next win."""
-    leading = asyncio.Event()
-    lost = asyncio.Event()
+class Leadership:
+    """The acting Lease of this process (see the module docstring).
 
-    def changed(now_leading: bool) -> None:
-        if now_leading:
-            lost.clear()
-            leading.set()
-        else:
-            leading.clear()
-            lost.set()
+    ``elector``: the candidate (None: leader election off, this process acts alone); ``store``:
+    where terms are recorded; ``metrics``: ``aiops_leader`` and its transitions; ``drain``: awaited
+    after the work stopped and before the Lease is released on a stop (the executor's drain);
+    ``wall``: epoch seconds, recorded as the term's start.
+    """
 
-    campaign = asyncio.create_task(elector.run(stop, on_change=changed), name=f"lease:{elector.name}")
-    try:
-        while not stop.is_set():
-            waiters = {asyncio.ensure_future(leading.wait()), asyncio.ensure_future(stop.wait())}
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-            if stop.is_set():
-                break
-            term = asyncio.Event()
-            running = asyncio.create_task(work(term))
-            signals = {asyncio.ensure_future(lost.wait()), asyncio.ensure_future(stop.wait())}
-            await asyncio.wait({*signals, running}, return_when=asyncio.FIRST_COMPLETED)
-            term.set()
-            for waiter in signals:
-                waiter.cancel()
+    def __init__(
+        self,
+        elector: LeaseElector | None,
+        store: Store,
+        metrics: Metrics,
+        *,
+        drain: Callable[[], Awaitable[object]] | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._elector = elector
+        self._store = store
+        self._metrics = metrics
+        self.drain = drain
+        self._wall = wall
+        self._works: list[tuple[str, Work]] = []
+        self._term: Term | None = None
+        self._last: Term | None = None
+        self.name = elector.name if elector is not None else "local"
+
+    @property
+    def elected(self) -> bool:
+        """Whether leader election is on (an elector campaigns for the Lease)."""
+        return self._elector is not None
+
+    def add(self, name: str, work: Work) -> None:
+        """Run ``work`` in every term (call before :meth:`run`)."""
+        self._works.append((name, work))
+
+    def term(self) -> Term | None:
+        """This replica's current term while it leads (renewed within the renew deadline, by its
+        monotonic clock, and recorded in Redis); None otherwise, and always without an elector."""
+        if self._elector is None or self._term is None or not self._elector.leading:
+            return None
+        return self._term
+
+    def last_term(self) -> Term | None:
+        """The term this replica began last, also after it ended (what its work under way was
+        claimed in; the fence in Redis decides whether that work may still write); None before
+        the first, and always without an elector."""
+        return self._last
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Campaign and run the leader's work in each term until ``stop`` (see the module
+        docstring); releases the Lease last. Never raises but CancelledError."""
+        if self._elector is None:
+            self._leading(True)
             try:
-                await running
-            except Exception:  # the work's own failure: logged; it starts again at the next win
-                log.exception("%s: the leader's work failed", elector.name)
-            if not running.cancelled() and not stop.is_set() and leading.is_set():
-                await asyncio.sleep(1.0)  # the work ended by itself while leading: do not spin
-    finally:
-        if not stop.is_set():
-            campaign.cancel()  # this coroutine was cancelled: the campaign goes with it
-        with contextlib.suppress(asyncio.CancelledError):
-            await campaign
+                await self._lead(stop, lambda: False)
+            finally:
+                self._leading(False)
+            return
+        elector = self._elector
+        campaign_stop = asyncio.Event()
+        campaign = asyncio.create_task(elector.run(campaign_stop), name=f"lease:{elector.name}")
+        try:
+            while not stop.is_set():
+                if not elector.leading:  # a local property: polled, as the Lease is renewed
+                    await background.pause(stop, _POLL_SECONDS)
+                    continue
+                term = await self._begin(stop)
+                if term is None:
+                    continue
+                self._term = self._last = term
+                self._leading(True)
+                log.info("lease %s: term %s begins: this replica acts", self.name, term.token)
+                try:
+                    await self._lead(stop, lambda: not elector.leading)
+                finally:
+                    self._term = None
+                    self._leading(False)
+                    log.info("lease %s: term %s ends", self.name, term.token)
+        finally:
+            if self.drain is not None and stop.is_set():
+                await self.drain()  # the last writes land before the next leader begins
+            campaign_stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await campaign
+
+    async def _begin(self, stop: asyncio.Event) -> Term | None:
+        """Record a new term in Redis for the Lease just won, retrying while Redis does not
+        answer; None when leadership is lost or a stop comes first."""
+        assert self._elector is not None
+        backoff = background.Backoff(first_seconds=0.2, max_seconds=5.0)
+        while not stop.is_set():
+            fence = self._elector.fence
+            if fence is None or not self._elector.leading:
+                return None
+            try:
+                return await self._store.fences.begin_term(
+                    self.name, holder=fence.holder, transitions=fence.transitions, since=self._wall()
+                )
+            except errors.StoreUnavailable as exc:
+                delay = backoff.next(exc.delay_seconds)
+                log.warning("lease %s won, but Redis did not record the term (retry in %.1f s): %s",
+                            self.name, delay, exc)  # fmt: skip
+                await background.pause(stop, delay)
+        return None
+
+    async def _lead(self, stop: asyncio.Event, lost: Callable[[], bool]) -> None:
+        """Run every work, supervised, until ``stop`` or ``lost()``; then stop and await them."""
+        term_stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(
+                background.supervise(
+                    name, _bound(work, term_stop), stop=term_stop, metrics=self._metrics, logger=log
+                ),
+                name=f"leader:{name}",
+            )
+            for name, work in self._works
+        ]
+        try:
+            while not stop.is_set() and not lost():
+                await background.pause(stop, _POLL_SECONDS)
+        finally:
+            term_stop.set()
+            if tasks:
+                await asyncio.wait(tasks, timeout=15)
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _leading(self, now: bool) -> None:
+        self._metrics.leader.labels(lease=self.name).set(1 if now else 0)
+        became = "leader" if now else "standby"
+        self._metrics.leader_transitions_total.labels(lease=self.name, became=became).inc()
+
+
+def _bound(work: Work, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+    return lambda: work(stop)

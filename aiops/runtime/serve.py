@@ -20,6 +20,7 @@ import uvicorn
 
 from aiops import background, errors, operator
 from aiops.playbooks.resources import status_writer
+from aiops.runtime.leadership import Leadership
 from aiops.runtime.services import Services
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,16 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, second, third)
 
 
-async def _sweep(services: Services, stop: asyncio.Event) -> None:
+async def _sweep(services: Services, stop: asyncio.Event, *, resume: bool = False) -> None:
     """Every ``approvals.sweep_interval_seconds``: expire undecided approvals past their TTL and end
     their runs, then reconcile runs whose work stopped when Redis failed under them, idle for two
-    intervals (``Executor.reconcile``). The cluster itself is never polled. Raises what a pass
-    raises: :func:`serve` supervises it (a Redis that refuses writes pauses it with a backoff)."""
+    intervals (``Executor.reconcile``). The cluster itself is never polled. ``resume``: first
+    judge and advance every active run (``Executor.resume``: a term begins under leader
+    election). Raises what a pass raises: it is supervised (a Redis that refuses writes pauses it
+    with a backoff)."""
     interval = services.settings.approvals.sweep_interval_seconds
+    if resume:
+        await services.executor.resume()
     while not stop.is_set():
         await services.executor.sweep()
         await services.executor.reconcile(older_than_seconds=2 * interval)
@@ -66,7 +71,10 @@ async def serve(
 ) -> None:
     """Run operator, API, sweeper and alert intake until ``stop`` is set.
 
-    Resumes persisted runs first (approved steps continue, stale runs expire). ``api_started``
+    Without leader election, resumes persisted runs first (approved steps continue, stale runs
+    expire); with it, every replica serves the API, the webhook and chat at once, and the leader's
+    work (resume, sweeper, hand-offs, Telegram polling) runs on the holder of the acting Lease
+    (:class:`aiops.runtime.leadership.Leadership`, released last on a stop). ``api_started``
     is set once uvicorn listens (its port is then in ``services.settings.api.port`` unless 0).
     The sweeper and the alert intake are supervised (:func:`aiops.background.supervise`): a
     failure restarts them after a backoff, so Redis faults never end the process. The kopf
@@ -75,7 +83,12 @@ async def serve(
     so ``aiops run`` exits non-zero and Kubernetes restarts the pod. Returns normally only after
     ``stop`` was set.
     """
-    await services.executor.resume()
+    acting = services.leadership or Leadership(None, services.store, services.metrics)
+    if not acting.elected:
+        await services.executor.resume()
+    acting.drain = lambda: services.executor.drain(services.drain_seconds)
+    acting.add("sweeper", lambda term: _sweep(services, term, resume=acting.elected))
+    acting.add("handoffs", services.executor.follow_handoffs)
     tune_gc()
     registry = operator.build_registry(
         services.pipeline,
@@ -95,7 +108,7 @@ async def serve(
         asyncio.create_task(
             operator.run(registry, stop_flag=stop, ready_flag=operator_ready), name="operator"
         ),
-        supervised("sweeper", lambda: _sweep(services, stop)),
+        asyncio.create_task(acting.run(stop), name="leadership"),
     ]
     if services.settings.alertmanager.enabled:
         tasks.append(supervised("alert-intake", lambda: services.intake.run(stop)))

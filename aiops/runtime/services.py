@@ -40,9 +40,11 @@ from aiops.enrichment.rca import llm as rca_llm
 from aiops.enrichment.rca.model import Evidence, RcaResult
 from aiops.enrichment.scrub import Scrubber
 from aiops.events import dedup as dedup_mod
+from aiops.kube.lease import LeaseElector
 from aiops.metrics import Metrics
 from aiops.pipeline import Fetch, NamespaceFilter, Pipeline
 from aiops.playbooks import executor as executor_mod
+from aiops.playbooks.fencing import Fencing
 from aiops.playbooks.resources import LivePlaybooks
 from aiops.playbooks.runs import Escalation, Run, RunStore
 from aiops.rules import engine as engine_mod
@@ -79,6 +81,8 @@ class Services:
     app: FastAPI
     intake: intake_mod.Intake
     enricher: enricher_mod.Enricher
+    #: Which replica acts: the acting Lease and the leader's work (``leader_election``).
+    leadership: leadership.Leadership | None = None
     #: The chat channels, feed and click handler; None when no channel is configured.
     chat: chat_mod.Chat | None = None
     #: The port the API listens on once started (useful with ``api.port: 0``); None before.
@@ -150,6 +154,8 @@ async def build(
     if kube is None:
         kube = await kube_mod.Kube.from_settings(settings.kube)
     metrics = Metrics()
+    identity = leadership.candidate_identity()
+    acting = _leadership(settings, kube, store, metrics, identity)
     clock = utcnow  # the one wall clock (aiops.clock): every stored instant is read off it
     hooks = chat_mod.ChatHooks()  # bound to the chat feed below, when a channel is configured
     dedup = dedup_mod.Deduplicator(store, metrics=metrics, clock=clock, on_change=hooks.incident)
@@ -203,6 +209,8 @@ async def build(
         safety=settings.safety,
         on_escalation=_log_escalation,
         clock=clock,
+        instance_id=identity,
+        fencing=Fencing(store, acting.name, acting.term, acting.last_term) if acting.elected else None,
     )
     owners = OwnerIndex()
     enrichments = enricher_mod.EnrichmentStore(store, scrub=scrub, on_saved=hooks.incident)
@@ -251,8 +259,7 @@ async def build(
         run=runs.get,
         enrichment=enrichments.get,
         executor=executor,
-        kube=kube,
-        lease_namespace=(own_namespace(settings) or [leadership.DEFAULT_LEASE_NAMESPACE])[0],
+        leadership=acting,
         access=KubeAccessReview(kube, gate.policy.people) if approvals.subject_access_review else None,
         extra_channels=extra_channels,
     )
@@ -293,8 +300,29 @@ async def build(
         app=app,
         intake=intake,
         enricher=enricher,
+        leadership=acting,
         chat=chat,
     )
+
+
+def _leadership(
+    settings: Settings, kube: kube_mod.Kube, store: Store, metrics: Metrics, identity: str
+) -> leadership.Leadership:
+    """The acting Lease (``leader_election``) in the operator's namespace (``default`` outside a
+    pod), campaigned for as ``identity``; without an elector when leader election is off."""
+    conf = settings.leader_election
+    elector = None
+    if conf.enabled:
+        elector = LeaseElector(
+            kube,
+            namespace=(own_namespace(settings) or [leadership.DEFAULT_LEASE_NAMESPACE])[0],
+            name=conf.lease_name,
+            identity=identity,
+            lease_seconds=conf.lease_duration_seconds,
+            renew_deadline_seconds=conf.renew_deadline_seconds,
+            retry_seconds=conf.retry_period_seconds,
+        )
+    return leadership.Leadership(elector, store, metrics)
 
 
 def _llm_analysis(

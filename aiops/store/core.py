@@ -10,7 +10,8 @@ runs (the generic primitives: docs, indexes, claims, counters, windows) and the 
 
 Each family keeps its key layout next to its atomic operations: :mod:`aiops.store.primitives`,
 :mod:`aiops.store.incidents`, :mod:`aiops.store.approvals`, :mod:`aiops.store.auditlog`,
-:mod:`aiops.store.reservations`, :mod:`aiops.store.alerts`, :mod:`aiops.store.outbox`.
+:mod:`aiops.store.reservations`, :mod:`aiops.store.alerts`, :mod:`aiops.store.outbox`,
+:mod:`aiops.store.fences`.
 Connection, cluster mode, hash tags and scripts: :mod:`aiops.store.connection`; error mapping:
 :mod:`aiops.store.failures`.
 """
@@ -21,6 +22,7 @@ from functools import cached_property
 
 from aiops.store.approvals import Approvals
 from aiops.store.auditlog import AuditStream
+from aiops.store.fences import Fences
 from aiops.store.incidents import Incidents
 from aiops.store.outbox import Outbox
 from aiops.store.primitives import Primitives
@@ -53,6 +55,11 @@ class Store(Primitives):
     def reservations(self) -> Reservations:
         """The blast-radius guards' budgets, rate limits and leases (``{guards}`` tag)."""
         return Reservations(self)
+
+    @cached_property
+    def fences(self) -> Fences:
+        """Leadership terms, fenced step claims and the leader's hand-off queue (``{fence}`` tag)."""
+        return Fences(self)
 
     @cached_property
     def outbox(self) -> Outbox:

@@ -7,20 +7,18 @@ takes it and the fencing token moves on (1 transition), and the deposed holder, 
 learns it lost; of two candidates taking an expired Lease at once exactly one wins (409 for the
 other); a release lets another take over at once; ``run`` reports winning and losing, and
 releases on stop; the Lease is written as the API spells it (MicroTime, leaseDurationSeconds).
+The work run while leading: tests/operator/test_leadership.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 
 from aiops.emulator import ClusterEmulator
 from aiops.kube import Kube
 from aiops.kube.lease import LEASE_API_VERSION, Fence, LeaseElector
-from aiops.runtime.leadership import while_leading
 
 NS, NAME = "aiops-system", "aiops-leader"
 
@@ -135,58 +133,3 @@ async def test_run_reports_leadership_and_releases_on_stop(kube: Kube, emulator:
 def test_durations_must_leave_room_to_renew(kube: Kube) -> None:
     with pytest.raises(ValueError, match="renew_deadline_seconds < lease_seconds"):
         LeaseElector(kube, namespace=NS, name=NAME, identity="a", lease_seconds=5, renew_deadline_seconds=10)
-
-
-def quick(kube: Kube, identity: str) -> LeaseElector:
-    """A candidate with short real durations (the campaign below runs on the real clock)."""
-    return LeaseElector(
-        kube,
-        namespace=NS,
-        name=NAME,
-        identity=identity,
-        lease_seconds=3,
-        renew_deadline_seconds=2,
-        retry_seconds=0.1,
-    )
-
-
-async def test_only_the_leader_does_the_work_and_another_takes_over_when_it_stops(kube: Kube) -> None:
-    """Two processes' worth of ``while_leading`` on one Lease (the Telegram poller's wiring): one
-    runs the work; when its process stops (release), the other's work starts, without waiting
-    for the Lease to expire; the work is never run by both at once."""
-    running: set[str] = set()
-    overlaps: list[set[str]] = []
-    started = {name: asyncio.Event() for name in ("a", "b")}
-
-    def work_of(name: str) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
-        async def work(term: asyncio.Event) -> None:
-            running.add(name)
-            if len(running) > 1:
-                overlaps.append(set(running))
-            started[name].set()
-            try:
-                await term.wait()
-            finally:
-                running.discard(name)
-
-        return work
-
-    stops = {name: asyncio.Event() for name in ("a", "b")}
-    tasks = {
-        name: asyncio.create_task(while_leading(quick(kube, name), work_of(name), stops[name]))
-        for name in ("a", "b")
-    }
-    async with asyncio.timeout(15):
-        first = await next(asyncio.as_completed([started["a"].wait(), started["b"].wait()]))
-        assert first is True
-        leader = "a" if started["a"].is_set() else "b"
-        other = "b" if leader == "a" else "a"
-        await asyncio.sleep(0.5)  # both campaign for several rounds
-        assert running == {leader} and not started[other].is_set()
-        stops[leader].set()
-        await tasks[leader]
-        await started[other].wait()  # released at once: no 3 s expiry to wait out
-        assert running == {other}
-        stops[other].set()
-        await tasks[other]
-    assert overlaps == [] and running == set()

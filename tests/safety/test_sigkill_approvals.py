@@ -37,34 +37,38 @@ import asyncio
 import random
 import time
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from aiops.emulator import ClusterEmulator
 from aiops.emulator.controllers import running_controllers
-from aiops.playbooks.runs import TERMINAL_RUN_STATES
 from aiops.store import Store
 from aiops.store.sweep import delete_prefix
-from tests.operator import workloads
-from tests.support import kube_fixtures as kf
-from tests.support.operator_fixtures import TOKENS, writes
+from tests.support.approval_scenarios import (
+    APPROVERS,
+    TERMINAL,
+    Api,
+    Ledger,
+    Outcome,
+    check_deletes,
+    check_each_approved_step,
+    check_no_approval_lost,
+    seed,
+    wait_for,
+)
+from tests.support.operator_fixtures import TOKENS
 from tests.support.operator_process import OperatorProcess, operator_env
 from tests.support.ports import free_port
 
 SEED = 20_261_121
 NAMESPACES = ("sigkill-a", "sigkill-b", "sigkill-c", "sigkill-d")
 DEPLOYMENTS = 100
-APPROVERS = ("alice", "bob")
 #: Kills are capped (each restart costs a Python start-up); the seed reaches it (printed).
 MAX_KILLS = 10
 MIN_KILLS = 6
-TERMINAL = {state.value for state in TERMINAL_RUN_STATES}
 #: The knobs that keep the blast-radius guards out of this durability test.
 SAFETY_OPEN = {
     "AIOPS_SAFETY__BUDGET_PER_NAMESPACE": "1000",
@@ -76,82 +80,6 @@ SAFETY_OPEN = {
     "AIOPS_SAFETY__VERIFY_POLL_SECONDS": "0.2",
     "AIOPS_APPROVALS__SWEEP_INTERVAL_SECONDS": "1",
 }
-
-
-def _pod_path(namespace: str, name: str) -> str:
-    return f"/api/v1/namespaces/{namespace}/pods/{name}"
-
-
-def _seed(emu: ClusterEmulator) -> set[str]:
-    """100 Deployments → ReplicaSet → one crash-looping pod each; returns the pods' API paths."""
-    for namespace in NAMESPACES:
-        emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    paths: set[str] = set()
-    for i in range(DEPLOYMENTS):
-        namespace = NAMESPACES[i % len(NAMESPACES)]
-        deploy = emu.put_object(kf.deployment(f"app-{i:03d}", namespace, replicas=1, revision=1))
-        rs = emu.put_object(kf.replicaset(deploy, revision=1, image="app:1", hash_="6b4f9d8c7"))
-        name = f"{rs['metadata']['name']}-{i:05d}"
-        pod = kf.pod(name, namespace, labels=rs["metadata"]["labels"], owner=rs, node="worker-1")
-        emu.put_object(workloads.crashing(pod, restarts=5))
-        emu.set_pod_log(namespace, name, workloads.PREVIOUS_LOG, container="app", previous=True)
-        paths.add(_pod_path(namespace, name))
-    return paths
-
-
-@dataclass
-class Ledger:
-    """What the test sent and what the API answered."""
-
-    attempted: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    confirmed: dict[str, str] = field(default_factory=dict)
-    conflicts: set[str] = field(default_factory=set)
-    lost: int = 0
-    unexpected: list[str] = field(default_factory=list)
-
-
-class Api:
-    """HTTP clients of the operator's API, one per approver."""
-
-    def __init__(self, base_url: str) -> None:
-        self.clients = {
-            # No keep-alive: a pooled connection to a killed incarnation must not be reused.
-            who: httpx.AsyncClient(
-                base_url=base_url,
-                headers={"Authorization": f"Bearer {TOKENS[who]}"},
-                timeout=30,
-                limits=httpx.Limits(max_keepalive_connections=0),
-            )
-            for who in APPROVERS
-        }
-
-    async def get(self, path: str, **params: Any) -> Any:
-        response = await self.clients["alice"].get(path, params=params)
-        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
-        return response.json()
-
-    async def approve(self, request_id: str, approver: str, ledger: Ledger) -> None:
-        ledger.attempted[request_id].add(approver)
-        try:
-            response = await self.clients[approver].post(
-                f"/api/approvals/{request_id}/approve", json={"reason": "sigkill test"}
-            )
-        except httpx.HTTPError:  # the operator died under the request: outcome unknown to us
-            ledger.lost += 1
-            return
-        if response.status_code == 200:
-            decided = response.json()["request"]
-            if decided["state"] != "approved" or decided["decided_by"] != approver:
-                ledger.unexpected.append(f"{request_id}: 200 but {decided}")
-            ledger.confirmed[request_id] = approver
-        elif response.status_code == 409:  # approved earlier by a call whose answer was lost
-            ledger.conflicts.add(request_id)
-        else:
-            ledger.unexpected.append(f"{request_id}: {response.status_code} {response.text}")
-
-    async def close(self) -> None:
-        for client in self.clients.values():
-            await client.aclose()
 
 
 @pytest.fixture
@@ -180,29 +108,6 @@ async def operator(
         await proc.stop()
         await delete_prefix(store)
         await store.close()
-
-
-async def _wait_for(
-    what: str, predicate: Callable[[], Awaitable[bool | str]], op: OperatorProcess, timeout_seconds: float
-) -> None:
-    """Await ``predicate()`` until it returns True (a string says why not yet); fail after the timeout."""
-    deadline = time.monotonic() + timeout_seconds
-    last: bool | str = False
-    while time.monotonic() < deadline:
-        last = await predicate()
-        if last is True:
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what} ({last}):\n{op.log_tail()}")
-
-
-@dataclass
-class Outcome:
-    """What the API holds once every run ended."""
-
-    requests: list[dict[str, Any]]
-    runs: dict[str, dict[str, Any]]
-    incidents: list[dict[str, Any]]
 
 
 class Scenario:
@@ -271,80 +176,24 @@ class Scenario:
             waiting = [r for r in runs.values() if r["state"] not in TERMINAL]
             return not waiting or f"{len(waiting)} not terminal, e.g. {waiting[0]}"
 
-        await _wait_for("every run to end", all_terminal, self.op, 60)
+        await wait_for("every run to end", all_terminal, self.op.log_tail, 60)
         incidents = await self.api.get("/api/incidents", limit=1000)
         crash_incidents = [i for i in incidents if i["type"] == "crash_loop"]
         return Outcome(requests=requests, runs=runs, incidents=crash_incidents)
-
-
-def _check_no_approval_lost(ledger: Ledger, outcome: Outcome) -> None:
-    """Invariant 1."""
-    assert not ledger.unexpected, ledger.unexpected
-    by_id = {r["id"]: r for r in outcome.requests}
-    per_run = Counter(r["run_id"] for r in outcome.requests)
-    assert len(per_run) == DEPLOYMENTS, f"{len(per_run)} runs asked for approval, not {DEPLOYMENTS}"
-    assert all(n == 1 for n in per_run.values()), {run: n for run, n in per_run.items() if n != 1}
-    incident_runs = sorted(run for incident in outcome.incidents for run in incident["run_ids"])
-    assert incident_runs == sorted(per_run), "one incident per Deployment, one run per incident"
-    for request_id, approver in ledger.confirmed.items():
-        request = by_id[request_id]
-        assert (request["state"], request["decided_by"]) == ("approved", approver), request
-    for request_id, approvers in ledger.attempted.items():
-        request = by_id[request_id]
-        assert request["state"] == "approved" and request["decided_by"] in approvers, request
-    assert set(ledger.attempted) == set(by_id), "every request was decided, by this test"
-
-
-def _check_deletes(emulator: ClusterEmulator, outcome: Outcome, pod_paths: set[str]) -> Counter[str]:
-    """Invariants 2 and 3; returns the real DELETEs per pod path."""
-    deletes = Counter(call.path for call in writes(emulator, "DELETE", "/pods/"))
-    twice = {path: n for path, n in deletes.items() if n > 1}
-    assert not twice, f"pods deleted more than once: {twice}"
-    approved = {
-        _pod_path(r["params"]["namespace"], r["params"]["pod"])
-        for r in outcome.requests
-        if r["state"] == "approved"
-    }
-    assert approved == pod_paths, "every seeded pod has its approved request"
-    unapproved = sorted(set(deletes) - approved)
-    assert not unapproved, f"deleted without an approved request: {unapproved}"
-    return deletes
-
-
-def _check_each_approved_step(outcome: Outcome, deletes: Counter[str]) -> Counter[str]:
-    """Invariant 4; returns how the approved steps ended (ran, unknown after/before the DELETE)."""
-    ended: Counter[str] = Counter()
-    vanished: list[str] = []
-    for request in outcome.requests:
-        run = outcome.runs[request["run_id"]]
-        (step,) = [s for s in run["steps"] if s["action"] == "delete_pod"]
-        assert step["approval_id"] == request["id"], (step, request)
-        assert step["params"]["pod"] == request["params"]["pod"], (step, request)
-        deleted = deletes[_pod_path(request["params"]["namespace"], request["params"]["pod"])]
-        if step["state"] == "unknown":
-            ended["unknown after its DELETE" if deleted else "unknown before its DELETE"] += 1
-        elif step["state"] in {"succeeded", "failed"} and deleted == 1:
-            assert step["approved_by"] == request["decided_by"], (step, request)
-            assert any(c["method"] == "DELETE" for c in step["api_calls"]), step
-            ended["ran once"] += 1
-        else:
-            vanished.append(f"{run['id']}: step {step['state']} ({step['error']}), {deleted} DELETE(s)")
-    assert not vanished, "approved steps that neither ran once nor are unknown:\n" + "\n".join(vanished)
-    return ended
 
 
 @pytest.mark.slow
 async def test_sigkill_at_random_points_loses_no_approval_and_runs_no_step_twice(
     emulator: ClusterEmulator, operator: OperatorProcess
 ) -> None:
-    pod_paths = _seed(emulator)
+    pod_paths = seed(emulator, NAMESPACES, DEPLOYMENTS)
     scenario = Scenario(operator, random.Random(SEED))
     try:
         async with running_controllers(emulator, interval_seconds=0.1):
             await scenario.start()
             # Kills begin once every run waits at its gate: a run killed during its low-risk reads
             # ends there (unknown) and never reaches the approval this test is about.
-            await _wait_for(f"{DEPLOYMENTS} pending approvals", scenario.all_requested, operator, 60)
+            await wait_for(f"{DEPLOYMENTS} pending approvals", scenario.all_requested, operator.log_tail, 60)
             await scenario.approve_all_with_kills()
             outcome = await scenario.finish()
     finally:
@@ -352,9 +201,9 @@ async def test_sigkill_at_random_points_loses_no_approval_and_runs_no_step_twice
         await operator.stop()
 
     ledger = scenario.ledger
-    _check_no_approval_lost(ledger, outcome)
-    deletes = _check_deletes(emulator, outcome, pod_paths)
-    ended = _check_each_approved_step(outcome, deletes)
+    check_no_approval_lost(ledger, outcome, DEPLOYMENTS)
+    deletes = check_deletes(emulator, outcome, pod_paths)
+    ended = check_each_approved_step(outcome, deletes)
     print(
         f"\nsigkill: seed {SEED}, {operator.starts} starts, {operator.kills} SIGKILLs; approvals: "
         f"{len(ledger.confirmed)} confirmed, {ledger.lost} answers lost to kills, "

@@ -41,7 +41,7 @@ def operator_env(
     """The environment of an ``aiops run`` child: this process's minus any ``AIOPS_*``, plus these.
 
     ``tokens`` is identity → bearer token. Enrichment and the Alertmanager receiver are off
-    unless ``extra`` turns them on; logs at WARNING.
+    unless ``extra`` turns them on; logs at WARNING; leader election on with a 2 s Lease.
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("AIOPS_")}
     env.update(
@@ -56,6 +56,11 @@ def operator_env(
             "AIOPS_ALERTMANAGER__ENABLED": "false",
             "AIOPS_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            # A restarted process campaigns under a new identity: it waits out the killed one's
+            # Lease, kept short here (the defaults are 10/7/1 s).
+            "AIOPS_LEADER_ELECTION__LEASE_DURATION_SECONDS": "2",
+            "AIOPS_LEADER_ELECTION__RENEW_DEADLINE_SECONDS": "1.5",
+            "AIOPS_LEADER_ELECTION__RETRY_PERIOD_SECONDS": "0.2",
         }
     )
     env.update(extra or {})
@@ -63,7 +68,8 @@ def operator_env(
 
 
 class OperatorProcess:
-    """One ``aiops run`` at a time: ``start``, ``kill`` (SIGKILL), ``start`` again, ``stop`` at the end."""
+    """One ``aiops run`` at a time: ``start``, ``kill`` (SIGKILL) or ``pause``/``resume``
+    (SIGSTOP/SIGCONT), ``start`` again, ``stop`` at the end."""
 
     def __init__(self, env: Mapping[str, str], *, port: int, log_path: Path) -> None:
         self.env = dict(env)
@@ -71,6 +77,7 @@ class OperatorProcess:
         self.log_path = log_path
         self.starts = 0
         self.kills = 0
+        self.paused = False
         self._proc: asyncio.subprocess.Process | None = None
         self._log: IO[bytes] | None = None
 
@@ -136,9 +143,24 @@ class OperatorProcess:
             os.kill(self._proc.pid, signal.SIGKILL)
             self.kills += 1
         await self._proc.wait()
+        self.paused = False
+
+    def pause(self) -> None:
+        """SIGSTOP the child: it stops mid-instruction, as in a long GC pause or a frozen node, and
+        holds whatever it held (connections, a Lease it no longer renews)."""
+        assert self._proc is not None and self._proc.returncode is None
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        """SIGCONT a paused child: it goes on exactly where it stopped, unaware of the time lost."""
+        if self._proc is not None and self._proc.returncode is None and self.paused:
+            os.kill(self._proc.pid, signal.SIGCONT)
+        self.paused = False
 
     async def stop(self) -> None:
         """SIGTERM (graceful shutdown), SIGKILL after 30 s; close the log. Safe to call twice."""
+        self.resume()
         if self._proc is not None and self._proc.returncode is None:
             self._proc.terminate()
             try:
