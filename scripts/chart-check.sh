@@ -159,8 +159,8 @@ for values in "${VALUES_SETS[@]}"; do
 done
 
 # --- 4b. the documented helm template commands work with this helm -----------------------------
-step "the helm template commands in README.md and docs/operations.md render with $("$HELM" version --short)"
-python3 - "$HELM" README.md docs/operations.md <<'PYEOF' || fail "a documented helm template command fails (pass --kube-version: helm 3.6 assumes Kubernetes 1.20)"
+step "the helm template commands in README.md, docs/install.md and docs/operations.md render with $("$HELM" version --short)"
+python3 - "$HELM" README.md docs/install.md docs/operations.md <<'PYEOF' || fail "a documented helm template command fails (pass --kube-version: helm 3.6 assumes Kubernetes 1.20)"
 """Run every `helm template ...` line (with its backslash continuations) of the docs' console blocks,
 output discarded; a `> FILE` redirect and a trailing `# comment` are dropped."""
 import re
@@ -202,7 +202,8 @@ else
   minor="${KUBE_VERSION%.*}"
   for ((j = 0; j < i; j++)); do
     step "kubernetes-validate --strict (Kubernetes $minor): ${VALUES_SETS[$j]:-(default values)}"
-    # ServiceMonitor has no schema there (a prometheus-operator CRD): reported as WARN, not failed.
+    # ServiceMonitor and PrometheusRule have no schema there (prometheus-operator CRDs): reported as
+    # WARN, not failed; step 8 validates them against the CRD schemas.
     "$VALIDATE" --strict --quiet --kubernetes-version "$minor" "$WORK/rendered-$j.yaml" 2>&1 | sed 's/^/   /' \
       || fail "rendered manifests do not validate"
   done
