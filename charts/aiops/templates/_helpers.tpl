@@ -264,3 +264,14 @@ else the release's full name, which the chart sets as the Lease name.
 {{- define "aiops.leaseName" -}}
 {{- default (include "aiops.fullname" .) .Values.prometheusRule.leaseName }}
 {{- end }}
+
+{{/*
+PromQL: the increase of counter series M over window W, summed by BY, compared with CMP, counting
+series that are newer than W as well: a labelled counter appears at its first increment (value 1)
+and increase() needs two samples, so without the second term the first failure of each kind per
+pod would never alert. Call with (dict "m" M "w" W "by" BY "cmp" CMP).
+*/}}
+{{- define "aiops.recentIncrease" -}}
+(sum by ({{ .by }}) (increase({{ .m }}[{{ .w }}])) {{ .cmp }})
+  or (sum by ({{ .by }}) ({{ .m }} unless {{ .m }} offset {{ .w }}) {{ .cmp }})
+{{- end }}
