@@ -255,6 +255,8 @@ while :; do
   [ "$SECONDS" -lt "$deadline" ] || die "no other replica took Lease $NAMESPACE/$LEASE within ${TIMEOUT}s"
   sleep 2
 done
+# The surviving replica, or the Deployment's replacement pod if it campaigned first: either way not
+# the killed one, and the approval below goes through it alone.
 echo "new leader: $NEW_LEADER"
 forward "pod/$NEW_LEADER"
 approve_and_check crashloop-ha
