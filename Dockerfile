@@ -37,9 +37,20 @@ RUN pip install -c constraints.txt . \
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
 
+# OCI image annotations (github.com/opencontainers/image-spec, annotations.md). Pass the build's
+# facts: docker build --build-arg VERSION=0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" \
+#   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -t aiops:0.1.0 .
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
 LABEL org.opencontainers.image.title="aiops" \
       org.opencontainers.image.description="Kubernetes AIOps operator: incidents, playbooks, remediation behind approvals" \
-      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="https://github.com/aiops-dev/aiops" \
+      org.opencontainers.image.url="https://github.com/aiops-dev/aiops" \
+      org.opencontainers.image.documentation="https://github.com/aiops-dev/aiops/blob/main/docs/install.md" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 ENV PATH=/opt/aiops/bin:$PATH \

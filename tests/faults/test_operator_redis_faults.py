@@ -112,8 +112,9 @@ class Scenario:
     async def metric(self, name: str, **labels: str) -> float:
         text = (await self.api.get("/metrics")).text
         wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        series = f"{name}{{{wanted}}} " if labels else f"{name} "
         for line in text.splitlines():
-            if line.startswith(f"{name}{{{wanted}}} "):
+            if line.startswith(series):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
@@ -256,6 +257,7 @@ async def test_redis_killed_or_flushed_answers_503_and_alerts_flow_again(
 ) -> None:
     redis = await redis_servers(appendonly=fault == "sigkill, append-only file")
     scenario = await in_process(redis)
+    assert await scenario.metric("aiops_redis_ready") == 1.0
     _accepted(await scenario.post_alerts(10))
     if fault == "flushall":
         await scenario.incidents_reach(10)
@@ -268,9 +270,11 @@ async def test_redis_killed_or_flushed_answers_503_and_alerts_flow_again(
         _refused([answer], "Redis did not answer")
         status, redis_said = await scenario.readiness()
         assert status == 503 and redis_said.startswith("unreachable"), redis_said
+        assert await scenario.metric("aiops_redis_ready") == 0.0  # the AiopsRedisUnavailable alert
         await asyncio.sleep(1.0)  # the intake and the sweeper meet the dead Redis meanwhile
         assert scenario.running()
         await redis.start()
+        assert await scenario.metric("aiops_redis_ready") == 1.0
         kept = 10 if redis.appendonly else 0  # without persistence Redis came back empty
     _accepted(await scenario.post_alerts(5))
     await scenario.incidents_reach(kept + 5)
@@ -304,6 +308,7 @@ async def test_a_demoted_primary_answers_503_until_it_is_primary_again(
         assert await scenario.alert_incidents() == 5  # reads still answer
         status, redis_said = await scenario.readiness()  # and PING: not ready all the same
         assert status == 503 and redis_said.startswith("refuses writes") and "READONLY" in redis_said
+        assert await scenario.metric("aiops_redis_ready") == 0.0
 
         async def intake_paused() -> bool:
             return await scenario.metric("aiops_pipeline_errors_total", stage="alert-intake") >= 1
@@ -311,6 +316,7 @@ async def test_a_demoted_primary_answers_503_until_it_is_primary_again(
         await scenario.until("the intake to pause on READONLY", intake_paused)
         await primary.promote()
         assert await scenario.readiness() == (200, "ok")
+        assert await scenario.metric("aiops_redis_ready") == 1.0
         _accepted(await scenario.post_alerts(3))
         await scenario.incidents_reach(8)
         assert (await scenario.api.post(f"/api/approvals/{request_id}/approve")).status_code == 200

@@ -231,3 +231,47 @@ a missing required key stops the pod before it starts (CreateContainerConfigErro
       {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+"true" when a monitoring object is to be rendered: its `enabled` value is true, or "auto" and the
+cluster serves monitoring.coreos.com/v1 (prometheus-operator's CRDs; `helm template` needs
+`--api-versions monitoring.coreos.com/v1`). Call with (list <enabled value> $).
+*/}}
+{{- define "aiops.monitoringOn" -}}
+{{- $enabled := index . 0 }}
+{{- $root := index . 1 }}
+{{- if eq (toString $enabled) "auto" }}
+{{- if $root.Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end }}
+{{- else if $enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+PromQL label matchers selecting this release's scrape targets: prometheusRule.selector, else the
+labels a ServiceMonitor scrape gives them (job = the Service's name, namespace = its namespace).
+*/}}
+{{- define "aiops.promSelector" -}}
+{{- if .Values.prometheusRule.selector }}
+{{- .Values.prometheusRule.selector }}
+{{- else }}
+{{- printf "job=%q, namespace=%q" (include "aiops.fullname" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Lease the replicas elect a leader with (leader_election.lease_name): prometheusRule.leaseName,
+else the release's full name, which the chart sets as the Lease name.
+*/}}
+{{- define "aiops.leaseName" -}}
+{{- default (include "aiops.fullname" .) .Values.prometheusRule.leaseName }}
+{{- end }}
+
+{{/*
+PromQL: the increase of counter series M over window W, summed by BY, compared with CMP, counting
+series that are newer than W as well: a labelled counter appears at its first increment (value 1)
+and increase() needs two samples, so without the second term the first failure of each kind per
+pod would never alert. Call with (dict "m" M "w" W "by" BY "cmp" CMP).
+*/}}
+{{- define "aiops.recentIncrease" -}}
+(sum by ({{ .by }}) (increase({{ .m }}[{{ .w }}])) {{ .cmp }})
+  or (sum by ({{ .by }}) ({{ .m }} unless {{ .m }} offset {{ .w }}) {{ .cmp }})
+{{- end }}
