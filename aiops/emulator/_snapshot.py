@@ -25,19 +25,19 @@ SNAPSHOT_JSON = "#json"
 def snapshot(
     objects: Iterable[tuple[tuple[kmock.resource, str | None, str], Any]],
     spec_for: Callable[[kmock.resource], ResourceSpec],
-    resource_version: int,
+    writes: int,
     logs: Mapping[tuple[str, str, str | None, bool], str],
 ) -> dict[str, dict[str, Any]]:
     """The snapshot of kmock's ``objects`` store, as its items (``(resource, namespace, name)`` and the
     versioned object, with ``.raw`` and ``.deleted``), named through ``spec_for``, with the
-    ``resource_version`` counter and the pod ``logs`` (``(namespace, pod, container, previous)`` →
+    count of stored ``writes`` and the pod ``logs`` (``(namespace, pod, container, previous)`` →
     text).
 
     Keys: ``"apiVersion/Kind/namespace/name"`` (namespace ``-`` for cluster-scoped objects) map to
     a deep copy of every live stored object, exactly as stored (a PodDisruptionBudget's stored
     ``status``, not the computed one of :meth:`ClusterEmulator.present`). Besides the objects:
-    ``"#resourceVersion": {"counter": N}`` (the last resourceVersion handed out, so even a write
-    that was undone shows), ``"#podLogs": {"ns/pod/container-or-*/current-or-previous": text}``,
+    ``"#resourceVersion": {"counter": N}`` (how many writes were stored, so even a write that was
+    undone shows), ``"#podLogs": {"ns/pod/container-or-*/current-or-previous": text}``,
     and ``"#json": {key: canonical JSON}`` with each object as ``json.dumps(sort_keys=True)``.
 
     Equality of two snapshots is therefore byte-level for the serialized objects: the ``#json``
@@ -65,7 +65,7 @@ def snapshot(
         )
     }
     return found | {
-        SNAPSHOT_RESOURCE_VERSION: {"counter": resource_version},
+        SNAPSHOT_RESOURCE_VERSION: {"counter": writes},
         SNAPSHOT_POD_LOGS: pod_logs,
         SNAPSHOT_JSON: canonical,
     }

@@ -72,6 +72,8 @@ _NAMESPACES_PATH = re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)/?$")
 
 _PDB = kmock.resource("policy", "v1", "poddisruptionbudgets")
 _PODS = kmock.resource("", "v1", "pods")
+#: The group of Leases, left out of snapshots (leader election renews them all the time).
+_LEASE_GROUP = "coordination.k8s.io"
 
 
 @attrs.define(kw_only=True)
@@ -87,6 +89,7 @@ class ClusterEmulator(kmock.KubernetesEmulator, SeedingHelpers):
     request_log_size: int = 200
     calls: list[Call] = attrs.field(factory=list, init=False)
     _rv: int = attrs.field(default=0, init=False)
+    _writes_but_leases: int = attrs.field(default=0, init=False)
     _changes: list[Change] = attrs.field(factory=list, init=False)
     _changed: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
     _logs: dict[tuple[str, str, str | None, bool], str] = attrs.field(factory=dict, init=False)
@@ -258,6 +261,7 @@ class ClusterEmulator(kmock.KubernetesEmulator, SeedingHelpers):
     ) -> dict[str, Any]:
         """Store ``new`` with the next resourceVersion, record the watch ``change``; returns a copy."""
         self._rv += 1
+        self._count_write(resource)
         stored = copy.deepcopy(new)
         meta = stored.setdefault("metadata", {})
         meta["resourceVersion"] = str(self._rv)
@@ -274,6 +278,7 @@ class ClusterEmulator(kmock.KubernetesEmulator, SeedingHelpers):
     def remove(self, resource: kmock.resource, last: dict[str, Any]) -> dict[str, Any]:
         """Delete the object for good: DELETED with the next resourceVersion; returns its last state."""
         self._rv += 1
+        self._count_write(resource)
         gone = copy.deepcopy(last)
         meta = gone["metadata"]
         meta["resourceVersion"] = str(self._rv)
@@ -303,9 +308,16 @@ class ClusterEmulator(kmock.KubernetesEmulator, SeedingHelpers):
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """The whole stored state, for ``assert emulator.snapshot() == before`` around a run: every
-        live object as stored, the resourceVersion counter and the pod logs (the keys and what
-        equality means: :func:`aiops.emulator._snapshot.snapshot`)."""
-        return _snapshot.snapshot(self.objects.items(), self.spec_for, self._rv, self._logs)
+        live object as stored, the count of stored writes and the pod logs (the keys and what
+        equality means: :func:`aiops.emulator._snapshot.snapshot`). Leases
+        (``coordination.k8s.io``) are left out, objects and writes: the operator renews its
+        leader-election Lease every second, which says nothing about what a run changed."""
+        kept = ((key, obj) for key, obj in self.objects.items() if key[0].group != _LEASE_GROUP)
+        return _snapshot.snapshot(kept, self.spec_for, self._writes_but_leases, self._logs)
+
+    def _count_write(self, resource: kmock.resource) -> None:
+        if resource.group != _LEASE_GROUP:
+            self._writes_but_leases += 1
 
     def _record(self, change: Change) -> None:
         self._changes.append(change)

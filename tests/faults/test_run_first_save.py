@@ -16,6 +16,7 @@ import time
 from aiops import runtime
 from aiops.emulator import ClusterEmulator
 from aiops.events.model import ClusterEvent, EventType, ObjectRef
+from aiops.settings import LeaderElectionSettings
 from aiops.store import Store
 from tests.operator import workloads
 from tests.support.operator_fixtures import make_settings
@@ -29,7 +30,9 @@ async def test_a_run_launched_while_redis_is_down_starts_once_it_is_back(
 ) -> None:
     pod = workloads.seed_crash_loop(emulator)
     store = Store.connect(redis_process.url, prefix="aiops:", timeout_seconds=1)
-    services = await runtime.build(make_settings(emulator), store=store)
+    # The executor alone, without serve(): no Lease campaign, so it acts without one.
+    settings = make_settings(emulator, leader_election=LeaderElectionSettings(enabled=False))
+    services = await runtime.build(settings, store=store)
     try:
         event = ClusterEvent(
             type=EventType.CRASH_LOOP,

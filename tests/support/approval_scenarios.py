@@ -111,16 +111,18 @@ async def wait_for(
     predicate: Callable[[], Awaitable[bool | str]],
     log_tail: Callable[[], str],
     timeout_seconds: float,
+    *,
+    poll_seconds: float = 0.25,
 ) -> None:
-    """Await ``predicate()`` until it returns True (a string says why not yet); fail after the
-    timeout with ``log_tail()`` (the operators' output)."""
+    """Await ``predicate()`` every ``poll_seconds`` until it returns True (a string says why not
+    yet); fail after the timeout with ``log_tail()`` (the operators' output)."""
     deadline = time.monotonic() + timeout_seconds
     last: bool | str = False
     while time.monotonic() < deadline:
         last = await predicate()
         if last is True:
             return
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(poll_seconds)
     raise AssertionError(f"timed out after {timeout_seconds} s waiting for {what} ({last}):\n{log_tail()}")
 
 

@@ -180,6 +180,10 @@ async def harness(emulator: ClusterEmulator, store: Store) -> AsyncIterator[Harn
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
+#: Where the leader-election Leases live (``aiops.kube.lease``).
+LEASES = "/apis/coordination.k8s.io/"
+
+
 def writes(
     emulator: ClusterEmulator,
     method: str | None = None,
@@ -188,10 +192,11 @@ def writes(
     since: int = 0,
     dry_run: bool = False,
 ) -> list[Call]:
-    """The requests that could change the emulated cluster: write methods (POST, PUT, PATCH,
-    DELETE) not sent with ``dryRun=All`` (plans are previewed with dry-run writes before approval),
-    from call number ``since``, optionally of one ``method`` and with ``path_part`` in the path.
-    ``dry_run=True``: only the dry-run ones."""
+    """The requests that could change the emulated cluster's workloads: write methods (POST, PUT,
+    PATCH, DELETE) not sent with ``dryRun=All`` (plans are previewed with dry-run writes before
+    approval), from call number ``since``, optionally of one ``method`` and with ``path_part`` in
+    the path. ``dry_run=True``: only the dry-run ones. The operator's own Lease (leader election,
+    ``coordination.k8s.io``) is left out unless ``path_part`` names it."""
     return [
         call
         for call in emulator.calls[since:]
@@ -199,6 +204,7 @@ def writes(
         and (method is None or call.method == method)
         and path_part in call.path
         and call.dry_run == dry_run
+        and (LEASES not in call.path or LEASES in path_part)
     ]
 
 
