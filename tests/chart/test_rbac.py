@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
+from aiops.approvals.access import call_attributes
 from aiops.emulator import ClusterEmulator
 from aiops.emulator.emulator import Call
 from aiops.emulator.rbac import Attributes, Policy, authorize, service_account_user
@@ -79,43 +80,27 @@ def render(*args: str) -> list[dict[str, Any]]:
 def attributes(call: Call) -> Attributes | None:
     """The RBAC request attributes of one served request, or None for a non-resource URL.
 
-    Verb from the method (GET: get with a name, else list, or watch with ``watch=true``; POST:
-    create; PUT: update; PATCH: patch; DELETE: delete, or deletecollection without a name), group,
-    resource, subresource, namespace and name from the path (``/api/v1/...`` is the core group).
+    The path is parsed by ``aiops.approvals.access.call_attributes`` (the parser the approval
+    gate's SubjectAccessReviews use, which follows the API server's request-info parser) and gives
+    the verb of a write; a GET is ``get`` with a name, else ``list``, or ``watch`` with
+    ``watch=true`` ("Determine the request verb",
+    https://kubernetes.io/docs/reference/access-authn-authz/authorization/#determine-the-request-verb).
     """
-    parts = [p for p in call.path.split("/") if p]
-    if parts[:1] == ["api"] and len(parts) >= 2:
-        group, rest = "", parts[2:]
-    elif parts[:1] == ["apis"] and len(parts) >= 3:
-        group, rest = parts[1], parts[3:]
-    else:
-        return None
-    if not rest:
-        return None  # discovery of a group version
-    namespace = ""
-    if rest[0] == "namespaces" and len(rest) >= 3:
-        namespace, rest = rest[1], rest[2:]
-    resource, name, subresource = (
-        rest[0],
-        (rest[1] if len(rest) > 1 else ""),
-        (rest[2] if len(rest) > 2 else ""),
-    )
-    if resource == "namespaces" and namespace == "" and name:
-        namespace = name
-    verb = {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(call.method)
+    try:
+        parsed = call_attributes("PATCH" if call.method == "GET" else call.method, call.path)
+    except ValueError:
+        return None  # /version, discovery (/api, /apis/GROUP/VERSION)
+    verb = parsed.verb
     if call.method == "GET":
-        verb = "get" if name else ("watch" if call.query.get("watch") in ("true", "1") else "list")
-    elif call.method == "DELETE":
-        verb = "delete" if name else "deletecollection"
-    assert verb is not None, call
+        verb = "get" if parsed.name else ("watch" if call.query.get("watch") in ("true", "1") else "list")
     return Attributes(
         user=SERVICE_ACCOUNT,
         verb=verb,
-        group=group,
-        resource=resource,
-        subresource=subresource,
-        namespace=namespace,
-        name=name,
+        group=parsed.group,
+        resource=parsed.resource,
+        subresource=parsed.subresource,
+        namespace=parsed.namespace or "",
+        name=parsed.name or "",
     )
 
 
@@ -219,7 +204,8 @@ def check_default_values_grant_every_call_and_nothing_else(served: Served) -> No
     """Default values, approvals.subjectAccessReview on (the only call it adds): no call is denied,
     and every rule of the rendered roles is used by some call."""
     objects = render("--set", "approvals.subjectAccessReview=true")
-    assert denied(served.calls, objects) == []
+    refused = denied(served.calls, objects)
+    assert refused == [], f"calls the chart does not grant: {refused}"
     unused = sorted(grants(objects) - used(served.calls))
     assert unused == [], f"granted but never used: {unused}"
 
