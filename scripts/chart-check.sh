@@ -80,6 +80,7 @@ must_reject "no Redis at all" "Must validate at least one schema" --set redis.bu
 must_reject "a Redis Sentinel URL (not supported)" "redis.url: Does not match pattern" --set redis.url=redis+sentinel://s:26379/0
 must_reject "two replicas without leader election" "Must be less than or equal to 1" --set leaderElection.enabled=false
 must_reject "an unknown remediation action" "rbac.remediation.actions.0" --set 'rbac.remediation.actions[0]=delete_node'
+must_reject "basic auth without a Secret" "alertmanager.existingSecret: String length must be greater than or equal to 1" --set alertmanager.basicAuthUsername=am
 must_reject "an inline LLM key" "Additional property apiKey is not allowed" --set llm.apiKey=sk-1
 must_reject "an unknown rule field" "Additional property cooldown is not allowed" \
   --set 'rules.override[0].name=x' --set 'rules.override[0].match.types[0]=crash_loop' \
@@ -126,6 +127,8 @@ must_render '-name:REDIS_URLvalue:"redis://render-test-aiops-redis.default.svc:6
 must_render '-name:REDIS_URLvalue:"redis+cluster://rc:6379/0"' --set redis.url=redis+cluster://rc:6379/0
 must_render '-name:AIOPS_LLM__API_KEYvalueFrom:secretKeyRef:name:aiops-llmkey:api-key' --set llm.existingSecret=aiops-llm
 must_render 'kind:PodDisruptionBudget' --set replicaCount=2
+must_render '-name:AIOPS_ALERTMANAGER__TOKENvalueFrom:secretKeyRef:name:amkey:tokenoptional:true-name:AIOPS_ALERTMANAGER__USERNAMEvalue:"alertmanager"-name:AIOPS_ALERTMANAGER__PASSWORDvalueFrom:secretKeyRef:name:amkey:password' \
+  --set alertmanager.existingSecret=am --set alertmanager.basicAuthUsername=alertmanager
 must_render '---appendonly-"yes"---appendfsync-everysec'
 must_render 'volumeClaimTemplates:-metadata:name:data' --set redis.bundled.persistence.size=5Gi
 must_not_render() {
@@ -245,6 +248,7 @@ PLACEHOLDER = {
     "AIOPS_TELEGRAM__BOT_TOKEN": "123456:chart-check-placeholder",
     "AIOPS_TELEGRAM__WEBHOOK_SECRET": "chart-check-placeholder_0123",  # [A-Za-z0-9_-]{1,256}
     "AIOPS_LLM__API_KEY": "chart-check-placeholder-key",
+    "AIOPS_ALERTMANAGER__PASSWORD": "chart-check-placeholder-password",
     "REDIS_PASSWORD": "chart-check-placeholder-password",
 }
 docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
