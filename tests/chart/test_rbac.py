@@ -37,12 +37,12 @@ from aiops.emulator import ClusterEmulator
 from aiops.emulator.emulator import Call
 from aiops.emulator.rbac import Attributes, Policy, authorize, service_account_user
 from aiops.operator import PLAYBOOK_RESOURCE, WATCHED
-from tests.chart.flows import NS, exercise
-from tests.support.operator_fixtures import Harness, eventually
+from tests.chart.flows import NS, OPERATOR_NS, exercise
+from tests.support.operator_fixtures import Harness, eventually, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "aiops"
-RELEASE, NAMESPACE = "aiops", "aiops-system"
+RELEASE, NAMESPACE = "aiops", OPERATOR_NS
 SERVICE_ACCOUNT = service_account_user(NAMESPACE, RELEASE)
 
 
@@ -160,6 +160,8 @@ async def served(emulator: ClusterEmulator, harness: Harness) -> Served:
     preflight) started until every watched kind and the Playbook resources are watched and the
     seeded Playbook's status is written."""
     start, end = await exercise(emulator)
+    # As in the pod (the chart's POD_NAMESPACE): the operator's Leases live in its namespace.
+    harness.settings = make_settings(emulator, pod_namespace=NAMESPACE)
     await harness.start()
 
     async def watching() -> bool:
