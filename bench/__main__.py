@@ -1,7 +1,7 @@
 """``python -m bench`` (``make bench``): every benchmark in turn; results also in bench/results/*.json.
 
 Select some with ``python -m bench NAME...``; names: pipeline_throughput, watch_latency,
-operator_rss, webhook_ingest, log_analyzer, guard_overhead, chat_latency.
+operator_rss, webhook_ingest, log_analyzer, guard_overhead, chat_latency, failover.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import sys
 
 from bench import (
     chat_latency,
+    failover,
     guard_overhead,
     log_analyzer,
     operator_rss,
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "log_analyzer": log_analyzer.run,
     "guard_overhead": guard_overhead.run,
     "chat_latency": chat_latency.run,
+    "failover": failover.run,
 }
 
 names = sys.argv[1:] or list(BENCHMARKS)

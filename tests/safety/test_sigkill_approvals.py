@@ -79,6 +79,9 @@ SAFETY_OPEN = {
     "AIOPS_SAFETY__VERIFY_SETTLE_SECONDS": "0",
     "AIOPS_SAFETY__VERIFY_POLL_SECONDS": "0.2",
     "AIOPS_APPROVALS__SWEEP_INTERVAL_SECONDS": "1",
+    # One process, restarted: it acts alone (leader election across processes, killed and
+    # paused, is tests/faults/test_failover.py's subject).
+    "AIOPS_LEADER_ELECTION__ENABLED": "false",
 }
 
 
