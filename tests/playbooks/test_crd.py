@@ -160,6 +160,12 @@ def test_the_examples_and_builtins_validate(openapi: dict[str, Any]) -> None:
         for playbook in playbook_registry.PlaybookRegistry.load()
     ]
     assert len(builtins) >= 5
+    for body in examples:
+        assert (
+            loader.playbook_from_resource(body).home_namespace
+            == body["metadata"]["namespace"]
+            != "aiops-system"
+        )
     loader.playbook_from_resource(resource(SPEC))  # the refusals below start from a valid playbook
     for body in [*examples, *builtins, resource(SPEC)]:
         assert crd_check.problems(body, openapi) == [], body["metadata"]["name"]
@@ -230,3 +236,18 @@ def test_an_unknown_trigger_or_action_is_refused(openapi: dict[str, Any]) -> Non
     assert trigger.startswith("spec.triggers.1: 'no_such_event' is not one of ['crash_loop', ")
     found = crd_check.problems(with_step({"action": "reboot", "params": {}}), openapi)
     assert found[0].startswith("spec.steps.0.action: 'reboot' is not one of ['cordon', ")
+
+
+def test_the_command_line_check_fails_on_a_refused_resource(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump_all([resource(SPEC, "good"), with_params({"namespace": "shop"})]))
+    assert crd_check.main([str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "Playbook/good: ok" in out and "Playbook/web: refused" in out
+    assert (
+        "action logs requires params: namespace, pod" in out
+        and "2 Playbook resource(s) checked, 1 refused" in out
+    )
+    assert crd_check.main([str(path) for path in EXAMPLES]) == 0
