@@ -4,7 +4,7 @@ A valid resource is loaded, reported ``accepted`` on its own status (condition `
 printer columns' fields, a status the CRD's schema accepts), and routed by its triggers for
 subjects in its own namespace only; an invalid one is refused with its problems on its status
 (condition ``Invalid``) and one Warning Event per problem, and never runs; deleting a resource
-stops its routing.
+stops its routing, and a run of it still waiting for approval ends "playbook unavailable".
 """
 
 from __future__ import annotations
@@ -158,3 +158,28 @@ async def test_deleted_resource_stops_routing(harness: Harness) -> None:
 
     await eventually(waiting, what="the built-in playbook's approval request")
     assert set(await _runs_of(harness)) == {"crash_loop_remediation"}
+
+
+async def test_a_run_waiting_on_a_deleted_resource_ends_with_playbook_unavailable(harness: Harness) -> None:
+    emu = harness.emulator
+    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    emu.put_object(playbook_resource("shop-restart", "shop", risk="medium", action="delete_pod"))
+    await harness.start()
+    workloads.seed_crash_loop(emu)
+
+    async def waiting() -> bool:
+        return any(r["playbook_id"] == "shop-restart" for r in await harness.pending())
+
+    await eventually(waiting, what="the resource playbook's approval request")
+    (request,) = [r for r in await harness.pending() if r["playbook_id"] == "shop-restart"]
+    emu.delete_object("aiops.dev/v1alpha1", "Playbook", "shop", "shop-restart")
+
+    async def forgotten() -> bool:
+        services = harness.services
+        return services is not None and "shop-restart" not in services.playbooks.current()
+
+    await eventually(forgotten, what="the deleted resource to be forgotten")
+    await harness.approve(request["id"])
+    run = await harness.finished_run(request["run_id"])
+    assert run["state"] == "failed" and run["reason"].startswith("playbook unavailable: unknown playbook")
+    assert writes(emu, "DELETE", "/pods/") == []  # the approved step never ran
