@@ -26,7 +26,8 @@ it, so a ``oneOf`` per action could only restate ``required`` lists, never "no o
   validation (``kubectl apply``'s default), refused.
 * per action, ``x-kubernetes-validations`` CEL rules on the step (and on ``compensate``):
   ``self.action != 'X' || ...`` requires X's required params and refuses every param of the
-  union that X does not take. Rules use ``has()`` only (no list iteration), so their estimated
+  union that X does not take (``namespace``, a CEL reserved word, is ``__namespace__`` in a rule:
+  :func:`cel_field`). Rules use ``has()`` only (no list iteration), so their estimated
   cost stays tiny; ``steps`` has ``maxItems`` (:data:`aiops.playbooks.model.MAX_STEPS`) so the
   per-CRD CEL cost estimate is bounded.
 * a rule per write action keeps the declared ``risk`` at least the action's base risk, and a
@@ -49,7 +50,16 @@ import yaml
 from aiops.actions import catalog, registry
 from aiops.playbooks.model import Playbook
 
-__all__ = ["CRD_PATHS", "crd", "params_rules", "render", "spec_schema", "status_schema"]
+__all__ = [
+    "CEL_RESERVED",
+    "CRD_PATHS",
+    "cel_field",
+    "crd",
+    "params_rules",
+    "render",
+    "spec_schema",
+    "status_schema",
+]
 
 #: Where the generated CRD lives, relative to the repository root (the chart's copy is identical).
 CRD_PATHS = (Path("deploy/crds/playbook.yaml"), Path("charts/aiops/crds/playbook.yaml"))
@@ -167,6 +177,24 @@ def params_schema() -> dict[str, Any]:
     }
 
 
+#: CEL's reserved words; a property named exactly like one is reached as ``__word__`` in a rule
+#: (Kubernetes docs, CustomResourceDefinitions, "Validation rules", escaping).
+CEL_RESERVED = frozenset(
+    "true false null in as break const continue else for function if import let loop package "  # noqa: SIM905
+    "namespace return var void while".split()
+)
+
+
+def cel_field(name: str) -> str:
+    """How a CRD validation rule names property ``name``: ``namespace`` → ``__namespace__``, ``__`` →
+    ``__underscores__``, ``.`` → ``__dot__``, ``-`` → ``__dash__``, ``/`` → ``__slash__`` (Kubernetes
+    docs, CustomResourceDefinitions, "Validation rules": escaping)."""
+    if name in CEL_RESERVED:
+        return f"__{name}__"
+    escaped = name.replace("__", "__underscores__")
+    return escaped.replace(".", "__dot__").replace("-", "__dash__").replace("/", "__slash__")
+
+
 def params_rules() -> list[dict[str, str]]:
     """The CEL rules (``x-kubernetes-validations``) on a step or ``compensate`` block, per action:
     its required params present, no param of another action. ``self`` is the step."""
@@ -174,7 +202,7 @@ def params_rules() -> list[dict[str, str]]:
     rules: list[dict[str, str]] = []
     for action, (names, required) in _signatures().items():
         if required:
-            present = " && ".join(f"has(self.params.{name})" for name in required)
+            present = " && ".join(f"has(self.params.{cel_field(name)})" for name in required)
             rules.append(
                 {
                     "rule": f"self.action != '{action}' || (has(self.params) && {present})",
@@ -183,7 +211,7 @@ def params_rules() -> list[dict[str, str]]:
             )
         others = [name for name in union if name not in names]
         if others:
-            absent = " && ".join(f"!has(self.params.{name})" for name in others)
+            absent = " && ".join(f"!has(self.params.{cel_field(name)})" for name in others)
             rules.append(
                 {
                     "rule": f"self.action != '{action}' || !has(self.params) || ({absent})",

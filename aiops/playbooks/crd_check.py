@@ -14,7 +14,10 @@ What the API server does on create/update of a custom resource (Kubernetes docs,
   error, as under ``kubectl apply``'s default strict field validation (``--validate=strict``);
   ``apiVersion``, ``kind`` and ``metadata`` are allowed at the root;
 * every ``x-kubernetes-validations`` rule is evaluated with ``cel-python`` (``self`` bound to the
-  node's value; a rule on an absent or null value is not evaluated, as the API server skips it).
+  node's value, its keys escaped as the API server exposes them: ``namespace`` is
+  ``__namespace__``; a rule on an absent or null value is not evaluated, as the API server skips
+  it). cel-python does not reserve every word cel-go does, so :func:`reserved_words_in_rules`
+  checks that no rule names a reserved word unescaped.
 
 :func:`structural_problems` checks the schema is *structural* (Kubernetes docs, "Specifying a
 structural schema").
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,15 @@ import yaml
 
 from aiops.playbooks import crd as crd_mod
 
-__all__ = ["json_schema", "main", "problems", "rule_problems", "schema", "structural_problems"]
+__all__ = [
+    "json_schema",
+    "main",
+    "problems",
+    "reserved_words_in_rules",
+    "rule_problems",
+    "schema",
+    "structural_problems",
+]
 
 #: Keys a structural schema forbids inside allOf/anyOf/oneOf/not (Kubernetes docs, structural schema).
 _JUNCTOR_FORBIDDEN = frozenset({"type", "description", "default", "additionalProperties", "nullable"})
@@ -97,6 +109,15 @@ def _rules_at(node: dict[str, Any], value: Any, path: str) -> Iterator[tuple[str
             yield from _rules_at(node["items"], item, f"{path}[{index}]")
 
 
+def _escaped(value: Any) -> Any:
+    """``value`` with every object key as a validation rule names it (:func:`crd.cel_field`)."""
+    if isinstance(value, dict):
+        return {crd_mod.cel_field(key): _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
+
+
 @functools.cache
 def _program(rule: str) -> Any:
     """``rule`` compiled by cel-python (a ``celpy.Runner``); raises ``celpy.CELParseError``."""
@@ -119,7 +140,7 @@ def rule_problems(openapi: dict[str, Any], body: Any) -> list[str]:
     found: list[str] = []
     for path, rule, value in _rules_at(openapi, body, ""):
         try:
-            result = _program(rule["rule"]).evaluate({"self": celpy.adapter.json_to_cel(value)})
+            result = _program(rule["rule"]).evaluate({"self": celpy.adapter.json_to_cel(_escaped(value))})
         except Exception as exc:  # any failure of a rule is a problem to report
             found.append(f"{path or '.'}: rule {rule['rule']!r}: {exc}")
             continue
@@ -127,6 +148,26 @@ def rule_problems(openapi: dict[str, Any], body: Any) -> list[str]:
             found.append(f"{path or '.'}: rule {rule['rule']!r}: {result}")
         elif not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):
             found.append(f"{path or '.'}: {rule.get('message', rule['rule'])}")
+    return found
+
+
+def reserved_words_in_rules(openapi: dict[str, Any]) -> list[str]:
+    """Every rule in ``openapi`` that uses a CEL reserved word as a field (``self.x.namespace``):
+    the API server's CEL (cel-go) refuses to compile it; it must be ``__namespace__``."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for rule in node.get("x-kubernetes-validations") or []:
+                words = set(re.findall(r"\.\s*([A-Za-z_][A-Za-z0-9_]*)", rule["rule"]))
+                found.extend(f"{rule['rule']}: .{word}" for word in sorted(words & crd_mod.CEL_RESERVED))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(openapi)
     return found
 
 

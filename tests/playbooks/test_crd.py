@@ -144,6 +144,19 @@ def test_every_action_has_its_rules_and_they_compile(openapi: dict[str, Any]) ->
         mine = [rule for rule in rules if rule.startswith(f"self.action != '{action}' ||")]
         assert any("!has(self.params." in rule for rule in mine), action  # no other action's params
     assert step["properties"]["compensate"]["x-kubernetes-validations"] == step["x-kubernetes-validations"]
+    # "namespace" is a CEL reserved word: the API server's CEL reaches it as __namespace__ only.
+    assert "self.params.__namespace__" in " ".join(rules) and crd_check.reserved_words_in_rules(openapi) == []
+    bad = {"x-kubernetes-validations": [{"rule": "has(self.params.namespace) && self.in"}]}
+    assert crd_check.reserved_words_in_rules(bad) == [
+        "has(self.params.namespace) && self.in: .in",
+        "has(self.params.namespace) && self.in: .namespace",
+    ]
+    assert [crd.cel_field(n) for n in ("pod", "namespace", "a__b", "x.y-z/w")] == [
+        "pod",
+        "__namespace__",
+        "a__underscores__b",
+        "x__dot__y__dash__z__slash__w",
+    ]
     assert crd_check.rule_problems(openapi, resource(SPEC)) == []  # every rule compiles and holds
 
 
