@@ -10,7 +10,8 @@ What the API server does on create/update of a custom resource (Kubernetes docs,
 
 * the openAPIV3Schema (OpenAPI v3.0 dialect) is converted to JSON Schema draft 4 (whose
   ``exclusiveMinimum`` is boolean, as in OpenAPI v3.0): ``nullable: true`` adds ``null`` to the
-  type, ``x-kubernetes-int-or-string`` is ``integer`` or ``string``; an unknown field is an
+  type, ``x-kubernetes-int-or-string`` is ``integer`` or ``string``, an
+  ``x-kubernetes-list-type: set`` has unique items; an unknown field is an
   error, as under ``kubectl apply``'s default strict field validation (``--validate=strict``);
   ``apiVersion``, ``kind`` and ``metadata`` are allowed at the root;
 * every ``x-kubernetes-validations`` rule is evaluated with ``cel-python`` (``self`` bound to the
@@ -77,6 +78,8 @@ def json_schema(openapi: dict[str, Any]) -> dict[str, Any]:
             out["properties"] = {name: convert(prop) for name, prop in node["properties"].items()}
             if not node.get("x-kubernetes-preserve-unknown-fields"):
                 out["additionalProperties"] = False
+        if node.get("x-kubernetes-list-type") == "set":
+            out["uniqueItems"] = True
         if node.get("x-kubernetes-int-or-string"):
             out["type"] = ["integer", "string"]
         if node.get("nullable"):

@@ -247,6 +247,8 @@ def test_the_api_server_refuses(openapi: dict[str, Any], body: dict[str, Any], e
 def test_an_unknown_trigger_or_action_is_refused(openapi: dict[str, Any]) -> None:
     (trigger,) = crd_check.problems(resource({**SPEC, "triggers": ["crash_loop", "no_such_event"]}), openapi)
     assert trigger.startswith("spec.triggers.1: 'no_such_event' is not one of ['crash_loop', ")
+    (twice,) = crd_check.problems(resource({**SPEC, "triggers": ["crash_loop", "crash_loop"]}), openapi)
+    assert twice == "spec.triggers: ['crash_loop', 'crash_loop'] has non-unique elements"
     found = crd_check.problems(with_step({"action": "reboot", "params": {}}), openapi)
     assert found[0].startswith("spec.steps.0.action: 'reboot' is not one of ['cordon', ")
 
