@@ -8,7 +8,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL
 PYTEST_ARGS ?=
 
-.PHONY: help install demo run test lint fmt typecheck bench e2e redis chart-lint clean
+.PHONY: help install demo run test lint fmt typecheck bench e2e redis chart-lint crd clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ chart-lint: install ## Chart, monitoring rules (promtool), Dockerfile (hadolint)
 fmt: install ## Format and autofix
 	$(BIN)/ruff format aiops tests bench
 	$(BIN)/ruff check --fix aiops tests bench
+
+crd: install ## Regenerate the Playbook CRD (deploy/crds and the chart's copy) from the models
+	$(BIN)/python -m aiops.playbooks.crd --write
 
 bench: install redis ## Benchmarks (numbers, not assertions)
 	$(BIN)/python -m bench

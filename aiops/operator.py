@@ -9,8 +9,9 @@ translates kopf's call into one call on those (import-linter contract "Only aiop
 imports kopf").
 
 Every handler is ``@kopf.on.event``: it never stores progress or diff-base annotations, and
-event posting is disabled, so the operator never writes onto users' pods, nodes or
-deployments. There is no polling loop: everything is driven by watch events.
+kopf's event posting is disabled, so the operator never writes onto users' pods, nodes or
+deployments (the only Events aiops creates are about its own Playbook resources, by the status
+writer). There is no polling loop: everything is driven by watch events.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check the Helm chart (charts/aiops) without a cluster. Exits non-zero on the first failure.
 #
-#  1. the chart's CRD is the same file as deploy/crds/playbook.yaml;
+#  1. the chart's CRD is the same file as deploy/crds/playbook.yaml, and is the one
+#     aiops.playbooks.crd generates from the models;
 #  2. `helm lint --strict` with the default values and with every charts/aiops/ci/*-values.yaml;
 #  3. values.schema.json rejects unknown and invalid values (negative tests);
 #  4. `helm template` renders each values set, CRDs included;
@@ -15,7 +16,8 @@
 #     their mount paths, so a chart value aiops refuses (a number rendered as 1.048576e+06, a key
 #     that no longer matches aiops/settings.py, Slack on without the app token Socket Mode needs)
 #     fails here, not in a crash loop;
-#  7. deploy/examples: the manifests validate, the Playbook resource loads in aiops;
+#  7. deploy/examples: the manifests validate; the Playbook resources validate against the CRD's
+#     schema and CEL rules (aiops.playbooks.crd_check: jsonschema, cel-python) and load in aiops;
 #  8. self-monitoring (rendered with --api-versions monitoring.coreos.com/v1): ServiceMonitor and
 #     PrometheusRule valid for prometheus-operator's CRD schemas, runbook anchors in
 #     docs/operations.md, every queried aiops_* series exported, `promtool check rules` and
@@ -55,9 +57,14 @@ done
 step "CRD: $CHART/crds/playbook.yaml is a copy of deploy/crds/playbook.yaml"
 if [ -f deploy/crds/playbook.yaml ]; then
   cmp -s deploy/crds/playbook.yaml "$CHART/crds/playbook.yaml" \
-    || fail "charts/aiops/crds/playbook.yaml differs from deploy/crds/playbook.yaml; run: cp deploy/crds/playbook.yaml charts/aiops/crds/"
+    || fail "charts/aiops/crds/playbook.yaml differs from deploy/crds/playbook.yaml; run: PYTHONPATH=. .venv/bin/python -m aiops.playbooks.crd --write"
 else
   echo "   deploy/crds/playbook.yaml not found; checking the chart's copy only"
+fi
+if [ -x .venv/bin/python ]; then
+  step "CRD: $CHART/crds/playbook.yaml is generated from the playbook and params models (aiops.playbooks.crd)"
+  .venv/bin/python -m aiops.playbooks.crd | cmp -s - "$CHART/crds/playbook.yaml" \
+    || fail "the CRD is not the generated one; run: PYTHONPATH=. .venv/bin/python -m aiops.playbooks.crd --write"
 fi
 
 # --- 2. lint -----------------------------------------------------------------------------------
@@ -368,9 +375,16 @@ if [ -d deploy/examples ]; then
     "$TOOLS/venv/bin/kubernetes-validate" --strict --quiet --kubernetes-version "${KUBE_VERSION%.*}" "${manifests[@]}" \
       || fail "example manifests do not validate"
   fi
-  if [ "${SKIP_SETTINGS_CHECK:-0}" != 1 ] && [ -x .venv/bin/python ] && [ -f deploy/examples/playbook.yaml ]; then
-    step "aiops loads the example Playbook resource: deploy/examples/playbook.yaml"
-    .venv/bin/python - deploy/examples/playbook.yaml <<'PYEOF' || fail "deploy/examples/playbook.yaml is not a valid Playbook"
+  playbooks=()
+  for f in deploy/examples/*.yaml; do
+    grep -q '^kind: Playbook$' "$f" && playbooks+=("$f")
+  done
+  if [ "${SKIP_SETTINGS_CHECK:-0}" != 1 ] && [ -x .venv/bin/python ] && [ "${#playbooks[@]}" -gt 0 ]; then
+    step "the API server would accept the example Playbook resources (CRD schema and CEL rules): ${playbooks[*]}"
+    .venv/bin/python -m aiops.playbooks.crd_check "${playbooks[@]}" \
+      || fail "an example Playbook resource does not fit the CRD (deploy/crds/playbook.yaml)"
+    step "aiops loads the example Playbook resources: ${playbooks[*]}"
+    .venv/bin/python - "${playbooks[@]}" <<'PYEOF' || fail "an example Playbook resource does not load in aiops"
 import sys
 
 import yaml
@@ -378,11 +392,19 @@ import yaml
 from aiops import errors
 from aiops.playbooks import loader
 
-try:
-    playbook = loader.playbook_from_resource(yaml.safe_load(open(sys.argv[1])))
-except errors.ValidationFailed as exc:
-    sys.exit("\n".join(f"   {problem}" for problem in exc.problems))
-print(f"   ok: {playbook.id} ({len(playbook.steps)} steps)")
+failed = False
+for path in sys.argv[1:]:
+    for body in yaml.safe_load_all(open(path)):
+        if not isinstance(body, dict) or body.get("kind") != "Playbook":
+            continue
+        try:
+            playbook = loader.playbook_from_resource(body)
+        except errors.ValidationFailed as exc:
+            failed = True
+            print("\n".join(f"   {problem}" for problem in exc.problems))
+            continue
+        print(f"   ok: {path}: {playbook.id} ({len(playbook.steps)} steps, namespace {playbook.home_namespace})")
+sys.exit(1 if failed else 0)
 PYEOF
   fi
 fi

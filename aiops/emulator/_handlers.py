@@ -13,6 +13,7 @@ Rules, from "API Concepts" (https://kubernetes.io/docs/reference/using-api/api-c
 * A PUT, or a patch whose result carries ``metadata.resourceVersion``, that differs from the stored
   one answers 409 Conflict (optimistic concurrency). A write that changes nothing stores nothing.
 * ``dryRun=All`` runs every check and answers the would-be result, storing nothing.
+* A core/v1 Event is created only in its ``involvedObject``'s namespace (422 otherwise).
 * Create sets ``uid``, ``creationTimestamp`` (when absent) and ``generation`` 1; ``generation`` grows
   by one whenever anything outside ``metadata``/``status`` changes (the object's "spec").
 * With a ``status`` subresource, writes to the object ignore ``status`` (and vice versa).
@@ -214,6 +215,8 @@ def create(emu: ClusterEmulator, request: kmock.Request, spec: ResourceSpec) -> 
         meta.pop("namespace", None)
     if meta.get("resourceVersion"):
         raise ApiStatus(400, "BadRequest", "resourceVersion should not be set on objects to be created")
+    if (spec.group, spec.kind) == ("", "Event"):
+        _check_core_event(obj)
     if not meta.get("name"):
         if not meta.get("generateName"):
             raise ApiStatus(422, "Invalid", "metadata.name: Required value: name or generateName is required")
@@ -231,6 +234,24 @@ def create(emu: ClusterEmulator, request: kmock.Request, spec: ResourceSpec) -> 
         meta.pop(field, None)
     stored = obj if dry else emu.commit(request.resource, obj, "ADDED", None)
     return Response(status=201, payload=emu.present(request.resource, stored))
+
+
+def _check_core_event(event: Mapping[str, Any]) -> None:
+    """A core/v1 Event without ``eventTime`` (the legacy form) must be in its involved object's
+    namespace, or in ``default``/no namespace for a cluster-scoped object: 422 otherwise
+    (Kubernetes API reference, Event v1; the API server's event validation)."""
+    if event.get("eventTime"):
+        return
+    namespace = (event.get("metadata") or {}).get("namespace") or ""
+    involved = str((event.get("involvedObject") or {}).get("namespace") or "")
+    if (involved and namespace != involved) or (not involved and namespace not in ("", "default")):
+        name = (event.get("metadata") or {}).get("name")
+        raise ApiStatus(
+            422,
+            "Invalid",
+            f'Event "{name}" is invalid: involvedObject.namespace: Invalid value: "{involved}": '
+            "does not match event.namespace",
+        )
 
 
 def write(

@@ -3,7 +3,8 @@
 Fed by: :mod:`aiops.playbooks.loader` (YAML documents and custom resource specs). Consumed by: the
 registry, the rules loader (which checks ``triggers``), the executor (which runs ``steps`` in
 order, rendering ``params`` with :mod:`aiops.playbooks.templating`) and the CRD schema in
-``deploy/crds/playbook.yaml``, which mirrors :meth:`Playbook.model_json_schema`.
+``deploy/crds/playbook.yaml``, generated from :meth:`Playbook.model_json_schema` and the actions'
+params models by :mod:`aiops.playbooks.crd`.
 
 Validation at load time, so a broken playbook never reaches a cluster:
 
@@ -30,7 +31,11 @@ from aiops.events.model import EventType
 from aiops.playbooks import templating
 from aiops.yamlsource import located_error
 
-__all__ = ["ID_PATTERN", "RESERVED_FIELDS", "OnFailure", "Playbook", "Step"]
+__all__ = ["ID_PATTERN", "MAX_STEPS", "RESERVED_FIELDS", "OnFailure", "Playbook", "Step"]
+
+#: The most steps a playbook may have (also the CRD's ``maxItems``, which bounds the API server's
+#: CEL cost estimate of the per-step rules).
+MAX_STEPS = 64
 
 #: A playbook id: lowercase, digits, ``_`` and ``-``, 2 to 63 characters, not starting with a symbol.
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,62}$"
@@ -192,7 +197,7 @@ class Playbook(BaseModel):
     description: str = ""
     dry_run: bool = Field(default=False, description="Send every write with dryRun=All: nothing changes")
     triggers: tuple[EventType, ...] = Field(min_length=1, description="Event types this playbook accepts")
-    steps: tuple[Step, ...] = Field(min_length=1)
+    steps: tuple[Step, ...] = Field(min_length=1, max_length=MAX_STEPS)
     source: SkipJsonSchema[str] = Field(default="<memory>", exclude=True)
     line: SkipJsonSchema[int | None] = Field(default=None, exclude=True)
     home_namespace: SkipJsonSchema[str | None] = Field(default=None, exclude=True)

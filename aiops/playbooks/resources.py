@@ -5,8 +5,9 @@ Fed by: the kopf operator's Playbook watch handler (``aiops.operator``), which c
 :meth:`LivePlaybooks.remove` for a deleted one, then writes the returned status through the
 :data:`StatusWriter` that :func:`status_writer` builds. Consumes: the playbook loader
 (``aiops.playbooks.loader.playbook_from_resource``: validation, templates trial-rendered), the
-registry (``aiops.playbooks.registry``) and the Kubernetes API door (``aiops.kube.Kube.patch``
-on the ``status`` subresource). Consumed by: the executor (``LivePlaybooks.current``), the
+registry (``aiops.playbooks.registry``), the status and Event shapes (``aiops.playbooks.status``)
+and the Kubernetes API door (``aiops.kube.Kube.patch`` on the ``status`` subresource,
+``Kube.create`` of core/v1 Events). Consumed by: the executor (``LivePlaybooks.current``), the
 pipeline (``LivePlaybooks.routes``) and the enricher (the playbook ids).
 
 A Playbook resource applies to events about objects in its own namespace (never to
@@ -24,9 +25,11 @@ from typing import Any
 
 from aiops import errors
 from aiops import kube as kube_mod
+from aiops.clock import Clock, utcnow
 from aiops.events.model import ClusterEvent
 from aiops.playbooks import loader as playbook_loader
 from aiops.playbooks import registry as registry_mod
+from aiops.playbooks import status as status_mod
 from aiops.rules.engine import RuleMatch
 
 log = logging.getLogger(__name__)
@@ -44,11 +47,12 @@ class LivePlaybooks:
     A Playbook resource applies to events about objects in its own namespace (never to
     cluster-scoped subjects such as Nodes), routed by its ``triggers``. A resource that fails
     validation is ignored (it never replaces a working playbook) and its problems are reported
-    on its ``status``.
+    on its ``status``. ``clock`` stamps the conditions' ``lastTransitionTime``.
     """
 
-    def __init__(self, registry: registry_mod.PlaybookRegistry) -> None:
+    def __init__(self, registry: registry_mod.PlaybookRegistry, *, clock: Clock = utcnow) -> None:
         self._registry = registry
+        self._clock = clock
         self._namespaces: dict[str, str] = {}  # resource playbook id -> its namespace
         self._lock = threading.Lock()  # apply() runs in worker threads
 
@@ -59,32 +63,39 @@ class LivePlaybooks:
     def apply(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Add or replace the playbook of a Playbook resource; returns the status to report.
 
-        The status is ``{"accepted": bool, "playbookId": str|None, "problems": [str],
-        "observedGeneration": int|None}``. Validation (templates trial-rendered under their
-        budget) may take a moment: the operator calls this in a worker thread, so the registry
-        swap is under a lock. Never raises for an invalid resource: its problems are the status.
+        The status is :func:`aiops.playbooks.status.resource_status`'s: ``accepted``,
+        ``playbookId``, ``steps``, ``highestRisk``, ``problems``, ``observedGeneration`` and the
+        ``Ready``/``Invalid`` conditions (their ``lastTransitionTime`` kept from the body's status
+        while unchanged, so an unchanged outcome gives an equal status). Validation (templates
+        trial-rendered under their budget) may take a moment: the operator calls this in a worker
+        thread, so the registry swap is under a lock. Never raises for an invalid resource: its
+        problems are the status.
         """
         metadata = body.get("metadata") or {}
-        status: dict[str, Any] = {"observedGeneration": metadata.get("generation")}
+        generation = metadata.get("generation")
+        previous = body.get("status") if isinstance(body.get("status"), Mapping) else None
+
+        def refused(problems: list[str]) -> dict[str, Any]:
+            return status_mod.resource_status(
+                previous, generation=generation, playbook=None, problems=problems, now=self._clock()
+            )
+
         try:
             playbook = playbook_loader.playbook_from_resource(body)
             with self._lock:
                 self._registry = self._registry.with_resource(playbook)
         except errors.ValidationFailed as exc:
             log.error("ignoring invalid Playbook resource: %s", exc)
-            return {
-                **status,
-                "accepted": False,
-                "playbookId": None,
-                "problems": [str(p) for p in exc.problems],
-            }
+            return refused([str(p) for p in exc.problems])
         except errors.ConfigError as exc:
             log.error("ignoring Playbook resource: %s", exc)
-            return {**status, "accepted": False, "playbookId": None, "problems": [str(exc)]}
+            return refused([str(exc)])
         with self._lock:
             self._namespaces[playbook.id] = str(metadata.get("namespace") or "")
         log.info("playbook %s loaded from %s", playbook.id, playbook.source)
-        return {**status, "accepted": True, "playbookId": playbook.id, "problems": []}
+        return status_mod.resource_status(
+            previous, generation=generation, playbook=playbook, problems=(), now=self._clock()
+        )
 
     def remove(self, body: Mapping[str, Any]) -> None:
         """Forget the playbook defined by a deleted Playbook custom resource (by its id and source,
@@ -111,10 +122,14 @@ class LivePlaybooks:
         return matches
 
 
-def status_writer(kube: kube_mod.Kube) -> StatusWriter:
+def status_writer(kube: kube_mod.Kube, *, clock: Clock = utcnow) -> StatusWriter:
     """A :data:`StatusWriter` that merge-patches the ``status`` subresource of a Playbook resource
-    (aiops' own object, never a user's). The writer raises what :meth:`aiops.kube.Kube.patch`
-    raises (an :class:`aiops.kube.ApiError`; the operator logs it and carries on)."""
+    (aiops' own object, never a user's) and, when the status refuses it, creates one core/v1
+    ``Warning`` Event per problem (:func:`aiops.playbooks.status.problem_events`, shown by
+    ``kubectl describe playbook``). The operator calls it only when the status changed, so a
+    refusal is reported once. The writer raises what :meth:`aiops.kube.Kube.patch` raises (an
+    :class:`aiops.kube.ApiError`; the operator logs it and carries on); an Event that cannot be
+    created is logged and skipped (the status already carries the problem)."""
 
     async def write(body: Mapping[str, Any], status: dict[str, Any]) -> None:
         meta = body.get("metadata") or {}
@@ -127,5 +142,14 @@ def status_writer(kube: kube_mod.Kube) -> StatusWriter:
             patch_type="merge",
             subresource="status",
         )
+        if status.get("accepted"):
+            return
+        for event in status_mod.problem_events(body, status.get("problems") or [], now=clock()):
+            try:
+                await kube.create("v1", "Event", event["metadata"]["namespace"], event)
+            except errors.AiopsError as exc:
+                where = f"{meta.get('namespace')}/{meta.get('name')}"
+                log.warning("could not record an Event for Playbook %s: %s", where, exc)
+                break
 
     return write

@@ -110,6 +110,17 @@ def seed(emulator: ClusterEmulator) -> None:
             },
         }
     )
+    emulator.put_object(  # refused by the loader: its status says so, with one Event per problem
+        {
+            "apiVersion": "aiops.dev/v1alpha1",
+            "kind": "Playbook",
+            "metadata": {"name": "shop-broken", "namespace": NS},
+            "spec": {
+                "triggers": ["crash_loop"],
+                "steps": [{"name": "oops", "action": "no_such_action", "risk": "low", "params": {}}],
+            },
+        }
+    )
     emulator.put_object(
         {
             "apiVersion": "autoscaling/v2",

@@ -169,7 +169,9 @@ async def served(emulator: ClusterEmulator, harness: Harness) -> Served:
         return {plural for _, _, plural in WATCHED} | {PLAYBOOK_RESOURCE[2]} <= watched
 
     async def reported() -> bool:
-        return bool(emulator.calls_matching("PATCH", "/playbooks/shop-note/status"))
+        return bool(emulator.calls_matching("PATCH", "/playbooks/shop-note/status")) and bool(
+            emulator.calls_matching("POST", f"/api/v1/namespaces/{NS}/events")
+        )
 
     try:
         await eventually(watching, what="kopf to watch every kind")
@@ -196,6 +198,7 @@ def check_the_flows_cover_every_call_kind(served: Served) -> None:
         ("create", "authorization.k8s.io", "subjectaccessreviews"),
         ("watch", "aiops.dev", "playbooks"),
         ("patch", "aiops.dev", "playbooks/status"),
+        ("create", "", "events"),
         ("get", "batch", "jobs"),
         ("list", "apiextensions.k8s.io", "customresourcedefinitions"),
     ]:

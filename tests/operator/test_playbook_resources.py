@@ -1,14 +1,17 @@
 """Playbook custom resources (``kubectl apply``), end to end through the running operator.
 
-A valid resource is loaded, reported ``accepted`` on its own status, and routed by its triggers
-for subjects in its own namespace only; an invalid one is refused with its problems on its
-status and never runs; deleting a resource stops its routing.
+A valid resource is loaded, reported ``accepted`` on its own status (condition ``Ready``, the
+printer columns' fields, a status the CRD's schema accepts), and routed by its triggers for
+subjects in its own namespace only; an invalid one is refused with its problems on its status
+(condition ``Invalid``) and one Warning Event per problem, and never runs; deleting a resource
+stops its routing, and a run of it still waiting for approval ends "playbook unavailable".
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from aiops.playbooks import crd_check
 from tests.operator import workloads
 from tests.support.operator_fixtures import Harness, eventually, writes
 
@@ -69,6 +72,16 @@ async def test_resource_playbook_runs_for_its_namespace_and_reports_status(harne
     status_writes = writes(emu, "PATCH", "/playbooks/shop-crash-note/status")
     assert len(status_writes) == 1
     assert writes(emu, "PATCH", "/pods/") == writes(emu, "PATCH", "/deployments/") == []
+    assert writes(emu, "POST", "/events") == []  # Events only for problems
+    stored = emu.get_object("aiops.dev/v1alpha1", "Playbook", "shop", "shop-crash-note") or {}
+    status = stored["status"]
+    assert (status["playbookId"], status["steps"], status["highestRisk"]) == ("shop-crash-note", 1, "low")
+    ready, invalid = status["conditions"]
+    assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "True", "Loaded")
+    assert (invalid["type"], invalid["status"], invalid["reason"]) == ("Invalid", "False", "Valid")
+    assert ready["observedGeneration"] == stored["metadata"]["generation"] == status["observedGeneration"]
+    assert ready["lastTransitionTime"].endswith("Z")
+    assert crd_check.problems(stored) == []  # the status the operator wrote fits the CRD
 
 
 async def test_invalid_resource_is_refused_on_its_status_and_never_runs(harness: Harness) -> None:
@@ -84,7 +97,32 @@ async def test_invalid_resource_is_refused_on_its_status_and_never_runs(harness:
 
     await eventually(refused, what="the invalid Playbook resource to be refused on its status")
     stored = emu.get_object("aiops.dev/v1alpha1", "Playbook", "shop", "sneaky") or {}
-    assert any("spec.steps.0.risk" in problem for problem in stored["status"]["problems"])
+    status = stored["status"]
+    (problem,) = status["problems"]
+    assert "spec.steps.0.risk" in problem
+    ready, invalid = status["conditions"]
+    assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "False", "Invalid")
+    assert (invalid["type"], invalid["status"], invalid["reason"]) == ("Invalid", "True", "ValidationFailed")
+    assert invalid["message"] == problem and (status.get("playbookId"), status["steps"]) == (
+        None,
+        0,
+    )  # null: removed by the merge patch
+    # The CRD's CEL rule would refuse this spec at the API server; the emulator stores what it is given.
+    assert crd_check.problems(stored) == [
+        ".spec.steps[0]: actions cordon, delete_pod, rollout_restart, scale, uncordon have base risk medium: "
+        "declare risk medium or high"
+    ]
+
+    async def event_posted() -> bool:
+        return bool(writes(emu, "POST", "/namespaces/shop/events"))
+
+    await eventually(event_posted, what="a Warning Event about the refused Playbook")
+    (post,) = writes(emu, "POST", "/namespaces/shop/events")
+    event = emu.get_object("v1", "Event", "shop", post.body["metadata"]["name"]) or {}
+    assert (event["type"], event["reason"], event["message"]) == ("Warning", "InvalidPlaybook", problem)
+    involved = event["involvedObject"]
+    assert (involved["kind"], involved["namespace"], involved["name"]) == ("Playbook", "shop", "sneaky")
+    assert involved["uid"] == stored["metadata"]["uid"]
     workloads.seed_crash_loop(emu)
 
     async def built_in_waiting() -> bool:
@@ -120,3 +158,28 @@ async def test_deleted_resource_stops_routing(harness: Harness) -> None:
 
     await eventually(waiting, what="the built-in playbook's approval request")
     assert set(await _runs_of(harness)) == {"crash_loop_remediation"}
+
+
+async def test_a_run_waiting_on_a_deleted_resource_ends_with_playbook_unavailable(harness: Harness) -> None:
+    emu = harness.emulator
+    emu.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    emu.put_object(playbook_resource("shop-restart", "shop", risk="medium", action="delete_pod"))
+    await harness.start()
+    workloads.seed_crash_loop(emu)
+
+    async def waiting() -> bool:
+        return any(r["playbook_id"] == "shop-restart" for r in await harness.pending())
+
+    await eventually(waiting, what="the resource playbook's approval request")
+    (request,) = [r for r in await harness.pending() if r["playbook_id"] == "shop-restart"]
+    emu.delete_object("aiops.dev/v1alpha1", "Playbook", "shop", "shop-restart")
+
+    async def forgotten() -> bool:
+        services = harness.services
+        return services is not None and "shop-restart" not in services.playbooks.current()
+
+    await eventually(forgotten, what="the deleted resource to be forgotten")
+    await harness.approve(request["id"])
+    run = await harness.finished_run(request["run_id"])
+    assert run["state"] == "failed" and run["reason"].startswith("playbook unavailable: unknown playbook")
+    assert writes(emu, "DELETE", "/pods/") == []  # the approved step never ran

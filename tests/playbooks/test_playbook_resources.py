@@ -1,20 +1,14 @@
 """Playbooks defined as ``Playbook`` custom resources (aiops.dev/v1alpha1): the body becomes the same
-Playbook a file would, problems are reported against ``Playbook/<ns>/<name>``, and the CRD in
-deploy/crds matches the pydantic schema."""
+Playbook a file would, problems are reported against ``Playbook/<ns>/<name>``. The CRD: test_crd.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from aiops import errors
 from aiops.playbooks import loader, registry
-from tests.playbooks import crd_schema
-
-CRD_PATH = Path(__file__).parents[2] / "deploy" / "crds" / "playbook.yaml"
 
 
 def body(spec: Any, *, name: str = "restart-web", namespace: str = "shop") -> dict[str, Any]:
@@ -85,39 +79,3 @@ def test_a_builtin_round_trips_through_a_resource_spec() -> None:
         spec = playbook.model_dump(mode="json")
         again = loader.playbook_from_resource(body(spec, name=playbook.id.replace("_", "-")))
         assert again.model_dump() == playbook.model_dump()
-
-
-def test_the_crd_file_is_generated_from_the_model() -> None:
-    assert CRD_PATH.read_text() == crd_schema.render(), "regenerate: see tests/playbooks/crd_schema.py"
-
-
-def test_the_crd_is_namespaced_v1alpha1_with_a_structural_schema() -> None:
-    crd = yaml.safe_load(CRD_PATH.read_text())
-    assert crd["metadata"]["name"] == "playbooks.aiops.dev"
-    assert (crd["spec"]["group"], crd["spec"]["scope"], crd["spec"]["names"]["kind"]) == (
-        "aiops.dev",
-        "Namespaced",
-        "Playbook",
-    )
-    (version,) = crd["spec"]["versions"]
-    assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
-    schema = version["schema"]["openAPIV3Schema"]
-    assert schema["properties"]["status"]["x-kubernetes-preserve-unknown-fields"] is True
-    spec = schema["properties"]["spec"]
-    assert spec["required"] == ["triggers", "steps"]
-    assert set(spec["properties"]) == {"id", "description", "dry_run", "triggers", "steps"}
-    step = spec["properties"]["steps"]["items"]
-    assert step["properties"]["params"]["x-kubernetes-preserve-unknown-fields"] is True
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            assert "$ref" not in node and "additionalProperties" not in node and "anyOf" not in node
-            if node.get("type") == "object":
-                assert "properties" in node or node.get("x-kubernetes-preserve-unknown-fields")
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
