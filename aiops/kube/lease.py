@@ -99,6 +99,11 @@ class LeaseElector:
         self._renewed_at: float | None = None
 
     @property
+    def retry_seconds(self) -> float:
+        """The pause between attempts to acquire or renew (seconds)."""
+        return self._retry
+
+    @property
     def fence(self) -> Fence | None:
         """The current term's fencing token while this candidate leads, else None."""
         return self._fence

@@ -53,6 +53,12 @@ DEFAULT_LEASE_NAMESPACE = "default"
 #: within this of the elector winning or losing (the Lease itself is renewed every retry period).
 _POLL_SECONDS = 0.05
 
+#: How often a leader checks that its term is still the one recorded in Redis (seconds).
+_TERM_CHECK_SECONDS = 1.0
+
+#: Refusals of a new term (a term of more Lease transitions is recorded) before it is forced.
+_REFUSALS_BEFORE_FORCE = 3
+
 #: A piece of the leader's work: runs until its event is set (the term ends).
 Work = Callable[[asyncio.Event], Awaitable[None]]
 
@@ -139,7 +145,7 @@ class Leadership:
                 self._leading(True)
                 log.info("lease %s: term %s begins: this replica acts", self.name, term.token)
                 try:
-                    await self._lead(stop, lambda: not elector.leading)
+                    await self._lead(stop, lambda: not elector.leading, term)
                 finally:
                     self._term = None
                     self._leading(False)
@@ -153,26 +159,48 @@ class Leadership:
 
     async def _begin(self, stop: asyncio.Event) -> Term | None:
         """Record a new term in Redis for the Lease just won, retrying while Redis does not
-        answer; None when leadership is lost or a stop comes first."""
+        answer; None when leadership is lost or a stop comes first. A term of more Lease
+        transitions refuses it (a stale candidate); refused :data:`_REFUSALS_BEFORE_FORCE`
+        times while this replica still holds the Lease, it begins anyway (the Lease was
+        recreated and its transitions restarted)."""
         assert self._elector is not None
         backoff = background.Backoff(first_seconds=0.2, max_seconds=5.0)
+        refused = 0
         while not stop.is_set():
             fence = self._elector.fence
             if fence is None or not self._elector.leading:
                 return None
             try:
-                return await self._store.fences.begin_term(
-                    self.name, holder=fence.holder, transitions=fence.transitions, since=self._wall()
+                term = await self._store.fences.begin_term(
+                    self.name,
+                    holder=fence.holder,
+                    transitions=fence.transitions,
+                    since=self._wall(),
+                    force=refused >= _REFUSALS_BEFORE_FORCE,
                 )
             except errors.StoreUnavailable as exc:
                 delay = backoff.next(exc.delay_seconds)
                 log.warning("lease %s won, but Redis did not record the term (retry in %.1f s): %s",
                             self.name, delay, exc)  # fmt: skip
                 await background.pause(stop, delay)
+                continue
+            if term is not None:
+                return term
+            refused += 1
+            log.warning(
+                "lease %s: a term of more Lease transitions than ours (%d) is recorded; "
+                "checking that this replica still holds the Lease",
+                self.name,
+                fence.transitions,
+            )
+            await background.pause(stop, self._elector.retry_seconds)
         return None
 
-    async def _lead(self, stop: asyncio.Event, lost: Callable[[], bool]) -> None:
-        """Run every work, supervised, until ``stop`` or ``lost()``; then stop and await them."""
+    async def _lead(self, stop: asyncio.Event, lost: Callable[[], bool], term: Term | None = None) -> None:
+        """Run every work, supervised, until ``stop`` or ``lost()`` or, every
+        :data:`_TERM_CHECK_SECONDS`, ``term`` found superseded in Redis while this replica still
+        holds the Lease (a stale candidate recorded a term after all: this one ends and a newer
+        one begins, so the leader never stays fenced out); then stop and await them."""
         term_stop = asyncio.Event()
         tasks = [
             asyncio.create_task(
@@ -183,9 +211,15 @@ class Leadership:
             )
             for name, work in self._works
         ]
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         try:
             while not stop.is_set() and not lost():
                 await background.pause(stop, _POLL_SECONDS)
+                if term is not None and loop.time() - checked >= _TERM_CHECK_SECONDS:
+                    checked = loop.time()
+                    if await self._superseded(term):
+                        return
         finally:
             term_stop.set()
             if tasks:
@@ -194,6 +228,18 @@ class Leadership:
                 if not task.done():
                     task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _superseded(self, term: Term) -> bool:
+        """Whether a later term than ``term`` is recorded in Redis (False when Redis does not
+        answer: the work meets the fence there anyway)."""
+        try:
+            superseded = not await self._store.fences.is_current(self.name, term.epoch)
+        except errors.StoreUnavailable:
+            return False
+        if superseded:
+            log.warning("lease %s: term %s was superseded in Redis while this replica holds the Lease; "
+                        "beginning a new one", self.name, term.token)  # fmt: skip
+        return superseded
 
     def _leading(self, now: bool) -> None:
         self._metrics.leader.labels(lease=self.name).set(1 if now else 0)

@@ -38,12 +38,15 @@ __all__ = ["Claim", "Fences", "Term"]
 
 TAG = "fence"
 
-#: KEYS[1] term; ARGV[1] holder, ARGV[2] transitions, ARGV[3] since (epoch seconds).
-#: Returns the epoch: the current one when the holder began the current term (it continues),
-#: else a new one.
+#: KEYS[1] term; ARGV[1] holder, ARGV[2] transitions, ARGV[3] since (epoch seconds), ARGV[4]
+#: '1' to begin even after a term of more transitions. Returns the epoch: the current one when
+#: the holder began the current term (it continues), else a new one; -1 when refused.
 _BEGIN_LUA = """
-local current = redis.call('HMGET', KEYS[1], 'epoch', 'holder')
+local current = redis.call('HMGET', KEYS[1], 'epoch', 'holder', 'transitions')
 if current[1] and current[2] == ARGV[1] then return tonumber(current[1]) end
+if current[1] and ARGV[4] ~= '1' and tonumber(current[3] or '0') > tonumber(ARGV[2]) then
+  return -1
+end
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'transitions', ARGV[2], 'since', ARGV[3])
 return epoch
@@ -93,17 +96,29 @@ class Fences:
         return self._store._tagged(TAG, *parts)
 
     @guarded
-    async def begin_term(self, lease: str, *, holder: str, transitions: int, since: float) -> Term:
+    async def begin_term(
+        self, lease: str, *, holder: str, transitions: int, since: float, force: bool = False
+    ) -> Term | None:
         """Start a new term of ``lease`` for ``holder`` (``since``: epoch seconds); every earlier
         term's claims and writes are refused from now on. Returns the term with its epoch.
+
+        None (nothing written) when the current term was begun with more Lease transitions than
+        ``transitions``: the caller won the Lease before that term's holder did, so it is a
+        candidate that was paused between winning and recording and no longer holds the Lease.
+        ``force`` begins it anyway: for a leader that keeps holding the Lease while refused,
+        which happens when the Lease was deleted and created again (its transitions restart at 0).
 
         When ``holder`` began the current term itself (it lost the Lease locally, e.g. its event
         loop stalled past the renew deadline, and took it back with nobody else beginning a term
         in between), that term continues with its epoch: no other replica acted since, so its
         claims and writes under way stay valid."""
         epoch = await self._store._eval(
-            _BEGIN_LUA, [self._key("term", lease)], [holder, transitions, f"{since:.3f}"]
+            _BEGIN_LUA,
+            [self._key("term", lease)],
+            [holder, transitions, f"{since:.3f}", "1" if force else "0"],
         )
+        if int(epoch) < 0:
+            return None
         current = await self.current(lease)
         if current is not None and current.epoch == int(epoch):
             return current

@@ -2,7 +2,7 @@
 
 Setup: two real ``aiops run`` children (tests/support/operator_process.py) on one Redis prefix and
 the emulated cluster of this process, whose Lease handling keeps resourceVersion semantics (409 on
-a stale update), campaign for the acting Lease with short timings (1 s lease). The cluster holds
+a stale update), campaign for the acting Lease with short timings (0.8 s lease). The cluster holds
 crash-looping Deployments; the built-in ``crash_loop_remediation`` playbook's ``delete_pod`` step
 (medium risk) waits for approval in each run, and a second wave of crash loops arrives half-way,
 so runs are launched during failovers too (by whichever replica opened the incident: a follower
@@ -72,8 +72,8 @@ FAILOVERS = 100
 LEASE = "aiops-leader"
 LEASE_NAMESPACE = "default"  # outside a pod, with no POD_NAMESPACE (aiops.runtime.leadership)
 TIMINGS = {
-    "AIOPS_LEADER_ELECTION__LEASE_DURATION_SECONDS": "1",
-    "AIOPS_LEADER_ELECTION__RENEW_DEADLINE_SECONDS": "0.8",
+    "AIOPS_LEADER_ELECTION__LEASE_DURATION_SECONDS": "0.8",
+    "AIOPS_LEADER_ELECTION__RENEW_DEADLINE_SECONDS": "0.6",
     "AIOPS_LEADER_ELECTION__RETRY_PERIOD_SECONDS": "0.1",
 }
 #: The knobs that keep the blast-radius guards out of this durability test.
@@ -361,7 +361,7 @@ async def test_a_hundred_failovers_lose_no_approval_and_run_no_step_twice(
     p99 = takeovers[min(len(takeovers) - 1, round(0.99 * (len(takeovers) - 1)))]
     print(
         f"\nfailover: seed {SEED}, {tally.pauses} SIGSTOPs + {tally.kills} SIGKILLs, "
-        f"takeover p50 {statistics.median(takeovers):.2f} s, p99 {p99:.2f} s (1 s lease); approvals: "
+        f"takeover p50 {statistics.median(takeovers):.2f} s, p99 {p99:.2f} s (0.8 s lease); approvals: "
         f"{len(ledger.confirmed)} confirmed, {ledger.lost} answers lost, {len(ledger.conflicts)} 409s; "
         f"{deletes.total()} real DELETEs; approved steps: {dict(ended)}; {fenced} fenced; "
         f"{ended_early} second-wave runs ended (escalated) before their approval"

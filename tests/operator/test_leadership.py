@@ -131,6 +131,7 @@ async def test_a_deposed_term_claims_and_writes_nothing(store: Store) -> None:
     with pytest.raises(errors.FenceLost):  # not leading: no claim at all
         await fencing["a"].claim("step:run-1:0", "exec-a")
     terms["a"] = await store.fences.begin_term(NAME, holder="a", transitions=0, since=1.0)
+    assert terms["a"] is not None
     claimed = await fencing["a"].claim("step:run-1:0", "exec-a")
     assert claimed is not None and claimed == terms["a"]
     write_check = fencing["a"].write_check(claimed.epoch)

@@ -18,8 +18,15 @@ async def test_each_term_is_newer_than_every_earlier_one(any_store: Store) -> No
     assert await fences.current("lease") is None
     first = await fences.begin_term("lease", holder="a", transitions=3, since=1.0)
     second = await fences.begin_term("lease", holder="b", transitions=4, since=2.0)
-    # The Lease was deleted and created again: its transitions start at 0, the epoch does not.
-    third = await fences.begin_term("lease", holder="a", transitions=0, since=3.0)
+    assert first is not None and second is not None
+    # A candidate that won the Lease before b did (fewer transitions) and was paused before it
+    # recorded its term no longer holds the Lease: refused, nothing written.
+    assert await fences.begin_term("lease", holder="a", transitions=3, since=2.5) is None
+    assert await fences.current("lease") == second
+    # The Lease was deleted and created again: its transitions start at 0, the epoch does not
+    # (the leader forces its term after the refusals, as it keeps holding the Lease).
+    third = await fences.begin_term("lease", holder="a", transitions=0, since=3.0, force=True)
+    assert third is not None
     assert first.epoch < second.epoch < third.epoch
     assert await fences.current("lease") == third
     assert third.token == f"{third.epoch}/0/a"
@@ -29,17 +36,20 @@ async def test_each_term_is_newer_than_every_earlier_one(any_store: Store) -> No
     # deadline) with nobody beginning a term in between: its term, and its work, continue.
     assert await fences.begin_term("lease", holder="a", transitions=0, since=3.5) == third
     other = await fences.begin_term("other-lease", holder="c", transitions=0, since=4.0)
-    assert other.epoch == 1 and await fences.is_current("lease", third.epoch)  # leases are apart
+    assert other is not None and other.epoch == 1  # leases are apart
+    assert await fences.is_current("lease", third.epoch)
 
 
 async def test_a_step_is_claimed_once_and_only_in_the_current_term(any_store: Store) -> None:
     fences = any_store.fences
     old = await fences.begin_term("lease", holder="a", transitions=0, since=1.0)
+    assert old is not None
     assert await fences.claim("lease", "step:run-1:2", owner="exec-a", epoch=old.epoch) is True
     assert await fences.claim("lease", "step:run-1:2", owner="exec-a", epoch=old.epoch) is False
     assert await fences.claim_of("step:run-1:2") == Claim(owner="exec-a", epoch=old.epoch)
 
     new = await fences.begin_term("lease", holder="b", transitions=1, since=2.0)
+    assert new is not None
     # The deposed leader claims nothing more: the script refuses and writes nothing.
     assert await fences.claim("lease", "step:run-2:0", owner="exec-a", epoch=old.epoch) is None
     assert await fences.claim_of("step:run-2:0") is None
