@@ -75,8 +75,8 @@ class ToolResult:
     """The answer to one tool call, as given back to the model.
 
     ``ok``: the read succeeded. ``refused``: the call was refused (``error`` says why) and nothing
-    was read. ``content``: JSON text (the result, or ``{"error": ...}``), scrubbed, at most
-    :data:`MAX_RESULT_BYTES` bytes. ``truncated``: the content was cut.
+    was read. ``content``: the log text (``logs``) or JSON text (the result, or ``{"error": ...}``),
+    scrubbed, at most :data:`MAX_RESULT_BYTES` bytes. ``truncated``: the content was cut.
     """
 
     tool: str

@@ -346,3 +346,23 @@ def test_bound_keeps_short_text_and_cuts_long_text_with_the_marker() -> None:
     cut, truncated = tools.bound("é" * 500, max_bytes=200)
     assert truncated and len(cut.encode()) <= 200 and cut.endswith("]")
     assert "1000 bytes" in cut
+
+
+async def test_every_tool_sends_only_gets(emulator: ClusterEmulator, kube: kube_mod.Kube) -> None:
+    """Read-only by construction: a run of every tool (a cluster-scoped describe included) sends GETs only."""
+    crashing = _seed(emulator)
+    name = crashing["metadata"]["name"]
+    worker = emulator.put_object(kf.node("worker-2", ready=False))
+    emulator.put_object(
+        kf.event("worker-2-notready", worker, reason="NodeNotReady", message="kubelet stopped")
+    )
+    described = await _ok(kube, "describe", kind="nodes", name="worker-2")
+    assert [e["reason"] for e in described["events"]] == ["NodeNotReady"]
+    for tool, arguments in (
+        ("get", {"kind": "deployments", "namespace": "shop", "name": "web"}),
+        ("list", {"kind": "replicasets"}),
+        ("events", {"namespace": "shop", "kind": "Pod", "name": name}),
+        ("logs", {"namespace": "shop", "pod": name, "previous": True}),
+    ):
+        assert (await tools.call(kube, tool, arguments)).ok
+    assert emulator.calls and {call.method for call in emulator.calls} == {"GET"}
