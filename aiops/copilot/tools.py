@@ -90,13 +90,17 @@ class ToolResult:
 # ---------------------------------------------------------------- params
 
 
-def _namespace(value: str | None) -> str | None:
-    if value is None:
-        return None
+def _checked(check: Callable[..., str], *args: str) -> str:
+    """``check(*args)`` (a name check of :mod:`aiops.kube.paths`), its refusal as the ValueError
+    pydantic reports for the field."""
     try:
-        return kube.check_namespace(value)
+        return check(*args)
     except kube.InvalidName as exc:
         raise ValueError(exc.reason) from exc
+
+
+def _namespace(value: str | None) -> str | None:
+    return None if value is None else _checked(kube.check_namespace, value)
 
 
 def _kind(value: str) -> str:
@@ -114,10 +118,7 @@ def _scoped(info: KindInfo, namespace: str | None, *, listing: bool = False) -> 
 
 
 def _object_name(kind: str, name: str) -> str:
-    try:
-        return kube.check_name(kind, name)
-    except kube.InvalidName as exc:
-        raise ValueError(exc.reason) from exc
+    return _checked(kube.check_name, kind, name)
 
 
 class ToolParams(BaseModel):
@@ -233,12 +234,7 @@ class LogsParams(ToolParams):
     @field_validator("container")
     @classmethod
     def _container(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return kube.check_container(value)
-        except kube.InvalidName as exc:
-            raise ValueError(exc.reason) from exc
+        return None if value is None else _checked(kube.check_container, value)
 
 
 # ---------------------------------------------------------------- reads

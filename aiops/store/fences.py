@@ -39,17 +39,20 @@ __all__ = ["Claim", "Fences", "Term"]
 TAG = "fence"
 
 #: KEYS[1] term; ARGV[1] holder, ARGV[2] transitions, ARGV[3] since (epoch seconds), ARGV[4]
-#: '1' to begin even after a term of more transitions. Returns the epoch: the current one when
-#: the holder began the current term (it continues), else a new one; -1 when refused.
+#: '1' to begin even after a term of more transitions. Returns {epoch, transitions} of the term
+#: now current: the holder's own current term when it began it (it continues), else a new one;
+#: {-1, 0} when refused.
 _BEGIN_LUA = """
 local current = redis.call('HMGET', KEYS[1], 'epoch', 'holder', 'transitions')
-if current[1] and current[2] == ARGV[1] then return tonumber(current[1]) end
+if current[1] and current[2] == ARGV[1] then
+  return {tonumber(current[1]), tonumber(current[3] or '0')}
+end
 if current[1] and ARGV[4] ~= '1' and tonumber(current[3] or '0') > tonumber(ARGV[2]) then
-  return -1
+  return {-1, 0}
 end
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'transitions', ARGV[2], 'since', ARGV[3])
-return epoch
+return {epoch, tonumber(ARGV[2])}
 """
 
 #: KEYS[1] term, KEYS[2] claim; ARGV[1] owner, ARGV[2] epoch.
@@ -112,17 +115,14 @@ class Fences:
         loop stalled past the renew deadline, and took it back with nobody else beginning a term
         in between), that term continues with its epoch: no other replica acted since, so its
         claims and writes under way stay valid."""
-        epoch = await self._store._eval(
+        epoch, recorded = await self._store._eval(
             _BEGIN_LUA,
             [self._key("term", lease)],
             [holder, transitions, f"{since:.3f}", "1" if force else "0"],
         )
         if int(epoch) < 0:
             return None
-        current = await self.current(lease)
-        if current is not None and current.epoch == int(epoch):
-            return current
-        return Term(epoch=int(epoch), holder=holder, transitions=transitions)
+        return Term(epoch=int(epoch), holder=holder, transitions=int(recorded))
 
     @guarded
     async def current(self, lease: str) -> Term | None:

@@ -38,7 +38,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -50,6 +49,7 @@ from aiops.store.fences import Term
 from aiops.store.sweep import delete_prefix
 from tests.support.approval_scenarios import (
     APPROVERS,
+    SAFETY_OPEN,
     TERMINAL,
     Api,
     Ledger,
@@ -57,6 +57,7 @@ from tests.support.approval_scenarios import (
     check_deletes,
     check_each_approved_step,
     check_no_approval_lost,
+    outcome_once_ended,
     pod_path,
     seed,
     wait_for,
@@ -75,17 +76,6 @@ TIMINGS = {
     "AIOPS_LEADER_ELECTION__LEASE_DURATION_SECONDS": "0.8",
     "AIOPS_LEADER_ELECTION__RENEW_DEADLINE_SECONDS": "0.6",
     "AIOPS_LEADER_ELECTION__RETRY_PERIOD_SECONDS": "0.1",
-}
-#: The knobs that keep the blast-radius guards out of this durability test.
-SAFETY_OPEN = {
-    "AIOPS_SAFETY__BUDGET_PER_NAMESPACE": "1000",
-    "AIOPS_SAFETY__BUDGET_PER_CLUSTER": "1000",
-    "AIOPS_SAFETY__RATE_LIMIT_SECONDS": "0",
-    "AIOPS_SAFETY__MAX_UNAVAILABLE_WORKLOAD_SHARE": "1",
-    "AIOPS_SAFETY__VERIFY_TIMEOUT_SECONDS": "1",
-    "AIOPS_SAFETY__VERIFY_SETTLE_SECONDS": "0",
-    "AIOPS_SAFETY__VERIFY_POLL_SECONDS": "0.2",
-    "AIOPS_APPROVALS__SWEEP_INTERVAL_SECONDS": "1",
 }
 
 
@@ -263,25 +253,12 @@ class Failovers:
                 )
             )
         api = self.live()[0].api
-        approvals = await api.get("/api/approvals", limit=1000)
-        requests = [r for r in approvals if r["action"] == "delete_pod"]
-        runs: dict[str, dict[str, Any]] = {}
-
-        async def all_terminal() -> bool | str:
-            for run_id in sorted({r["run_id"] for r in requests}):
-                if runs.get(run_id, {}).get("state") not in TERMINAL:
-                    runs[run_id] = await api.get(f"/api/runs/{run_id}")
-            waiting = [r for r in runs.values() if r["state"] not in TERMINAL]
-            return not waiting or f"{len(waiting)} not terminal, e.g. {waiting[0]}"
-
-        await wait_for("every run to end", all_terminal, self.logs, 90)
-        incidents = await api.get("/api/incidents", limit=1000)
-        crash_incidents = [i for i in incidents if i["type"] == "crash_loop"]
-        for incident in crash_incidents:  # runs that ended before their approval, too
+        outcome = await outcome_once_ended(api, self.logs, 90)
+        for incident in outcome.incidents:  # runs that ended before their approval, too
             for run_id in incident["run_ids"]:
-                if run_id not in runs:
-                    runs[run_id] = await api.get(f"/api/runs/{run_id}")
-        return Outcome(requests=requests, runs=runs, incidents=crash_incidents)
+                if run_id not in outcome.runs:
+                    outcome.runs[run_id] = await api.get(f"/api/runs/{run_id}")
+        return outcome
 
 
 def _split_runs_ended_before_approval(outcome: Outcome) -> Outcome:

@@ -39,7 +39,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -49,13 +48,14 @@ from aiops.store import Store
 from aiops.store.sweep import delete_prefix
 from tests.support.approval_scenarios import (
     APPROVERS,
-    TERMINAL,
+    SAFETY_OPEN,
     Api,
     Ledger,
     Outcome,
     check_deletes,
     check_each_approved_step,
     check_no_approval_lost,
+    outcome_once_ended,
     seed,
     wait_for,
 )
@@ -69,20 +69,9 @@ DEPLOYMENTS = 100
 #: Kills are capped (each restart costs a Python start-up); the seed reaches it (printed).
 MAX_KILLS = 10
 MIN_KILLS = 6
-#: The knobs that keep the blast-radius guards out of this durability test.
-SAFETY_OPEN = {
-    "AIOPS_SAFETY__BUDGET_PER_NAMESPACE": "1000",
-    "AIOPS_SAFETY__BUDGET_PER_CLUSTER": "1000",
-    "AIOPS_SAFETY__RATE_LIMIT_SECONDS": "0",
-    "AIOPS_SAFETY__MAX_UNAVAILABLE_WORKLOAD_SHARE": "1",
-    "AIOPS_SAFETY__VERIFY_TIMEOUT_SECONDS": "1",
-    "AIOPS_SAFETY__VERIFY_SETTLE_SECONDS": "0",
-    "AIOPS_SAFETY__VERIFY_POLL_SECONDS": "0.2",
-    "AIOPS_APPROVALS__SWEEP_INTERVAL_SECONDS": "1",
-    # One process, restarted: it acts alone (leader election across processes, killed and
-    # paused, is tests/faults/test_failover.py's subject).
-    "AIOPS_LEADER_ELECTION__ENABLED": "false",
-}
+#: One process, restarted: it acts alone (leader election across processes, killed and paused,
+#: is tests/faults/test_failover.py's subject).
+SAFETY_OPEN_ALONE = {**SAFETY_OPEN, "AIOPS_LEADER_ELECTION__ENABLED": "false"}
 
 
 @pytest.fixture
@@ -102,7 +91,7 @@ async def operator(
         redis_prefix=prefix,
         api_port=port,
         tokens=TOKENS,
-        extra=SAFETY_OPEN,
+        extra=SAFETY_OPEN_ALONE,
     )
     proc = OperatorProcess(env, port=port, log_path=tmp_path / "aiops-run.log")
     try:
@@ -168,21 +157,7 @@ class Scenario:
         """Start a last incarnation (never killed) and wait until every run is terminal."""
         if not self.op.running:
             await self.start()
-        approvals = await self.api.get("/api/approvals", limit=1000)
-        requests = [r for r in approvals if r["action"] == "delete_pod"]
-        runs: dict[str, dict[str, Any]] = {}
-
-        async def all_terminal() -> bool | str:
-            for run_id in sorted({r["run_id"] for r in requests}):
-                if runs.get(run_id, {}).get("state") not in TERMINAL:
-                    runs[run_id] = await self.api.get(f"/api/runs/{run_id}")
-            waiting = [r for r in runs.values() if r["state"] not in TERMINAL]
-            return not waiting or f"{len(waiting)} not terminal, e.g. {waiting[0]}"
-
-        await wait_for("every run to end", all_terminal, self.op.log_tail, 60)
-        incidents = await self.api.get("/api/incidents", limit=1000)
-        crash_incidents = [i for i in incidents if i["type"] == "crash_loop"]
-        return Outcome(requests=requests, runs=runs, incidents=crash_incidents)
+        return await outcome_once_ended(self.api, self.op.log_tail, 60)
 
 
 @pytest.mark.slow

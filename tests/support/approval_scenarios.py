@@ -26,6 +26,18 @@ from tests.support.operator_fixtures import TOKENS, writes
 
 APPROVERS = ("alice", "bob")
 TERMINAL = {state.value for state in TERMINAL_RUN_STATES}
+#: The knobs that keep the blast-radius guards out of these durability tests (budgets, rate
+#: limits, the workload share), with short verification and sweeps.
+SAFETY_OPEN = {
+    "AIOPS_SAFETY__BUDGET_PER_NAMESPACE": "1000",
+    "AIOPS_SAFETY__BUDGET_PER_CLUSTER": "1000",
+    "AIOPS_SAFETY__RATE_LIMIT_SECONDS": "0",
+    "AIOPS_SAFETY__MAX_UNAVAILABLE_WORKLOAD_SHARE": "1",
+    "AIOPS_SAFETY__VERIFY_TIMEOUT_SECONDS": "1",
+    "AIOPS_SAFETY__VERIFY_SETTLE_SECONDS": "0",
+    "AIOPS_SAFETY__VERIFY_POLL_SECONDS": "0.2",
+    "AIOPS_APPROVALS__SWEEP_INTERVAL_SECONDS": "1",
+}
 
 
 def pod_path(namespace: str, name: str) -> str:
@@ -193,3 +205,24 @@ def check_each_approved_step(outcome: Outcome, deletes: Counter[str]) -> Counter
             vanished.append(f"{run['id']}: step {step['state']} ({step['error']}), {deleted} DELETE(s)")
     assert not vanished, "approved steps that neither ran once nor are unknown:\n" + "\n".join(vanished)
     return ended
+
+
+async def outcome_once_ended(api: Api, log_tail: Callable[[], str], timeout_seconds: float) -> Outcome:
+    """Through ``api``: every ``delete_pod`` request, and, once every run that asked for one is
+    terminal (waited for up to ``timeout_seconds``, failing with ``log_tail()``), those runs and the
+    crash-loop incidents."""
+    approvals = await api.get("/api/approvals", limit=1000)
+    requests = [r for r in approvals if r["action"] == "delete_pod"]
+    runs: dict[str, dict[str, Any]] = {}
+
+    async def all_terminal() -> bool | str:
+        for run_id in sorted({r["run_id"] for r in requests}):
+            if runs.get(run_id, {}).get("state") not in TERMINAL:
+                runs[run_id] = await api.get(f"/api/runs/{run_id}")
+        waiting = [r for r in runs.values() if r["state"] not in TERMINAL]
+        return not waiting or f"{len(waiting)} not terminal, e.g. {waiting[0]}"
+
+    await wait_for("every run to end", all_terminal, log_tail, timeout_seconds)
+    incidents = await api.get("/api/incidents", limit=1000)
+    crash_incidents = [i for i in incidents if i["type"] == "crash_loop"]
+    return Outcome(requests=requests, runs=runs, incidents=crash_incidents)
